@@ -1,0 +1,89 @@
+//! The burst layout handed to every worker (thesis Listing 4.2): for each invoker, the
+//! containers it runs and the inclusive worker-id range of each container.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::PlacementPlan;
+
+/// The whole layout of one burst.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BurstInfo {
+    pub burst_id: u64,
+    /// invoker id -> container id -> (first worker, last worker), inclusive.
+    pub invokers: BTreeMap<u32, BTreeMap<u64, (u32, u32)>>,
+}
+
+impl BurstInfo {
+    /// Build the layout of `plan`, whose i-th container got the run-wide id `container_ids[i]`.
+    pub fn from_plan(burst_id: u64, plan: &PlacementPlan, container_ids: &[u64]) -> Self {
+        assert_eq!(plan.containers.len(), container_ids.len());
+        let mut invokers: BTreeMap<u32, BTreeMap<u64, (u32, u32)>> = BTreeMap::new();
+        for (placement, &cid) in plan.containers.iter().zip(container_ids) {
+            invokers
+                .entry(placement.invoker)
+                .or_default()
+                .insert(cid, (placement.first_worker, placement.last_worker()));
+        }
+        BurstInfo { burst_id, invokers }
+    }
+
+    /// Number of containers in the layout.
+    pub fn containers(&self) -> usize {
+        self.invokers.values().map(|c| c.len()).sum()
+    }
+
+    /// The container and invoker that run `worker_id`, if any.
+    pub fn locate(&self, worker_id: u32) -> Option<(u32, u64)> {
+        self.invokers.iter().find_map(|(&inv, containers)| {
+            containers
+                .iter()
+                .find(|(_, &(lo, hi))| lo <= worker_id && worker_id <= hi)
+                .map(|(&cid, _)| (inv, cid))
+        })
+    }
+}
+
+/// Serialises as the thesis payload: `{"invoker0": {"container0": [0, 9]}, ...}`.
+impl Serialize for BurstInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Containers<'a>(&'a BTreeMap<u64, (u32, u32)>);
+        impl Serialize for Containers<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (cid, &(lo, hi)) in self.0 {
+                    map.serialize_entry(&format!("container{cid}"), &[lo, hi])?;
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(self.invokers.len()))?;
+        for (inv, containers) in &self.invokers {
+            map.serialize_entry(&format!("invoker{inv}"), &Containers(containers))?;
+        }
+        map.end()
+    }
+}
+
+impl fmt::Display for BurstInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (inv, containers) in &self.invokers {
+            for (cid, (lo, hi)) in containers {
+                write!(f, "[invoker{inv}/container{cid}: {lo}..={hi}]")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the in-container dispatcher hands one worker: who it is and the whole layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerInfo<'a> {
+    pub worker_id: u32,
+    pub container_id: u64,
+    pub invoker_id: u32,
+    pub burst_info: &'a BurstInfo,
+}

@@ -1,0 +1,227 @@
+//! Distributions of times (seconds) and sizes named in config files, and their sampling.
+
+use rand::Rng;
+use rand_distr::{Distribution as _, Exp, LogNormal, Normal};
+use serde::{Deserialize, Serialize};
+
+/// z for the 99th percentile of the standard normal.
+const Z_P99: f64 = 2.326_347_874_040_841;
+
+/// A distribution of non-negative values, written in TOML as an inline table tagged by `dist`,
+/// e.g. `{ dist = "lognormal", median = 0.5, p99 = 2.0 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    Constant {
+        value: f64,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    /// Normal, truncated at 0 (negative draws are drawn again).
+    Normal {
+        mean: f64,
+        std: f64,
+    },
+    /// Lognormal by `median` and `p99`, or by the underlying normal's `mu` and `sigma`.
+    Lognormal {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        median: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p99: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mu: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sigma: Option<f64>,
+    },
+    Exponential {
+        mean: f64,
+    },
+    /// Draws uniformly from a list of observed samples.
+    Empirical {
+        samples: Vec<f64>,
+    },
+    /// Function `i` of a group gets `values[i % len]`: per-function inputs given explicitly.
+    PerFunction {
+        values: Vec<f64>,
+    },
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Distribution::Constant { value: 0.0 }
+    }
+}
+
+impl Distribution {
+    pub fn constant(value: f64) -> Self {
+        Distribution::Constant { value }
+    }
+
+    /// `(mu, sigma)` of a lognormal, from whichever pair was given.
+    fn lognormal_params(
+        median: Option<f64>,
+        p99: Option<f64>,
+        mu: Option<f64>,
+        sigma: Option<f64>,
+    ) -> Result<(f64, f64), String> {
+        match (median, p99, mu, sigma) {
+            (Some(m), Some(p), None, None) => {
+                if !(m > 0.0) || !(p >= m) {
+                    return Err(format!(
+                        "expected 0 < median <= p99, got median = {m}, p99 = {p}"
+                    ));
+                }
+                Ok((m.ln(), (p / m).ln() / Z_P99))
+            }
+            (None, None, Some(mu), Some(s)) => {
+                if !mu.is_finite() || !(s >= 0.0) || !s.is_finite() {
+                    return Err(format!(
+                        "expected finite mu and sigma >= 0, got mu = {mu}, sigma = {s}"
+                    ));
+                }
+                Ok((mu, s))
+            }
+            _ => Err("expected either `median` and `p99`, or `mu` and `sigma`".into()),
+        }
+    }
+
+    /// Checks the parameters; the error says what was expected (the caller adds the field path).
+    pub fn validate(&self) -> Result<(), String> {
+        let non_negative = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "expected `{name}` to be a finite number >= 0, got {v}"
+                ))
+            }
+        };
+        match self {
+            Distribution::Constant { value } => non_negative("value", *value),
+            Distribution::Uniform { min, max } => {
+                non_negative("min", *min)?;
+                non_negative("max", *max)?;
+                if min > max {
+                    return Err(format!("expected min <= max, got min = {min}, max = {max}"));
+                }
+                Ok(())
+            }
+            Distribution::Normal { mean, std } => {
+                non_negative("mean", *mean)?;
+                non_negative("std", *std)
+            }
+            Distribution::Lognormal {
+                median,
+                p99,
+                mu,
+                sigma,
+            } => Self::lognormal_params(*median, *p99, *mu, *sigma).map(|_| ()),
+            Distribution::Exponential { mean } => non_negative("mean", *mean),
+            Distribution::Empirical { samples } | Distribution::PerFunction { values: samples } => {
+                if samples.is_empty() {
+                    return Err("expected a non-empty list of values".into());
+                }
+                for v in samples {
+                    non_negative("values", *v)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Draws the value for function `index` of its group. Only `per_function` uses `index`.
+    /// Call [`Distribution::validate`] first: invalid parameters give unspecified (but finite,
+    /// non-negative) values.
+    pub fn sample<R: Rng + ?Sized>(&self, index: u64, rng: &mut R) -> f64 {
+        let v = match self {
+            Distribution::Constant { value } => *value,
+            Distribution::Uniform { min, max } => {
+                if max > min {
+                    rng.random_range(*min..*max)
+                } else {
+                    *min
+                }
+            }
+            Distribution::Normal { mean, std } => match Normal::new(*mean, *std) {
+                Ok(normal) => {
+                    // Truncation at 0 by rejection; 64 misses in a row only happen for mean << 0.
+                    (0..64)
+                        .map(|_| normal.sample(rng))
+                        .find(|x| *x >= 0.0)
+                        .unwrap_or(0.0)
+                }
+                Err(_) => *mean,
+            },
+            Distribution::Lognormal {
+                median,
+                p99,
+                mu,
+                sigma,
+            } => match Self::lognormal_params(*median, *p99, *mu, *sigma)
+                .ok()
+                .and_then(|(mu, s)| LogNormal::new(mu, s).ok())
+            {
+                Some(d) => d.sample(rng),
+                None => 0.0,
+            },
+            Distribution::Exponential { mean } => {
+                if *mean > 0.0 {
+                    Exp::new(1.0 / mean).map(|d| d.sample(rng)).unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            }
+            Distribution::Empirical { samples } => {
+                if samples.is_empty() {
+                    0.0
+                } else {
+                    samples[rng.random_range(0..samples.len())]
+                }
+            }
+            Distribution::PerFunction { values } => {
+                if values.is_empty() {
+                    0.0
+                } else {
+                    values[(index % values.len() as u64) as usize]
+                }
+            }
+        };
+        if v.is_finite() && v > 0.0 {
+            v
+        } else {
+            0.0
+        }
+    }
+
+    /// The mean, for reports and quick estimates.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Distribution::Constant { value } => *value,
+            Distribution::Uniform { min, max } => (min + max) / 2.0,
+            Distribution::Normal { mean, .. } => *mean,
+            Distribution::Lognormal {
+                median,
+                p99,
+                mu,
+                sigma,
+            } => Self::lognormal_params(*median, *p99, *mu, *sigma)
+                .map(|(mu, s)| (mu + s * s / 2.0).exp())
+                .unwrap_or(0.0),
+            Distribution::Exponential { mean } => *mean,
+            Distribution::Empirical { samples } | Distribution::PerFunction { values: samples } => {
+                if samples.is_empty() {
+                    0.0
+                } else {
+                    samples.iter().sum::<f64>() / samples.len() as f64
+                }
+            }
+        }
+    }
+
+    /// True when every draw gives the same value (lets hot paths skip the RNG).
+    pub fn is_constant(&self) -> bool {
+        matches!(self, Distribution::Constant { .. })
+    }
+}

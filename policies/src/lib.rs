@@ -1,0 +1,32 @@
+//! Placement policies for FaaS and Burst Computing, and the vocabulary that the simulator
+//! (`sim-core`) and the live executor (`executor`) share: the controller's view of the cluster,
+//! a placement request and its plan, the burst layout handed to workers, workload and
+//! distribution specs, and the per-function record that both sides produce. Everything here is
+//! pure: no I/O, no clock, no global state; randomness, where needed, comes from the caller's RNG
+//! or from a hash of the request, so a plan is a deterministic function of its inputs.
+
+pub mod burst_info;
+pub mod cluster;
+pub mod dist;
+pub mod plan;
+pub mod policy;
+pub mod record;
+pub mod request;
+pub mod spec;
+pub mod workload;
+
+pub mod best_fit;
+pub mod faas;
+pub mod heterogeneous;
+pub mod homogeneous;
+pub mod round_robin;
+
+pub use burst_info::{BurstInfo, WorkerInfo};
+pub use cluster::{ClusterView, InvokerView};
+pub use dist::Distribution;
+pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
+pub use policy::PlacementPolicy;
+pub use record::{FunctionRecord, Status};
+pub use request::{ActionRef, PlacementRequest};
+pub use spec::PolicySpec;
+pub use workload::Workload;

@@ -1,0 +1,53 @@
+//! The output of a placement policy: containers, each on one invoker, each running a contiguous
+//! range of worker ids with one CPU per worker.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One container of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ContainerPlacement {
+    /// Invoker id (index into `ClusterView::invokers`).
+    pub invoker: u32,
+    /// First worker id (inclusive).
+    pub first_worker: u32,
+    /// Number of workers, equal to the number of CPUs the container gets (at least 1).
+    pub workers: u32,
+}
+
+impl ContainerPlacement {
+    /// Last worker id (inclusive), as in the burst-info payload.
+    pub fn last_worker(&self) -> u32 {
+        self.first_worker + self.workers - 1
+    }
+}
+
+/// Where every worker of a request goes. Containers are listed in worker-id order and their
+/// ranges are contiguous, disjoint and cover `0..workers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementPlan {
+    pub containers: Vec<ContainerPlacement>,
+    /// True when the policy placed work beyond an invoker's capacity (OpenWhisk's overload case:
+    /// a random healthy invoker was forced).
+    pub overloaded: bool,
+}
+
+impl PlacementPlan {
+    /// Number of workers the plan places.
+    pub fn workers(&self) -> u32 {
+        self.containers.iter().map(|c| c.workers).sum()
+    }
+}
+
+/// Why a request could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum PlacementError {
+    #[error("no healthy invoker")]
+    NoHealthyInvoker,
+    #[error("burst of {needed} workers does not fit in {free} free CPUs")]
+    DoesNotFit { needed: u64, free: u64 },
+    #[error("burst of {needed} workers can never fit: the cluster has {total} CPUs")]
+    NeverFits { needed: u64, total: u64 },
+    #[error("request has no workers")]
+    Empty,
+}

@@ -1,0 +1,79 @@
+//! The per-function record: one row per function (worker), the same schema for a simulated run
+//! and a live one, so one report writer serves both.
+
+use serde::{Deserialize, Serialize};
+
+/// How a function ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It ran to completion.
+    Ok,
+    /// Admission refused it (a burst that did not fit with `on_no_capacity = "reject"`).
+    Rejected,
+    /// It was placed but did not complete (live runs: agent lost, container failed...).
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Rejected => "rejected",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// One function (one worker of a burst, or one FaaS invocation).
+///
+/// Times are seconds from the first submission of the run. A stage that was never reached
+/// (a rejected function has no dispatch, no container...) is `NaN`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    /// Unique within the run, in submission order.
+    pub function_id: u64,
+    /// The burst (group request) it belongs to; for FaaS runs, the client-side group of N
+    /// single invocations that stands for the burst.
+    pub burst_id: u64,
+    /// Tenant index from the config.
+    pub tenant: u32,
+    /// Worker id within its burst (`0..N`).
+    pub worker_id: u32,
+    /// Invoker it ran on (`u32::MAX` when never placed).
+    pub invoker: u32,
+    /// Container it ran in, unique within the run (`u64::MAX` when never placed).
+    pub container: u64,
+    /// The CPU it was pinned to on its invoker, when CPUs are exclusive.
+    pub cpu: Option<u32>,
+    /// True when it shared CPU time with other work (CPU shares, or a live node with fewer
+    /// physical cores than declared CPUs).
+    pub cpu_shared: bool,
+    /// True when its container was created for it (cold start).
+    pub cold: bool,
+    pub status: Status,
+    /// Why it failed or was rejected (empty when `Ok`).
+    pub reason: String,
+    /// The client sent the request.
+    pub t_submit: f64,
+    /// The invoker received the activation message (after controller and queue).
+    pub t_dispatch: f64,
+    /// Its container was ready to run workers (created, or found warm).
+    pub t_container_ready: f64,
+    /// The worker process started (the dispatcher spawned it).
+    pub t_start: f64,
+    /// The function finished.
+    pub t_end: f64,
+}
+
+impl FunctionRecord {
+    /// Start latency: worker start relative to the first submission of the run.
+    pub fn start_latency(&self) -> f64 {
+        self.t_start
+    }
+
+    /// True when the function ran to completion.
+    pub fn is_ok(&self) -> bool {
+        self.status == Status::Ok
+    }
+}

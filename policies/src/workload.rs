@@ -1,0 +1,99 @@
+//! What each function does. The simulator models its duration; the executor runs it for real.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Distribution;
+
+/// A function body, written in TOML as a table tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Workload {
+    /// Sleeps; takes no CPU, so it does not slow down under CPU sharing.
+    Sleep {
+        /// Seconds of sleep per function.
+        duration: Distribution,
+    },
+    /// Busy CPU work: `work` seconds on one dedicated core; slower under processor sharing.
+    Cpu { work: Distribution },
+    /// Monte Carlo estimate of pi: `points` random points per function, at
+    /// `seconds_per_million_points` on one dedicated core. CPU-bound.
+    Montecarlo {
+        points: Distribution,
+        seconds_per_million_points: f64,
+    },
+}
+
+impl Workload {
+    /// True when the body needs a CPU to progress (so it slows down under sharing).
+    pub fn is_cpu_bound(&self) -> bool {
+        !matches!(self, Workload::Sleep { .. })
+    }
+
+    /// Checks the parameters; the error names the field (relative to the workload table).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        match self {
+            Workload::Sleep { duration } => duration.validate().map_err(|e| ("duration".into(), e)),
+            Workload::Cpu { work } => work.validate().map_err(|e| ("work".into(), e)),
+            Workload::Montecarlo {
+                points,
+                seconds_per_million_points,
+            } => {
+                points.validate().map_err(|e| ("points".into(), e))?;
+                if !(seconds_per_million_points.is_finite() && *seconds_per_million_points > 0.0) {
+                    return Err((
+                        "seconds_per_million_points".into(),
+                        format!("expected a number > 0, got {seconds_per_million_points}"),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One function's input, drawn from the workload for function `index` of its group.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FunctionInput {
+    Sleep { seconds: f64 },
+    Cpu { seconds: f64 },
+    Montecarlo { points: u64, seconds_per_million_points: f64 },
+}
+
+impl FunctionInput {
+    /// Seconds the function takes on one dedicated core (or asleep).
+    pub fn solo_seconds(&self) -> f64 {
+        match *self {
+            FunctionInput::Sleep { seconds } | FunctionInput::Cpu { seconds } => seconds,
+            FunctionInput::Montecarlo {
+                points,
+                seconds_per_million_points,
+            } => points as f64 / 1e6 * seconds_per_million_points,
+        }
+    }
+
+    pub fn is_cpu_bound(&self) -> bool {
+        !matches!(self, FunctionInput::Sleep { .. })
+    }
+}
+
+impl Workload {
+    /// Draws the input of function `index` of its group.
+    pub fn input<R: rand::Rng + ?Sized>(&self, index: u64, rng: &mut R) -> FunctionInput {
+        match self {
+            Workload::Sleep { duration } => FunctionInput::Sleep {
+                seconds: duration.sample(index, rng),
+            },
+            Workload::Cpu { work } => FunctionInput::Cpu {
+                seconds: work.sample(index, rng),
+            },
+            Workload::Montecarlo {
+                points,
+                seconds_per_million_points,
+            } => FunctionInput::Montecarlo {
+                points: points.sample(index, rng).round() as u64,
+                seconds_per_million_points: *seconds_per_million_points,
+            },
+        }
+    }
+}
