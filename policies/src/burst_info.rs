@@ -4,13 +4,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::{Deserializer, Error as _};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::PlacementPlan;
 
-/// The whole layout of one burst.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The whole layout of one burst. On the wire it is the thesis payload, which carries no burst
+/// id: the id travels beside it (e.g. in the activation's parameters) and a deserialised
+/// layout has `burst_id == 0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BurstInfo {
     pub burst_id: u64,
     /// invoker id -> container id -> (first worker, last worker), inclusive.
@@ -66,6 +69,44 @@ impl Serialize for BurstInfo {
         }
         map.end()
     }
+}
+
+/// Reads the thesis payload back: keys must be exactly `invoker<u32>` and `container<u64>` (no
+/// sign, no leading zeros), ranges `[first, last]` with `first <= last`. `burst_id` is set to 0.
+impl<'de> Deserialize<'de> for BurstInfo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw: BTreeMap<String, BTreeMap<String, (u32, u32)>> =
+            BTreeMap::deserialize(deserializer)?;
+        let mut invokers = BTreeMap::new();
+        for (inv_key, containers) in raw {
+            let inv: u32 = parse_key(&inv_key, "invoker").map_err(D::Error::custom)?;
+            let mut parsed = BTreeMap::new();
+            for (cont_key, (lo, hi)) in containers {
+                let cid: u64 = parse_key(&cont_key, "container").map_err(D::Error::custom)?;
+                if lo > hi {
+                    return Err(D::Error::custom(format!(
+                        "{inv_key}.{cont_key}: expected [first, last] with first <= last, got [{lo}, {hi}]"
+                    )));
+                }
+                parsed.insert(cid, (lo, hi));
+            }
+            invokers.insert(inv, parsed);
+        }
+        Ok(BurstInfo {
+            burst_id: 0,
+            invokers,
+        })
+    }
+}
+
+/// Parses `<prefix><number>` where the number is written as `Display` would write it.
+fn parse_key<T: std::str::FromStr + ToString>(key: &str, prefix: &str) -> Result<T, String> {
+    key.strip_prefix(prefix)
+        .and_then(|digits| {
+            let n = digits.parse::<T>().ok()?;
+            (n.to_string() == digits).then_some(n)
+        })
+        .ok_or_else(|| format!("expected a key like `{prefix}0`, got `{key}`"))
 }
 
 impl fmt::Display for BurstInfo {

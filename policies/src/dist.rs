@@ -2,15 +2,24 @@
 
 use rand::Rng;
 use rand_distr::{Distribution as _, Exp, LogNormal, Normal};
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// z for the 99th percentile of the standard normal.
 const Z_P99: f64 = 2.326_347_874_040_841;
 
 /// A distribution of non-negative values, written in TOML as an inline table tagged by `dist`,
 /// e.g. `{ dist = "lognormal", median = 0.5, p99 = 2.0 }`.
+/// A bare number is read as a constant: `duration = 5.0` is `{ dist = "constant", value = 5.0 }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "dist",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Distribution {
     Constant {
         value: f64,
@@ -48,6 +57,41 @@ pub enum Distribution {
     },
 }
 
+impl<'de> Deserialize<'de> for Distribution {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NumberOrTable;
+        impl<'de> Visitor<'de> for NumberOrTable {
+            type Value = Distribution;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a distribution table like { dist = \"uniform\", min = 1.0, max = 2.0 }")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Distribution, E> {
+                Ok(Distribution::constant(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Distribution, E> {
+                Ok(Distribution::constant(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Distribution, E> {
+                Ok(Distribution::constant(v as f64))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Distribution, A::Error> {
+                Distribution::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_any(NumberOrTable)
+    }
+}
+
+/// A constant is written back as a bare number.
+impl Serialize for Distribution {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Distribution::Constant { value } => serializer.serialize_f64(*value),
+            other => Distribution::serialize(other, serializer),
+        }
+    }
+}
+
 impl Default for Distribution {
     fn default() -> Self {
         Distribution::Constant { value: 0.0 }
@@ -68,7 +112,9 @@ impl Distribution {
     ) -> Result<(f64, f64), String> {
         match (median, p99, mu, sigma) {
             (Some(m), Some(p), None, None) => {
-                if !(m > 0.0) || !(p >= m) {
+                // Written positively so that NaN fails too.
+                let ok = m.is_finite() && p.is_finite() && m > 0.0 && p >= m;
+                if !ok {
                     return Err(format!(
                         "expected 0 < median <= p99, got median = {m}, p99 = {p}"
                     ));
@@ -76,7 +122,8 @@ impl Distribution {
                 Ok((m.ln(), (p / m).ln() / Z_P99))
             }
             (None, None, Some(mu), Some(s)) => {
-                if !mu.is_finite() || !(s >= 0.0) || !s.is_finite() {
+                let ok = mu.is_finite() && s.is_finite() && s >= 0.0;
+                if !ok {
                     return Err(format!(
                         "expected finite mu and sigma >= 0, got mu = {mu}, sigma = {s}"
                     ));

@@ -1,6 +1,175 @@
-//! TODO(policies helper): implement.
-pub struct ShardingBalancer;
-impl crate::PlacementPolicy for ShardingBalancer {
-    fn place(&self, _r: &crate::PlacementRequest, _v: &crate::ClusterView) -> Result<crate::PlacementPlan, crate::PlacementError> { todo!() }
-    fn exclusive_cpus(&self) -> bool { todo!() }
+//! Vanilla OpenWhisk placement: the controller's `ShardingContainerPoolBalancer`.
+//!
+//! Each action has a home invoker, `hash(namespace, action) % n`, and a step size chosen by the
+//! same hash among the numbers in `1..=n` that are pairwise coprime with each other and with `n`.
+//! The balancer probes home, home + step, ... (mod n) and takes the first healthy invoker whose
+//! free memory slots hold the action's memory; after `n` probes without room (the step is coprime
+//! with `n`, so every invoker has been probed) a random healthy invoker is forced and the plan is
+//! marked overloaded. Sharing the home invoker keeps an action's warm containers together.
+//!
+//! Differences from OpenWhisk, all deliberate:
+//! - `n` is the whole invoker list (OpenWhisk's managed fraction, 90% by default, and the
+//!   blackbox split are ignored: every action is treated as managed).
+//! - The "random" overload choice is a hash of the request id and the worker index, so a plan
+//!   stays a pure function of its inputs.
+//! - A request with several workers places each worker as its own activation, in worker order,
+//!   charging the memory of earlier workers to a local copy of the view.
+//! - The hash is OpenWhisk's: Java's `String.hashCode` of the namespace XOR that of
+//!   `namespace/action`, made non-negative.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::burst_common::PlanBuilder;
+use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
+
+/// The balancer. It memoises the step sizes of the last cluster size seen (a pure function of
+/// `n` that costs O(n) to compute), so that placing one activation costs O(probes), not O(n).
+#[derive(Debug, Default)]
+pub struct ShardingBalancer {
+    steps: Mutex<Option<(usize, Arc<[usize]>)>>,
+}
+
+impl ShardingBalancer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Home invoker index and step size of an action on `n >= 1` invokers.
+    pub fn home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
+        let hash = generate_hash(namespace, action) as usize;
+        let steps = self.step_sizes(n);
+        (hash % n, steps[hash % steps.len()])
+    }
+
+    fn step_sizes(&self, n: usize) -> Arc<[usize]> {
+        // A poisoned lock only means another thread panicked mid-update of a pure cache.
+        let mut cache = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cache {
+            Some((cached_n, steps)) if *cached_n == n => steps.clone(),
+            _ => {
+                let steps: Arc<[usize]> = pairwise_coprime_numbers_until(n).into();
+                *cache = Some((n, steps.clone()));
+                steps
+            }
+        }
+    }
+}
+
+impl PlacementPolicy for ShardingBalancer {
+    fn place(
+        &self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+    ) -> Result<PlacementPlan, PlacementError> {
+        if request.workers == 0 {
+            return Err(PlacementError::Empty);
+        }
+        if !view.invokers.iter().any(|i| i.healthy) {
+            return Err(PlacementError::NoHealthyInvoker);
+        }
+        let n = view.invokers.len();
+        let (home, step) = self.home_and_step(&request.action.namespace, &request.action.name, n);
+        let need = request.action.memory_mb;
+        // Memory charged by earlier workers of this request, per invoker.
+        let mut charged: HashMap<usize, u64> = HashMap::new();
+        let free = |charged: &HashMap<usize, u64>, i: usize| {
+            view.invokers[i]
+                .free_memory_mb
+                .saturating_sub(charged.get(&i).copied().unwrap_or(0))
+        };
+        let mut healthy: Vec<usize> = Vec::new(); // filled on the first overload
+        let mut plan = PlanBuilder::with_capacity(request.workers as usize);
+        let mut overloaded = false;
+        // Every worker probes the same sequence and memory only shrinks, so an invoker found
+        // without room stays without room: the probe position never goes back.
+        let mut probes = 0usize;
+        let mut index = home;
+        for worker in 0..request.workers {
+            while probes < n {
+                if view.invokers[index].healthy && free(&charged, index) >= need {
+                    break;
+                }
+                index = (index + step) % n;
+                probes += 1;
+            }
+            let chosen = if probes < n {
+                index
+            } else {
+                overloaded = true;
+                if healthy.is_empty() {
+                    healthy = (0..n).filter(|&i| view.invokers[i].healthy).collect();
+                }
+                let r = splitmix64(request.request_id ^ splitmix64(worker as u64));
+                healthy[(r % healthy.len() as u64) as usize]
+            };
+            *charged.entry(chosen).or_insert(0) += need;
+            plan.push(chosen as u32, 1);
+        }
+        Ok(plan.finish(overloaded))
+    }
+
+    fn exclusive_cpus(&self) -> bool {
+        false
+    }
+}
+
+/// Java's `String.hashCode`: `s[0]*31^(k-1) + ... + s[k-1]` over UTF-16 units, wrapping.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+/// OpenWhisk's `generateHash(namespace, action)`: `(ns.hashCode ^ "ns/action".hashCode).abs`.
+/// Scala's `abs` leaves `Int.MinValue` negative; `unsigned_abs` makes it 2^31 instead.
+pub fn generate_hash(namespace: &str, action: &str) -> u32 {
+    let fqn = format!("{namespace}/{action}");
+    (java_string_hash(namespace) ^ java_string_hash(&fqn)).unsigned_abs()
+}
+
+/// OpenWhisk's `pairwiseCoprimeNumbersUntil(n)`, as a list.
+///
+/// The greedy scan keeps 1 and exactly the primes up to `n` that do not divide `n` (a composite
+/// coprime with `n` has a smaller prime factor that was kept), which a sieve finds in
+/// O(n log log n) instead of the scan's O(n * primes).
+pub fn pairwise_coprime_numbers_until(n: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut out = vec![1];
+    out.extend(
+        primes_until(n)
+            .into_iter()
+            .filter(|&p| !n.is_multiple_of(p)),
+    );
+    out
+}
+
+/// Primes `<= n` (sieve of Eratosthenes).
+fn primes_until(n: usize) -> Vec<usize> {
+    if n < 2 {
+        return Vec::new();
+    }
+    let mut composite = vec![false; n + 1];
+    let mut primes = Vec::new();
+    for i in 2..=n {
+        if composite[i] {
+            continue;
+        }
+        primes.push(i);
+        let mut j = i * i;
+        while j <= n {
+            composite[j] = true;
+            j += i;
+        }
+    }
+    primes
+}
+
+/// SplitMix64 finaliser: a well-mixed, stable 64-bit hash of `x`.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -16,6 +16,7 @@ pub mod spec;
 pub mod workload;
 
 pub mod best_fit;
+mod burst_common;
 pub mod faas;
 pub mod heterogeneous;
 pub mod homogeneous;

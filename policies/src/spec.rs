@@ -1,7 +1,10 @@
 //! Policies as named in config files: `[policy] name = "burst-homogeneous"` plus parameters.
-//! A spec prints itself the way it is written, e.g. `burst-homogeneous { granularity = 6 }`.
+//! A spec prints itself as `burst-homogeneous { granularity = 6, join = false }` (every
+//! parameter, TOML values), and `FromStr` parses that form back, so labels in reports and CLI
+//! arguments name a policy the same way.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +12,12 @@ use crate::PlacementPolicy;
 
 /// A policy and its parameters, tagged by `name` in TOML.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    tag = "name",
+    rename_all = "kebab-case",
+    deny_unknown_fields,
+    from = "SpecRepr"
+)]
 pub enum PolicySpec {
     /// OpenWhisk's ShardingContainerPoolBalancer (vanilla FaaS).
     Faas,
@@ -35,11 +43,49 @@ fn default_true() -> bool {
     true
 }
 
+/// What `PolicySpec` deserialises through: serde does not apply `deny_unknown_fields` to the
+/// unit variants of an internally tagged enum (`name = "faas"`, `granularity = 2` would be
+/// accepted silently), so here they are empty struct variants, which do reject extra keys.
+#[derive(Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
+enum SpecRepr {
+    Faas {},
+    BurstHomogeneous {
+        granularity: u32,
+        #[serde(default)]
+        join: bool,
+    },
+    BurstHeterogeneous {
+        #[serde(default = "default_true")]
+        join: bool,
+    },
+    BurstBestFit {},
+    BurstRoundRobin {
+        granularity: u32,
+    },
+}
+
+impl From<SpecRepr> for PolicySpec {
+    fn from(r: SpecRepr) -> Self {
+        match r {
+            SpecRepr::Faas {} => PolicySpec::Faas,
+            SpecRepr::BurstHomogeneous { granularity, join } => {
+                PolicySpec::BurstHomogeneous { granularity, join }
+            }
+            SpecRepr::BurstHeterogeneous { join } => PolicySpec::BurstHeterogeneous { join },
+            SpecRepr::BurstBestFit {} => PolicySpec::BurstBestFit,
+            SpecRepr::BurstRoundRobin { granularity } => {
+                PolicySpec::BurstRoundRobin { granularity }
+            }
+        }
+    }
+}
+
 impl PolicySpec {
     /// The policy object this spec names.
     pub fn build(&self) -> Box<dyn PlacementPolicy> {
         match *self {
-            PolicySpec::Faas => Box::new(crate::faas::ShardingBalancer),
+            PolicySpec::Faas => Box::new(crate::faas::ShardingBalancer::new()),
             PolicySpec::BurstHomogeneous { granularity, join } => {
                 Box::new(crate::homogeneous::Homogeneous { granularity, join })
             }
@@ -64,7 +110,10 @@ impl PolicySpec {
             PolicySpec::BurstHomogeneous { granularity, .. }
             | PolicySpec::BurstRoundRobin { granularity } => {
                 if granularity == 0 {
-                    return Err(("granularity".into(), "expected an integer >= 1, got 0".into()));
+                    return Err((
+                        "granularity".into(),
+                        "expected an integer >= 1, got 0".into(),
+                    ));
                 }
                 Ok(())
             }
@@ -89,5 +138,43 @@ impl fmt::Display for PolicySpec {
                 write!(f, "burst-round-robin {{ granularity = {granularity} }}")
             }
         }
+    }
+}
+
+/// Parses `name` or `name { key = value, ... }`, the form `Display` prints; omitted parameters
+/// take their TOML defaults and unknown ones are rejected.
+impl FromStr for PolicySpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (name, body) = match s.find('{') {
+            Some(open) => (s[..open].trim(), s[open..].trim()),
+            None => (s, "{}"),
+        };
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_name {
+            return Err(format!(
+                "expected a policy like `burst-homogeneous {{ granularity = 6 }}`, got `{s}`"
+            ));
+        }
+        // The body is a TOML inline table; add the tag and let serde check the fields.
+        let mut doc: toml::Table = toml::from_str(&format!("p = {body}"))
+            .map_err(|e| format!("in policy `{s}`: expected `{{ key = value, ... }}`: {e}"))?;
+        let Some(toml::Value::Table(mut table)) = doc.remove("p") else {
+            return Err(format!(
+                "in policy `{s}`: expected `{{ key = value, ... }}`"
+            ));
+        };
+        table.insert("name".into(), toml::Value::String(name.into()));
+        let spec: PolicySpec = table
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("in policy `{s}`: {}", e.message()))?;
+        spec.validate()
+            .map_err(|(field, msg)| format!("in policy `{s}`: {field}: {msg}"))?;
+        Ok(spec)
     }
 }

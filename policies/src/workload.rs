@@ -55,9 +55,16 @@ impl Workload {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FunctionInput {
-    Sleep { seconds: f64 },
-    Cpu { seconds: f64 },
-    Montecarlo { points: u64, seconds_per_million_points: f64 },
+    Sleep {
+        seconds: f64,
+    },
+    Cpu {
+        seconds: f64,
+    },
+    Montecarlo {
+        points: u64,
+        seconds_per_million_points: f64,
+    },
 }
 
 impl FunctionInput {

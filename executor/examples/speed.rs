@@ -1,0 +1,223 @@
+//! Speed of the executor's pieces, for the README (needs root, runc and redis-server):
+//! container cold start through the executor's path (bundle generation + `runc run` until the
+//! dispatcher runs) vs a bare `runc run` of the same, pre-written bundle; per-worker dispatch
+//! inside a container; and the controller's time to plan and submit a 1,000-worker burst.
+//!
+//! `cargo run --release -p executor --example speed [ROUNDS]`
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use executor::bundle::{self, ContainerSpec};
+use executor::clock;
+use executor::payload::{ContainerPayload, DispatchReport, Layout};
+use executor::protocol::{AgentMsg, BurstJob};
+use executor::runtime::{feed_and_wait, Runtime, RuntimeKind};
+use executor::transport::Broker;
+use policies::workload::FunctionInput;
+use policies::{ActionRef, BurstInfo, ClusterView, InvokerView, PlacementRequest, PolicySpec};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn payload(workers: u32, cpus: Vec<u32>) -> Vec<u8> {
+    let p = ContainerPayload {
+        container_id: 0,
+        invoker_id: 0,
+        first_worker: 0,
+        layout: Layout {
+            burst_id: 0,
+            containers: vec![(0, 0, 0, workers - 1)],
+        },
+        inputs: vec![FunctionInput::Sleep { seconds: 0.0 }; workers as usize],
+        cpus,
+        seed: 0,
+    };
+    serde_json::to_vec(&p).unwrap()
+}
+
+fn report(out: &std::process::Output) -> DispatchReport {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn main() -> anyhow::Result<()> {
+    if let Some(why) = executor::local::missing_prerequisites() {
+        println!("skipped: {why}");
+        return Ok(());
+    }
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20);
+    let exe = std::env::current_exe()?;
+    let worker = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("burstsim-worker"))
+        .filter(|p| p.is_file())
+        .expect("build burstsim-worker first (cargo build --release -p executor)");
+    let dir = tempfile::tempdir()?;
+    let rootfs = bundle::prepare_rootfs(dir.path())?;
+    let bundles = dir.path().join("bundles");
+    let rt = Runtime::new(RuntimeKind::Runc);
+    let cores = executor::cluster::physical_cores();
+
+    // Cold start: executor path vs bare runc run, alternating to share machine noise.
+    let mut exec_path = Vec::new();
+    let mut bare = Vec::new();
+    let spec = |id: String| ContainerSpec {
+        id,
+        cpus: Some(vec![0]),
+        cpu_shares: None,
+        memory_mb: 256,
+        args: vec!["dispatch".into()],
+    };
+    let bare_dir = bundle::write_bundle(&bundles, &rootfs, &worker, &spec("bs-speed-bare".into()))?;
+    for i in 0..rounds {
+        let id = format!("bs-speed-x{i}");
+        let t0 = clock::now();
+        let b = bundle::write_bundle(&bundles, &rootfs, &worker, &spec(id.clone()))?;
+        let out = feed_and_wait(rt.spawn_run(&id, &b)?, &payload(1, vec![0]))?;
+        exec_path.push(report(&out).t_ready - t0);
+        rt.delete(&id)?;
+        std::fs::remove_dir_all(&b)?;
+
+        let id = format!("bs-speed-b{i}");
+        let t0 = clock::now();
+        let child = Command::new("runc")
+            .args(["run", "--bundle"])
+            .arg(&bare_dir)
+            .arg(&id)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let out = feed_and_wait(child, &payload(1, vec![0]))?;
+        bare.push(report(&out).t_ready - t0);
+        rt.delete(&id)?;
+    }
+    let (e, b) = (median(exec_path), median(bare));
+    println!(
+        "cold start to dispatcher ready (median of {rounds}): executor {:.1} ms, bare runc run {:.1} ms, ratio {:.2}",
+        e * 1e3,
+        b * 1e3,
+        e / b
+    );
+
+    // Per-worker dispatch inside one container of W workers.
+    let w = 16u32;
+    let cpus: Vec<u32> = (0..w).map(|i| i % cores).collect();
+    let mut per_worker = Vec::new();
+    for i in 0..rounds.min(10) {
+        let id = format!("bs-speed-w{i}");
+        let mut s = spec(id.clone());
+        s.cpus = Some((0..cores).collect());
+        let b = bundle::write_bundle(&bundles, &rootfs, &worker, &s)?;
+        let out = feed_and_wait(rt.spawn_run(&id, &b)?, &payload(w, cpus.clone()))?;
+        let r = report(&out);
+        let last = r
+            .workers
+            .iter()
+            .filter_map(|x| x.as_ref().ok())
+            .map(|x| x.t_start)
+            .fold(0.0, f64::max);
+        per_worker.push((last - r.t_ready) / w as f64);
+        rt.delete(&id)?;
+        std::fs::remove_dir_all(&b)?;
+    }
+    println!(
+        "per-worker dispatch ({w} pinned workers in one container): {:.2} ms per worker",
+        median(per_worker) * 1e3
+    );
+
+    // Controller: plan and submit a 1,000-worker burst (4 invokers x 250 CPUs, granularity 25).
+    let port = executor::local::free_port()?;
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()?;
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut broker = loop {
+        if let Ok(b) = Broker::connect(&url, "speed", std::time::Duration::from_millis(200)) {
+            break b;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let view = ClusterView {
+        invokers: (0..4)
+            .map(|id| InvokerView {
+                id,
+                total_cpus: 250,
+                free_cpus: 250,
+                user_memory_mb: 1 << 20,
+                free_memory_mb: 1 << 20,
+                healthy: true,
+            })
+            .collect(),
+    };
+    let policy = PolicySpec::BurstHomogeneous {
+        granularity: 25,
+        join: false,
+    }
+    .build();
+    let inputs = vec![FunctionInput::Sleep { seconds: 1.0 }; 1000];
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let t = Instant::now();
+        let req = PlacementRequest {
+            request_id: round as u64,
+            action: ActionRef {
+                namespace: "s".into(),
+                name: "f".into(),
+                memory_mb: 256,
+            },
+            workers: 1000,
+        };
+        let plan = policy
+            .place(&req, &view)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cids: Vec<u64> = (0..plan.containers.len() as u64).collect();
+        let layout = Layout::from(&BurstInfo::from_plan(0, &plan, &cids));
+        for (c, &cid) in plan.containers.iter().zip(&cids) {
+            let lo = c.first_worker as usize;
+            let msg = AgentMsg::Burst(BurstJob {
+                run_id: "speed".into(),
+                job_id: cid,
+                container_id: cid,
+                first_worker: c.first_worker,
+                layout: layout.clone(),
+                inputs: inputs[lo..lo + c.workers as usize].to_vec(),
+                memory_mb: 256,
+                seed: 0,
+            });
+            let key = broker.queue_key(c.invoker);
+            broker.push(&key, &serde_json::to_string(&msg)?)?;
+        }
+        times.push(t.elapsed().as_secs_f64());
+        for i in 0..4 {
+            broker.delete(&broker.queue_key(i))?;
+        }
+    }
+    println!(
+        "controller plan + submit of a 1,000-worker burst (40 containers): {:.2} ms (median of {rounds})",
+        median(times) * 1e3
+    );
+    let _ = redis.kill();
+    let _ = redis.wait();
+    let _: PathBuf = bare_dir;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The cluster file (cluster.toml): where the broker is, which OCI runtime, which agents.
+//!
+//! ```toml
+//! broker = "redis://127.0.0.1:6390"
+//! name = "local"                 # namespace of the broker keys
+//! runtime = "runc"               # or "crun"
+//! state_dir = "/tmp/burstsim-cluster"
+//! [[agents]]
+//! id = 0
+//! cpus = 2
+//! memory_mb = 2048
+//! address = "127.0.0.2"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::RuntimeKind;
+
+/// One agent (invoker node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Invoker id, 0-based and dense over the cluster.
+    pub id: u32,
+    /// CPUs the agent offers to functions.
+    pub cpus: u32,
+    /// Memory the agent offers to functions (OpenWhisk's user memory), MB.
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+    /// Address the agent advertises (informational: agents only connect out, to the broker).
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// Host CPUs backing the agent's CPUs (`cpus` entries); default: `(offset + i) % cores`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cpus: Option<Vec<u32>>,
+}
+
+fn default_memory() -> u64 {
+    4096
+}
+fn default_address() -> String {
+    "127.0.0.1".into()
+}
+fn default_name() -> String {
+    "local".into()
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/tmp/burstsim-cluster")
+}
+fn default_hb_period() -> u64 {
+    200
+}
+fn default_hb_timeout() -> u64 {
+    2000
+}
+fn default_keep_alive() -> f64 {
+    10.0
+}
+fn default_run_timeout() -> f64 {
+    300.0
+}
+fn default_connect_timeout() -> u64 {
+    2000
+}
+
+/// The whole cluster file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// Redis URL of the broker.
+    pub broker: String,
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default)]
+    pub runtime: RuntimeKind,
+    /// Where agents keep bundles, logs and their reaper state.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// The worker binary mounted in containers; default: `burstsim-worker` next to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_binary: Option<PathBuf>,
+    #[serde(default = "default_hb_period")]
+    pub heartbeat_period_ms: u64,
+    /// An agent whose heartbeat is older than this is lost.
+    #[serde(default = "default_hb_timeout")]
+    pub heartbeat_timeout_ms: u64,
+    /// Idle FaaS containers are removed after this many seconds.
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: f64,
+    /// A run that has not finished after this many seconds fails its unfinished functions.
+    #[serde(default = "default_run_timeout")]
+    pub run_timeout_s: f64,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Functions of a lost agent run again elsewhere (stateless workloads) instead of failing.
+    #[serde(default)]
+    pub retry: bool,
+    pub agents: Vec<AgentSpec>,
+}
+
+impl ClusterFile {
+    /// Reads and checks a cluster file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read cluster file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in cluster file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let de = toml::Deserializer::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let c: ClusterFile = serde_path_to_error::deserialize(de)
+            .map_err(|e| anyhow::anyhow!("at `{}`: {}", e.path(), e.inner().message().trim()))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !self.broker.starts_with("redis://") && !self.broker.starts_with("unix://") {
+            bail!(
+                "at `broker`: expected a redis:// or unix:// URL, got `{}`",
+                self.broker
+            );
+        }
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            bail!(
+                "at `name`: expected letters, digits or '-', got `{}`",
+                self.name
+            );
+        }
+        if self.agents.is_empty() {
+            bail!("at `agents`: expected at least one [[agents]] entry");
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            if a.id as usize != i {
+                bail!(
+                    "at `agents[{i}].id`: expected {i} (ids are dense and in order), got {}",
+                    a.id
+                );
+            }
+            if a.cpus == 0 {
+                bail!("at `agents[{i}].cpus`: expected an integer >= 1, got 0");
+            }
+            if let Some(h) = &a.host_cpus {
+                if h.len() != a.cpus as usize {
+                    bail!(
+                        "at `agents[{i}].host_cpus`: expected {} entries (one per CPU), got {}",
+                        a.cpus,
+                        h.len()
+                    );
+                }
+            }
+        }
+        if self.heartbeat_period_ms == 0 || self.heartbeat_timeout_ms <= self.heartbeat_period_ms {
+            bail!(
+                "at `heartbeat_timeout_ms`: expected more than heartbeat_period_ms ({}), got {}",
+                self.heartbeat_period_ms,
+                self.heartbeat_timeout_ms
+            );
+        }
+        if !self.run_timeout_s.is_finite() || self.run_timeout_s <= 0.0 {
+            bail!("at `run_timeout_s`: expected a number > 0");
+        }
+        Ok(())
+    }
+
+    /// A local cluster of `nodes` agents with `cpus_per_node` CPUs each on 127.0.0.(2+i).
+    pub fn local(broker: &str, state_dir: &Path, nodes: u32, cpus_per_node: u32) -> Self {
+        ClusterFile {
+            broker: broker.to_string(),
+            name: "local".into(),
+            runtime: RuntimeKind::Runc,
+            state_dir: state_dir.to_path_buf(),
+            worker_binary: None,
+            heartbeat_period_ms: default_hb_period(),
+            heartbeat_timeout_ms: default_hb_timeout(),
+            keep_alive_s: default_keep_alive(),
+            run_timeout_s: default_run_timeout(),
+            connect_timeout_ms: default_connect_timeout(),
+            retry: false,
+            agents: (0..nodes)
+                .map(|i| AgentSpec {
+                    id: i,
+                    cpus: cpus_per_node,
+                    memory_mb: default_memory(),
+                    address: format!("127.0.0.{}", 2 + i),
+                    host_cpus: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Host CPUs of agent `id`: explicit, or dealt over the machine's cores after the CPUs of
+    /// the agents before it, so agents share cores only when the machine has too few.
+    pub fn host_cpus(&self, id: u32, cores: u32) -> Vec<u32> {
+        let a = &self.agents[id as usize];
+        if let Some(h) = &a.host_cpus {
+            return h.clone();
+        }
+        let offset: u32 = self.agents[..id as usize].iter().map(|a| a.cpus).sum();
+        (0..a.cpus).map(|i| (offset + i) % cores.max(1)).collect()
+    }
+
+    /// Total declared CPUs.
+    pub fn total_cpus(&self) -> u32 {
+        self.agents.iter().map(|a| a.cpus).sum()
+    }
+}
+
+/// Number of CPUs this process may use.
+pub fn physical_cores() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_names_bad_fields() {
+        let ok = "broker = \"redis://127.0.0.1:1\"\n[[agents]]\nid = 0\ncpus = 2\n";
+        let c = ClusterFile::parse(ok).unwrap();
+        assert_eq!(c.agents[0].memory_mb, 4096);
+        let bad = "broker = \"redis://x\"\n[[agents]]\nid = 0\ncpus = \"two\"\n";
+        let e = format!("{:#}", ClusterFile::parse(bad).unwrap_err());
+        assert!(e.contains("agents[0].cpus"), "{e}");
+        let unknown = "broker = \"redis://x\"\nbrokr = 1\n[[agents]]\nid = 0\ncpus = 2\n";
+        let e = format!("{:#}", ClusterFile::parse(unknown).unwrap_err());
+        assert!(e.contains("brokr"), "{e}");
+        let gap = "broker = \"redis://x\"\n[[agents]]\nid = 1\ncpus = 2\n";
+        let e = format!("{:#}", ClusterFile::parse(gap).unwrap_err());
+        assert!(e.contains("agents[0].id"), "{e}");
+    }
+
+    #[test]
+    fn host_cpus_wrap_over_cores() {
+        let c = ClusterFile::local("redis://x", Path::new("/tmp"), 2, 2);
+        assert_eq!(c.host_cpus(0, 2), vec![0, 1]);
+        assert_eq!(c.host_cpus(1, 2), vec![0, 1]);
+        assert_eq!(c.host_cpus(1, 4), vec![2, 3]);
+    }
+}

@@ -1,0 +1,146 @@
+//! The worker runtime inside a container. The dispatcher reads the container's payload, starts
+//! one worker process per CPU in worker-id order, each pinned to its own CPU before it execs,
+//! and prints one `DispatchReport`. Each worker reads its task, runs the function and prints
+//! one `WorkerReport` with its timestamps and the CPU set it saw from inside.
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+use policies::{BurstInfo, WorkerInfo};
+
+use crate::clock;
+use crate::function;
+use crate::payload::{ContainerPayload, DispatchReport, WorkerReport, WorkerTask};
+
+/// Runs the dispatcher: payload on `input`, report on `output`. `worker_exe` is the binary that
+/// runs one worker (`<exe> worker`).
+pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path) -> Result<()> {
+    let t_ready = clock::now();
+    let mut raw = String::new();
+    input
+        .read_to_string(&mut raw)
+        .context("reading the container payload from stdin")?;
+    let payload: ContainerPayload =
+        crate::protocol::parse("container payload", &raw).map_err(anyhow::Error::msg)?;
+    if !payload.cpus.is_empty() && payload.cpus.len() != payload.inputs.len() {
+        bail!(
+            "container payload: {} inputs but {} cpus",
+            payload.inputs.len(),
+            payload.cpus.len()
+        );
+    }
+    let burst_info = BurstInfo::from(&payload.layout);
+    let mut children: Vec<Result<Child, String>> = Vec::with_capacity(payload.inputs.len());
+    for (i, input) in payload.inputs.iter().enumerate() {
+        let worker_id = payload.first_worker + i as u32;
+        let info = WorkerInfo {
+            worker_id,
+            container_id: payload.container_id,
+            invoker_id: payload.invoker_id,
+            burst_info: &burst_info,
+        };
+        let task = WorkerTask {
+            worker_id,
+            container_id: payload.container_id,
+            invoker_id: payload.invoker_id,
+            burst_info: serde_json::to_value(&info)?,
+            input: *input,
+            seed: payload.seed.wrapping_add(worker_id as u64),
+        };
+        let cpu = payload.cpus.get(i).copied();
+        children.push(spawn_worker(worker_exe, &task, cpu).map_err(|e| format!("{e:#}")));
+    }
+    let workers = children
+        .into_iter()
+        .map(|c| c.and_then(|child| collect_worker(child).map_err(|e| format!("{e:#}"))))
+        .collect();
+    let report = DispatchReport { t_ready, workers };
+    serde_json::to_writer(&mut *output, &report)?;
+    output.write_all(b"\n")?;
+    output.flush()?;
+    Ok(())
+}
+
+fn spawn_worker(exe: &Path, task: &WorkerTask, cpu: Option<u32>) -> Result<Child> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(cpu) = cpu {
+        let mut set = CpuSet::new();
+        set.set(cpu as usize)
+            .with_context(|| format!("cpu {cpu} out of range"))?;
+        // Pinned between fork and exec, so the worker never runs elsewhere.
+        unsafe {
+            cmd.pre_exec(move || {
+                sched_setaffinity(Pid::from_raw(0), &set).map_err(std::io::Error::from)
+            });
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("spawning worker {}", task.worker_id))?;
+    let mut stdin = child.stdin.take().context("worker stdin")?;
+    serde_json::to_writer(&mut stdin, task)?;
+    drop(stdin);
+    Ok(child)
+}
+
+fn collect_worker(child: Child) -> Result<WorkerReport> {
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("worker exited with {}", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    crate::protocol::parse("worker report", text.trim()).map_err(anyhow::Error::msg)
+}
+
+/// Runs one worker: task on `input`, report on `output`.
+pub fn worker(input: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
+    let t_start = clock::now();
+    let mut raw = String::new();
+    input.read_to_string(&mut raw)?;
+    let task: WorkerTask =
+        crate::protocol::parse("worker task", &raw).map_err(anyhow::Error::msg)?;
+    // The worker knows itself from the burst info, as the thesis runtime does.
+    let me = |k: &str| task.burst_info.get(k).and_then(|v| v.as_u64());
+    let (Some(worker_id), Some(container_id), Some(invoker_id)) =
+        (me("worker_id"), me("container_id"), me("invoker_id"))
+    else {
+        bail!("worker task: burst_info lacks worker_id/container_id/invoker_id");
+    };
+    let affinity = current_affinity();
+    let t_fn_start = clock::now();
+    let value = function::run(&task.input, task.seed);
+    let t_fn_end = clock::now();
+    let report = WorkerReport {
+        worker_id: worker_id as u32,
+        container_id,
+        invoker_id: invoker_id as u32,
+        t_start,
+        t_fn_start,
+        t_fn_end,
+        affinity,
+        output: value,
+    };
+    serde_json::to_writer(&mut *output, &report)?;
+    output.flush()?;
+    Ok(())
+}
+
+/// The CPUs this process may run on.
+pub fn current_affinity() -> Vec<u32> {
+    match sched_getaffinity(Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .map(|c| c as u32)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

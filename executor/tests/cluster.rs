@@ -1,0 +1,348 @@
+//! Real bursts and FaaS invocations on a local cluster of 2 agent processes (redis + runc).
+//! Skipped, with a printed reason, only when not root or runc/redis-server are missing.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity};
+use executor::local;
+use policies::workload::FunctionInput;
+use policies::{ActionRef, PolicySpec, Status};
+
+struct Up {
+    dir: tempfile::TempDir,
+    cluster: executor::ClusterFile,
+    state: local::LocalState,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = local::down(self.dir.path());
+    }
+}
+
+fn worker() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_burstsim-worker"))
+}
+
+fn up(nodes: u32, cpus: u32) -> Option<Up> {
+    if let Some(why) = local::missing_prerequisites() {
+        println!("SKIPPED live executor test: {why}");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = local::free_port().unwrap();
+    let cmd = vec![worker().display().to_string(), "agent".to_string()];
+    let (cluster, state) =
+        local::up(dir.path(), nodes, cpus, port, &cmd, Some(worker())).expect("cluster up");
+    Some(Up {
+        dir,
+        cluster,
+        state,
+    })
+}
+
+fn controller(up: &Up) -> Controller {
+    let mut cluster = up.cluster.clone();
+    cluster.run_timeout_s = 60.0;
+    Controller::connect(cluster).unwrap()
+}
+
+fn action() -> ActionRef {
+    ActionRef {
+        namespace: "test".into(),
+        name: "fn".into(),
+        memory_mb: 128,
+    }
+}
+
+fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
+    LiveBurst {
+        burst_id: id,
+        at,
+        tenant: 0,
+        action: action(),
+        inputs,
+    }
+}
+
+fn assert_clean(up: &Up) {
+    let prefix = format!("bs-{}-", up.cluster.name);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rt = executor::runtime::Runtime::new(up.cluster.runtime);
+        let ids: Vec<String> = rt
+            .list()
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.starts_with(&prefix))
+            .collect();
+        let cgroups = executor::reaper::leftover_cgroups(&prefix);
+        let bundles: Vec<_> = (0..up.cluster.agents.len())
+            .flat_map(|i| {
+                std::fs::read_dir(up.cluster.state_dir.join(format!("agent{i}/bundles")))
+                    .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect();
+        if ids.is_empty() && cgroups.is_empty() && bundles.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("left behind: containers {ids:?}, cgroups {cgroups:?}, bundles {bundles:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn burst_runs_pinned_workers_and_cleans_up() {
+    let Some(up) = up(2, 1) else { return };
+    let mut c = controller(&up);
+    let run = LiveRun {
+        policy: PolicySpec::BurstHomogeneous {
+            granularity: 1,
+            join: false,
+        },
+        bursts: vec![burst(
+            0,
+            0.0,
+            vec![
+                FunctionInput::Sleep { seconds: 0.3 },
+                FunctionInput::Montecarlo {
+                    points: 200_000,
+                    seconds_per_million_points: 0.05,
+                },
+            ],
+        )],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    assert_eq!(out.records.len(), 2);
+    for r in &out.records {
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert!(r.cold);
+        assert!(r.t_submit <= r.t_dispatch, "{r:?}");
+        assert!(r.t_dispatch <= r.t_container_ready, "{r:?}");
+        assert!(r.t_container_ready <= r.t_start, "{r:?}");
+        assert!(r.t_start < r.t_end, "{r:?}");
+        assert_eq!(r.cpu, Some(0));
+    }
+    // One container per invoker with granularity 1 on two 1-CPU invokers.
+    let invokers: Vec<u32> = out.records.iter().map(|r| r.invoker).collect();
+    assert_eq!(
+        invokers
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        2
+    );
+    assert!(out.records[0].t_end - out.records[0].t_start >= 0.29);
+    // Pinning seen from inside: each worker ran on exactly its agent's host CPU.
+    let cores = executor::cluster::physical_cores();
+    for t in &out.traces {
+        assert_eq!(t.affinity, up.cluster.host_cpus(t.invoker, cores), "{t:?}");
+    }
+    let pi = out
+        .traces
+        .iter()
+        .find(|t| t.function_id == 1)
+        .unwrap()
+        .output;
+    assert!((pi - std::f64::consts::PI).abs() < 0.05, "{pi}");
+    assert_clean(&up);
+}
+
+#[test]
+fn faas_reuses_warm_containers() {
+    let Some(up) = up(2, 1) else { return };
+    let mut c = controller(&up);
+    let sleep = |s| FunctionInput::Sleep { seconds: s };
+    let run = LiveRun {
+        policy: PolicySpec::Faas,
+        bursts: vec![
+            burst(0, 0.0, vec![sleep(0.05)]),
+            burst(1, 1.0, vec![sleep(0.05)]),
+        ],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    for r in &out.records {
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert!(r.cpu_shared);
+        assert_eq!(r.cpu, None);
+    }
+    // Same action, same home invoker: the second one finds the first's container warm.
+    assert!(out.records[0].cold);
+    assert!(!out.records[1].cold, "{:?}", out.records[1]);
+    assert_eq!(out.records[0].container, out.records[1].container);
+    assert_clean(&up);
+}
+
+#[test]
+fn killed_agent_fails_its_functions_and_is_cleaned_up() {
+    let Some(up) = up(2, 1) else { return };
+    let mut c = controller(&up);
+    let run = LiveRun {
+        policy: PolicySpec::BurstHomogeneous {
+            granularity: 1,
+            join: false,
+        },
+        bursts: vec![burst(
+            0,
+            0.0,
+            vec![
+                FunctionInput::Sleep { seconds: 3.0 },
+                FunctionInput::Sleep { seconds: 3.0 },
+            ],
+        )],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let victim = up.state.agent_pids[1];
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim),
+            nix::sys::signal::SIGKILL,
+        )
+        .unwrap();
+    });
+    let t = Instant::now();
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    killer.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20));
+    let lost: Vec<_> = out.records.iter().filter(|r| r.invoker == 1).collect();
+    let kept: Vec<_> = out.records.iter().filter(|r| r.invoker == 0).collect();
+    assert_eq!(lost.len(), 1, "{:?}", out.records);
+    assert_eq!(lost[0].status, Status::Failed);
+    assert!(
+        lost[0].reason.contains("invoker 1 lost"),
+        "{}",
+        lost[0].reason
+    );
+    assert_eq!(kept[0].status, Status::Ok, "{:?}", kept[0]);
+    assert_clean(&up);
+}
+
+#[test]
+fn broker_down_is_a_clear_error() {
+    let port = local::free_port().unwrap();
+    let cluster = executor::ClusterFile::local(
+        &format!("redis://127.0.0.1:{port}"),
+        std::path::Path::new("/tmp/none"),
+        1,
+        1,
+    );
+    let err = format!("{:#}", Controller::connect(cluster).err().unwrap());
+    assert!(err.contains("cannot reach the broker"), "{err}");
+}
+
+#[test]
+fn retry_reruns_the_functions_of_a_killed_agent_elsewhere() {
+    let Some(up) = up(2, 1) else { return };
+    let mut cluster = up.cluster.clone();
+    cluster.run_timeout_s = 60.0;
+    cluster.retry = true;
+    let mut c = Controller::connect(cluster).unwrap();
+    let run = LiveRun {
+        policy: PolicySpec::BurstHomogeneous {
+            granularity: 1,
+            join: false,
+        },
+        bursts: vec![burst(
+            0,
+            0.0,
+            vec![
+                FunctionInput::Sleep { seconds: 2.0 },
+                FunctionInput::Sleep { seconds: 2.0 },
+            ],
+        )],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let victim = up.state.agent_pids[1];
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim),
+            nix::sys::signal::SIGKILL,
+        )
+        .unwrap();
+    });
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    killer.join().unwrap();
+    // Both ran to completion, once each, on the surviving invoker.
+    assert_eq!(out.records.len(), 2);
+    for r in &out.records {
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.invoker, 0, "{r:?}");
+    }
+    assert_eq!(out.traces.len(), 2);
+    assert_clean(&up);
+}
+
+#[test]
+fn malformed_messages_are_skipped() {
+    let Some(up) = up(1, 1) else { return };
+    let mut c = controller(&up);
+    let key = c.broker().queue_key(0);
+    c.broker().push(&key, "this is not json").unwrap();
+    c.broker()
+        .push(&key, r#"{"type":"burst","run_id":"x"}"#)
+        .unwrap();
+    let run = LiveRun {
+        policy: PolicySpec::BurstHeterogeneous { join: true },
+        bursts: vec![burst(0, 0.0, vec![FunctionInput::Cpu { seconds: 0.05 }])],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    assert_eq!(out.records[0].status, Status::Ok, "{:?}", out.records[0]);
+    let log = std::fs::read_to_string(up.dir.path().join("agent0.log")).unwrap();
+    assert!(log.contains("rejected: malformed agent message"), "{log}");
+    assert!(local::is_alive(up.state.agent_pids[0]));
+    assert_clean(&up);
+}
+
+#[test]
+fn broker_death_mid_run_fails_clearly_without_hanging() {
+    let Some(up) = up(2, 1) else { return };
+    let mut c = controller(&up);
+    let run = LiveRun {
+        policy: PolicySpec::BurstHomogeneous {
+            granularity: 1,
+            join: false,
+        },
+        bursts: vec![burst(
+            0,
+            0.0,
+            vec![FunctionInput::Sleep { seconds: 2.0 }; 2],
+        )],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let redis = up.state.redis_pid;
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(redis), nix::sys::signal::SIGKILL)
+            .unwrap();
+    });
+    let t = Instant::now();
+    let err = c
+        .run(&run, &AtomicBool::new(false))
+        .err()
+        .expect("run must fail");
+    killer.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    let msg = format!("{err:#}");
+    assert!(msg.contains("unreachable"), "{msg}");
+    // The agents finish or drop their containers on their own.
+    for &pid in &up.state.agent_pids {
+        assert!(local::is_alive(pid));
+    }
+    assert_clean(&up);
+}

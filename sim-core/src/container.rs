@@ -1,0 +1,158 @@
+//! Containers and the warm pool: after its work a container idles (holding its memory, not its
+//! CPUs), is reused by the next message of the same action and size (most recently idled first),
+//! pauses after `pause_grace` (reuse then pays `unpause`), and is removed after `keep_alive` or
+//! earlier to make room (least recently idled first). Stale pool entries are skipped lazily via
+//! an epoch that changes whenever a container leaves the idle state.
+
+use crate::event::Event;
+use crate::sim::Sim;
+
+/// `action` of a prewarmed stem cell that no action has taken yet.
+pub(crate) const STEM: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CState {
+    /// Queued for or in the engine phase, or initialising.
+    Creating,
+    /// A ready prewarmed stem cell.
+    Stem,
+    /// Running a message (or getting ready for it).
+    Busy,
+    Idle,
+    Dead,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Container {
+    pub invoker: u32,
+    pub action: u32,
+    /// CPUs / worker slots.
+    pub workers: u32,
+    pub memory_mb: u64,
+    pub state: CState,
+    pub epoch: u32,
+    pub idle_since: u64,
+    pub keepalive_pending: bool,
+    /// Current message.
+    pub msg: u32,
+    /// Workers of the current message still running (CPU shares model).
+    pub remaining: u32,
+    /// Whether the current message's functions got a fresh container.
+    pub cold: bool,
+    /// Created as a stem cell (becomes one when its creation ends).
+    pub stem: bool,
+    /// Cores held while busy (exclusive CPU model), worker k on `cores[k]`.
+    pub cores: Vec<u32>,
+}
+
+impl Sim<'_> {
+    pub(crate) fn new_container(
+        &mut self,
+        invoker: u32,
+        action: u32,
+        workers: u32,
+        memory_mb: u64,
+        state: CState,
+    ) -> u32 {
+        let id = self.containers.len() as u32;
+        self.containers.push(Container {
+            invoker,
+            action,
+            workers,
+            memory_mb,
+            state,
+            epoch: 0,
+            idle_since: 0,
+            keepalive_pending: false,
+            msg: u32::MAX,
+            remaining: 0,
+            cold: false,
+            stem: action == STEM,
+            cores: Vec::new(),
+        });
+        self.stats.containers_created += 1;
+        id
+    }
+
+    /// An idle container of `action` with `workers` CPUs on `inv`, taken out of the pool.
+    pub(crate) fn pop_idle(&mut self, inv: usize, action: u32, workers: u32) -> Option<u32> {
+        let containers = &self.containers;
+        let stack = self.invokers[inv].idle.get_mut(&(action, workers))?;
+        while let Some((cid, epoch)) = stack.pop() {
+            let c = &containers[cid as usize];
+            if c.state == CState::Idle && c.epoch == epoch {
+                return Some(cid);
+            }
+        }
+        None
+    }
+
+    /// Every worker of container `cid` finished: free its CPUs, tell the controller, go idle.
+    pub(crate) fn container_done(&mut self, cid: u32) {
+        let now = self.now;
+        let keep_alive = self.sc.invoker.keep_alive_ns;
+        let c = &mut self.containers[cid as usize];
+        let inv = c.invoker as usize;
+        let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
+        // Under CPU shares each CPU-bound worker was counted as it finished.
+        if self.exclusive_cpu || !self.cpu_bound {
+            self.finished += workers as u64;
+        }
+        let st = &mut self.invokers[inv];
+        st.busy -= 1;
+        st.free_cores.extend(c.cores.drain(..).rev());
+        c.state = CState::Idle;
+        c.idle_since = now;
+        let entry = (cid, c.epoch);
+        st.idle.entry((action, workers)).or_default().push(entry);
+        st.lru.push_back(entry);
+        st.idle_mem += memory;
+        let schedule_keep_alive = !c.keepalive_pending;
+        c.keepalive_pending = true;
+        // Drop stale entries at the LRU front so the deque stays short in steady state.
+        let containers = &self.containers;
+        while let Some(&(id, e)) = st.lru.front() {
+            let f = &containers[id as usize];
+            if f.state == CState::Idle && f.epoch == e {
+                break;
+            }
+            st.lru.pop_front();
+        }
+        if schedule_keep_alive {
+            self.at(now + keep_alive, Event::KeepAlive(cid));
+        }
+        self.release(inv as u32, workers, memory);
+        self.drain_buffer(inv);
+    }
+
+    pub(crate) fn keep_alive(&mut self, cid: u32) {
+        let keep_alive = self.sc.invoker.keep_alive_ns;
+        let c = &mut self.containers[cid as usize];
+        c.keepalive_pending = false;
+        if c.state != CState::Idle {
+            return;
+        }
+        let deadline = c.idle_since + keep_alive;
+        if self.now >= deadline {
+            let inv = c.invoker as usize;
+            self.evict(cid);
+            self.drain_buffer(inv);
+        } else {
+            c.keepalive_pending = true;
+            self.at(deadline, Event::KeepAlive(cid));
+        }
+    }
+
+    /// Removes an idle container (its memory is freed; the caller drains the run buffer).
+    pub(crate) fn evict(&mut self, cid: u32) {
+        let c = &mut self.containers[cid as usize];
+        debug_assert_eq!(c.state, CState::Idle);
+        c.state = CState::Dead;
+        c.epoch = c.epoch.wrapping_add(1);
+        c.cores = Vec::new();
+        let st = &mut self.invokers[c.invoker as usize];
+        st.used_mem -= c.memory_mb;
+        st.idle_mem -= c.memory_mb;
+        self.stats.evictions += 1;
+    }
+}

@@ -1,0 +1,337 @@
+//! An invoker: receives activation messages and finds each a container, in OpenWhisk's order:
+//! an idle warm container of the same action (and CPU count) -> a prewarmed stem cell of the same
+//! memory (single-worker containers only) -> a new container if resources allow -> remove idle
+//! containers (least recently used) and create -> otherwise wait in a FIFO run buffer
+//! (head-of-line: later messages wait behind the head).
+//!
+//! Resources depend on the CPU model: with exclusive CPUs a message needs one free core per
+//! worker (memory is not a constraint: the controller already admitted it by CPUs); with CPU
+//! shares it needs memory slots (user memory). Prewarmed stem cells do not count against user
+//! memory until taken; a function served by one pays `prewarm.init` and is not `cold` (it is
+//! counted in `SimStats::prewarm_starts`). A message that could never run on its invoker (more
+//! workers than CPUs, or more memory than the user memory) fails at once with a reason.
+//!
+//! Creation = engine phase, FIFO through `max_concurrent_creations` slots, lasting a `create`
+//! draw times the contention factor `1 + alpha * n^exponent` with n taken when the phase starts
+//! (`alive`: containers in the engine, initialising or running, excluding this one; `in_flight`:
+//! containers queued for the engine, in it or initialising, excluding this one), then the
+//! `cold_start` phase (runtime init, in parallel, no slot).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::config::ContentionCount;
+use crate::container::{CState, STEM};
+use crate::cpu::CpuSharer;
+use crate::event::Event;
+use crate::rng::{self, Rng};
+use crate::scenario::InvokerSpec;
+use crate::sim::Sim;
+
+pub(crate) struct InvokerState {
+    pub rng: Rng,
+    pub cpus: u32,
+    pub user_mem: u64,
+    pub free_cores: Vec<u32>,
+    pub used_mem: u64,
+    pub idle_mem: u64,
+    /// (action, workers) -> idle containers, most recently idled last.
+    pub idle: BTreeMap<(u32, u32), Vec<(u32, u32)>>,
+    /// Idle containers in the order they became idle (may hold stale entries).
+    pub lru: VecDeque<(u32, u32)>,
+    pub stems: Vec<u32>,
+    /// Containers waiting for an engine slot.
+    pub queued: u32,
+    /// Containers in the engine phase or initialising.
+    pub starting: u32,
+    pub busy: u32,
+    pub engine_queue: VecDeque<u32>,
+    pub engine_busy: u32,
+    pub buffer: VecDeque<u32>,
+    pub sharer: CpuSharer,
+}
+
+impl InvokerState {
+    pub fn new(id: u32, spec: &InvokerSpec, seed: u64, exclusive: bool) -> Self {
+        InvokerState {
+            rng: rng::stream(seed, "invoker", id as u64),
+            cpus: spec.cpus,
+            user_mem: spec.user_memory_mb,
+            free_cores: if exclusive {
+                (0..spec.cpus).rev().collect()
+            } else {
+                Vec::new()
+            },
+            used_mem: 0,
+            idle_mem: 0,
+            idle: BTreeMap::new(),
+            lru: VecDeque::new(),
+            stems: Vec::new(),
+            queued: 0,
+            starting: 0,
+            busy: 0,
+            engine_queue: VecDeque::new(),
+            engine_busy: 0,
+            buffer: VecDeque::new(),
+            sharer: CpuSharer::new(spec.cpus),
+        }
+    }
+}
+
+impl Sim<'_> {
+    /// Stem cells that exist before the run starts.
+    pub(crate) fn init_prewarm(&mut self) {
+        let pw = &self.sc.invoker.prewarm;
+        let (count, memory) = (pw.count, pw.memory_mb);
+        for inv in 0..self.invokers.len() {
+            for _ in 0..count {
+                let cid = self.new_container(inv as u32, STEM, 1, memory, CState::Stem);
+                self.invokers[inv].stems.push(cid);
+            }
+        }
+    }
+
+    pub(crate) fn deliver(&mut self, m: u32) {
+        let msg = self.messages[m as usize];
+        let t = self.secs(self.now);
+        let first = msg.first_fid as usize;
+        for rec in &mut self.records[first..first + msg.workers as usize] {
+            rec.t_dispatch = t;
+        }
+        let inv = msg.invoker as usize;
+        let memory = self.message_memory(m);
+        let st = &self.invokers[inv];
+        let never = if self.exclusive_cpu {
+            (msg.workers > st.cpus).then(|| format!("{} CPUs", st.cpus))
+        } else {
+            (memory > st.user_mem).then(|| format!("{} MB of user memory", st.user_mem))
+        };
+        if let Some(has) = never {
+            let reason = format!(
+                "a container of {} workers ({memory} MB) can never run on invoker {inv}, which has {has}",
+                msg.workers
+            );
+            self.fail_message(m, &reason);
+            return;
+        }
+        if !self.invokers[inv].buffer.is_empty() || !self.try_admit(m) {
+            self.invokers[inv].buffer.push_back(m);
+            self.stats.buffered_messages += 1;
+        }
+    }
+
+    fn message_memory(&self, m: u32) -> u64 {
+        let msg = &self.messages[m as usize];
+        let action = self.sc.bursts[msg.burst as usize].action;
+        self.sc.actions[action as usize].memory_mb * msg.workers as u64
+    }
+
+    /// Records the message's functions as failed and returns its reservation to the controller.
+    fn fail_message(&mut self, m: u32, reason: &str) {
+        let msg = self.messages[m as usize];
+        let first = msg.first_fid as usize;
+        for rec in &mut self.records[first..first + msg.workers as usize] {
+            rec.status = policies::Status::Failed;
+            rec.reason = reason.to_string();
+            rec.invoker = msg.invoker;
+        }
+        self.finished += msg.workers as u64;
+        let memory = self.message_memory(m);
+        self.release(msg.invoker, msg.workers, memory);
+    }
+
+    /// Admits buffered messages in order while resources allow.
+    pub(crate) fn drain_buffer(&mut self, inv: usize) {
+        while let Some(&m) = self.invokers[inv].buffer.front() {
+            if !self.try_admit(m) {
+                break;
+            }
+            self.invokers[inv].buffer.pop_front();
+        }
+    }
+
+    /// Finds message `m` a container, or returns false when it must wait.
+    fn try_admit(&mut self, m: u32) -> bool {
+        let msg = self.messages[m as usize];
+        let inv = msg.invoker as usize;
+        let action = self.sc.bursts[msg.burst as usize].action;
+        let memory = self.message_memory(m);
+        if self.exclusive_cpu && self.invokers[inv].free_cores.len() < msg.workers as usize {
+            return false;
+        }
+        if let Some(cid) = self.pop_idle(inv, action, msg.workers) {
+            self.start_warm(cid, m);
+            return true;
+        }
+        let pw = &self.sc.invoker.prewarm;
+        if msg.workers == 1 && memory == pw.memory_mb && !self.invokers[inv].stems.is_empty() {
+            if !self.exclusive_cpu && !self.make_room(inv, memory) {
+                return false;
+            }
+            self.start_prewarmed(m, action, memory);
+            return true;
+        }
+        if !self.exclusive_cpu && !self.make_room(inv, memory) {
+            return false;
+        }
+        let cid = self.new_container(msg.invoker, action, msg.workers, memory, CState::Creating);
+        self.stats.cold_starts += 1;
+        self.assign(cid, m, true);
+        self.enqueue_creation(cid);
+        true
+    }
+
+    /// Makes `memory` MB of user memory free, removing idle containers if that is enough.
+    fn make_room(&mut self, inv: usize, memory: u64) -> bool {
+        let st = &self.invokers[inv];
+        let free = st.user_mem.saturating_sub(st.used_mem);
+        if free >= memory {
+            return true;
+        }
+        if free + st.idle_mem < memory {
+            return false;
+        }
+        while let Some((cid, epoch)) = self.invokers[inv].lru.pop_front() {
+            let c = &self.containers[cid as usize];
+            if c.state == CState::Idle && c.epoch == epoch {
+                self.evict(cid);
+                let st = &self.invokers[inv];
+                if st.user_mem.saturating_sub(st.used_mem) >= memory {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Binds message `m` to container `cid`: memory, cores, state.
+    fn assign(&mut self, cid: u32, m: u32, cold: bool) {
+        let c = &mut self.containers[cid as usize];
+        let st = &mut self.invokers[c.invoker as usize];
+        c.msg = m;
+        c.cold = cold;
+        if c.state == CState::Idle {
+            st.idle_mem -= c.memory_mb;
+        } else {
+            st.used_mem += c.memory_mb;
+        }
+        if c.state != CState::Creating {
+            st.busy += 1;
+            c.state = CState::Busy;
+            c.epoch = c.epoch.wrapping_add(1);
+        }
+        if self.exclusive_cpu {
+            let keep = st.free_cores.len() - c.workers as usize;
+            c.cores.clear();
+            c.cores.extend(st.free_cores.drain(keep..).rev());
+        }
+    }
+
+    fn start_warm(&mut self, cid: u32, m: u32) {
+        let paused =
+            self.now - self.containers[cid as usize].idle_since > self.sc.invoker.pause_grace_ns;
+        self.assign(cid, m, false);
+        self.stats.warm_starts += 1;
+        let inv = self.containers[cid as usize].invoker as usize;
+        let rng = &mut self.invokers[inv].rng;
+        let mut delay = self.sc.invoker.warm_start.sample_ns(rng);
+        if paused {
+            delay += self.sc.invoker.unpause.sample_ns(rng);
+        }
+        self.ready_after(cid, delay);
+    }
+
+    fn start_prewarmed(&mut self, m: u32, action: u32, memory: u64) {
+        let inv = self.messages[m as usize].invoker;
+        let Some(cid) = self.invokers[inv as usize].stems.pop() else {
+            return;
+        };
+        let c = &mut self.containers[cid as usize];
+        c.action = action;
+        c.memory_mb = memory;
+        c.stem = false;
+        self.assign(cid, m, false);
+        self.stats.prewarm_starts += 1;
+        let delay = self
+            .sc
+            .invoker
+            .prewarm
+            .init
+            .sample_ns(&mut self.invokers[inv as usize].rng);
+        self.ready_after(cid, delay);
+        // Refill the pool through the same engine slots.
+        let memory = self.sc.invoker.prewarm.memory_mb;
+        let stem = self.new_container(inv, STEM, 1, memory, CState::Creating);
+        self.enqueue_creation(stem);
+    }
+
+    fn ready_after(&mut self, cid: u32, delay: u64) {
+        self.container_ready(cid, self.now + delay);
+    }
+
+    fn enqueue_creation(&mut self, cid: u32) {
+        let inv = self.containers[cid as usize].invoker as usize;
+        let st = &mut self.invokers[inv];
+        st.queued += 1;
+        st.engine_queue.push_back(cid);
+        self.engine_try_start(inv);
+    }
+
+    fn engine_try_start(&mut self, inv: usize) {
+        let slots = self.sc.invoker.max_concurrent_creations;
+        let contention = &self.sc.invoker.contention;
+        loop {
+            let st = &mut self.invokers[inv];
+            if slots != 0 && st.engine_busy >= slots {
+                break;
+            }
+            let Some(cid) = st.engine_queue.pop_front() else {
+                break;
+            };
+            st.queued -= 1;
+            st.starting += 1;
+            st.engine_busy += 1;
+            let n = match contention.count {
+                ContentionCount::Alive => st.starting + st.busy - 1,
+                ContentionCount::InFlight => st.queued + st.starting - 1,
+            };
+            let base = self.sc.invoker.create.sample_ns(&mut st.rng);
+            let d = if contention.alpha > 0.0 {
+                let factor = 1.0 + contention.alpha * (n as f64).powf(contention.exponent);
+                (base as f64 * factor).round() as u64
+            } else {
+                base
+            };
+            self.at(self.now + d, Event::EngineDone(cid));
+        }
+    }
+
+    pub(crate) fn engine_done(&mut self, cid: u32) {
+        let inv = self.containers[cid as usize].invoker as usize;
+        self.invokers[inv].engine_busy -= 1;
+        self.engine_try_start(inv);
+        let d = self
+            .sc
+            .invoker
+            .cold_start
+            .sample_ns(&mut self.invokers[inv].rng);
+        if d == 0 {
+            self.container_created(cid);
+        } else {
+            self.at(self.now + d, Event::Created(cid));
+        }
+    }
+
+    pub(crate) fn container_created(&mut self, cid: u32) {
+        let c = &mut self.containers[cid as usize];
+        let st = &mut self.invokers[c.invoker as usize];
+        st.starting -= 1;
+        if c.stem {
+            c.state = CState::Stem;
+            st.stems.push(cid);
+        } else {
+            c.state = CState::Busy;
+            st.busy += 1;
+            self.container_ready(cid, self.now);
+        }
+    }
+}

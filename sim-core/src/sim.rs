@@ -1,0 +1,177 @@
+//! The simulator state shared by the component modules, and the event loop. Each component
+//! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
+//! its own struct and handles its events in an `impl Sim` block in its own module.
+
+use policies::{FunctionRecord, PlacementPolicy, Status};
+
+use crate::client::ClientState;
+use crate::container::Container;
+use crate::controller::ControllerState;
+use crate::engine::EventQueue;
+use crate::event::Event;
+use crate::invoker::InvokerState;
+use crate::metrics::{blank_record, SimOutput, SimStats};
+use crate::queue::QueueState;
+use crate::rng;
+use crate::scenario::{secs_to_ns, CpuModel, Scenario};
+
+/// One request from the client: a whole burst, or one function (faas).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request {
+    pub burst: u32,
+    pub first_worker: u32,
+    pub workers: u32,
+}
+
+/// One container placement of a plan: the activation message sent to an invoker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Message {
+    pub burst: u32,
+    pub invoker: u32,
+    /// Function id of its first worker; its workers are consecutive function ids.
+    pub first_fid: u64,
+    pub workers: u32,
+}
+
+pub(crate) struct Sim<'a> {
+    pub sc: &'a Scenario,
+    pub policy: Box<dyn PlacementPolicy>,
+    /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
+    pub exclusive_policy: bool,
+    pub exclusive_cpu: bool,
+    pub cpu_bound: bool,
+    pub q: EventQueue<Event>,
+    pub now: u64,
+    /// First submission; record times are relative to it.
+    pub t0: Option<u64>,
+    pub records: Vec<FunctionRecord>,
+    /// Solo run time of each function, ns, drawn up front from per-burst streams so that
+    /// every platform variant sees the same workload.
+    pub work_ns: Vec<u64>,
+    pub client: ClientState,
+    pub ctl: ControllerState,
+    pub queues: QueueState,
+    pub invokers: Vec<InvokerState>,
+    pub containers: Vec<Container>,
+    pub requests: Vec<Request>,
+    pub messages: Vec<Message>,
+    pub stats: SimStats,
+    /// Functions finished or rejected; the run stops when all are (only keep-alive and
+    /// heartbeat housekeeping could remain).
+    pub finished: u64,
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(sc: &'a Scenario, seed: u64) -> Self {
+        let policy = sc.policy.build();
+        let exclusive_policy = policy.exclusive_cpus();
+        let n = sc.functions as usize;
+        let mut records = Vec::with_capacity(n);
+        let mut work_ns = Vec::with_capacity(n);
+        for (b, burst) in sc.bursts.iter().enumerate() {
+            let mut r = rng::stream(seed, "workload", b as u64);
+            for k in 0..burst.workers {
+                let fid = burst.first_function + k as u64;
+                records.push(blank_record(fid, b as u64, burst.tenant, k));
+                let input = sc.workload.input(k as u64, &mut r);
+                work_ns.push(secs_to_ns(input.solo_seconds()));
+            }
+        }
+        let mut sim = Sim {
+            sc,
+            policy,
+            exclusive_policy,
+            exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
+            cpu_bound: sc.workload.is_cpu_bound(),
+            q: EventQueue::new(),
+            now: 0,
+            t0: None,
+            records,
+            work_ns,
+            client: ClientState::new(seed),
+            ctl: ControllerState::new(sc, seed),
+            queues: QueueState::new(sc, seed),
+            invokers: sc
+                .invokers
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| {
+                    InvokerState::new(
+                        i as u32,
+                        spec,
+                        seed,
+                        sc.invoker.cpu_model == CpuModel::Exclusive,
+                    )
+                })
+                .collect(),
+            containers: Vec::new(),
+            requests: Vec::new(),
+            messages: Vec::new(),
+            stats: SimStats::default(),
+            finished: 0,
+        };
+        sim.init_prewarm();
+        sim
+    }
+
+    pub fn run(mut self) -> SimOutput {
+        for (b, burst) in self.sc.bursts.iter().enumerate() {
+            self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
+        }
+        while self.finished < self.sc.functions {
+            let Some((t, event)) = self.q.pop() else {
+                break;
+            };
+            self.now = t;
+            match event {
+                Event::BurstArrive(b) => self.burst_arrive(b),
+                Event::ClientTry => self.client_try_event(),
+                Event::RequestArrive(r) => self.request_arrive(r),
+                Event::Place(r) => self.place_event(r),
+                Event::ControllerFree => self.controller_free(),
+                Event::Heartbeat => self.heartbeat(),
+                Event::Deliver(inv) => self.topic_deliver(inv),
+                Event::EngineDone(c) => self.engine_done(c),
+                Event::Created(c) => self.container_created(c),
+                Event::WorkerStart(c, k) => self.worker_start(c, k),
+                Event::CpuDone(inv, gen) => self.cpu_done(inv, gen),
+                Event::ContainerDone(c) => self.container_done(c),
+                Event::KeepAlive(c) => self.keep_alive(c),
+            }
+        }
+        self.stats.events = self.q.popped();
+        self.stats.peak_event_queue = self.q.peak();
+        self.stats.end_time_s = self.secs(self.now);
+        // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
+        // say so instead of leaving a silent gap.
+        for rec in &mut self.records {
+            if rec.status == Status::Ok && rec.t_end.is_nan() {
+                rec.status = Status::Failed;
+                rec.reason = "never completed: its message could not be run".into();
+            }
+        }
+        self.stats.rejected = self
+            .records
+            .iter()
+            .filter(|r| r.status == Status::Rejected)
+            .count() as u64;
+        SimOutput {
+            records: self.records,
+            stats: self.stats,
+        }
+    }
+
+    /// A simulation time as seconds since the first submission.
+    #[inline]
+    pub fn secs(&self, t: u64) -> f64 {
+        let t0 = self.t0.unwrap_or(0);
+        t.wrapping_sub(t0) as i64 as f64 / 1e9
+    }
+
+    /// Schedules `event` at `time`, never in the past.
+    #[inline]
+    pub fn at(&mut self, time: u64, event: Event) {
+        debug_assert!(time >= self.now);
+        self.q.push(time.max(self.now), event);
+    }
+}

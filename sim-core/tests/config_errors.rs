@@ -1,0 +1,208 @@
+//! Bad input gives one error naming the file, the field path and what was expected.
+
+mod common;
+use common::{load, load_err, Dir};
+
+const BASE: &str = r#"
+[[cluster.invokers]]
+cpus = 4
+[policy]
+name = "burst-heterogeneous"
+[workload]
+kind = "sleep"
+duration = { dist = "constant", value = 1.0 }
+[[bursts]]
+workers = 4
+"#;
+
+#[test]
+fn base_config_loads() {
+    let dir = Dir::new();
+    let p = dir.write("ok.toml", BASE);
+    let sc = load(&p, &[]).unwrap();
+    assert_eq!(sc.name(), "ok");
+    assert_eq!(sc.functions(), 4);
+}
+
+#[test]
+fn unknown_field_names_its_path() {
+    let msg = load_err(&BASE.replace("cpus = 4", "cpus = 4\ncpu = 3"), &[]);
+    assert!(msg.contains("cluster.invokers[0]"), "{msg}");
+    assert!(msg.contains("unknown field `cpu`"), "{msg}");
+}
+
+#[test]
+fn wrong_type_names_its_path() {
+    let msg = load_err(&BASE.replace("workers = 4", "workers = \"many\""), &[]);
+    assert!(msg.contains("field `bursts[0].workers`"), "{msg}");
+    assert!(msg.contains("invalid type"), "{msg}");
+}
+
+#[test]
+fn negative_time_is_rejected() {
+    let msg = load_err(&format!("{BASE}[invoker]\ncold_start = -0.5\n"), &[]);
+    assert!(msg.contains("field `invoker.cold_start`"), "{msg}");
+    assert!(msg.contains(">= 0"), "{msg}");
+    let msg = load_err(&BASE.replace("workers = 4", "workers = 4\nat = -1.0"), &[]);
+    assert!(msg.contains("field `bursts[0].at`"), "{msg}");
+}
+
+#[test]
+fn empty_cluster_is_rejected() {
+    let text = BASE.replace("[[cluster.invokers]]\ncpus = 4\n", "");
+    let msg = load_err(&text, &[]);
+    assert!(msg.contains("field `cluster.invokers`"), "{msg}");
+    assert!(msg.contains("at least one invoker"), "{msg}");
+}
+
+#[test]
+fn zero_cpus_and_zero_granularity_are_rejected() {
+    let msg = load_err(&BASE.replace("cpus = 4", "cpus = 0"), &[]);
+    assert!(msg.contains("field `cluster.invokers[0].cpus`"), "{msg}");
+    let text = BASE.replace(
+        "name = \"burst-heterogeneous\"",
+        "name = \"burst-homogeneous\"\ngranularity = 0",
+    );
+    let msg = load_err(&text, &[]);
+    assert!(msg.contains("field `policy.granularity`"), "{msg}");
+}
+
+#[test]
+fn never_fitting_burst_with_reject_is_an_error() {
+    let text = format!(
+        "{}[controller]\non_no_capacity = \"reject\"\n",
+        BASE.replace("workers = 4", "workers = 5")
+    );
+    let msg = load_err(&text, &[]);
+    assert!(msg.contains("field `bursts[0].workers`"), "{msg}");
+    assert!(msg.contains("never fit"), "{msg}");
+}
+
+#[test]
+fn missing_file_is_named() {
+    let dir = Dir::new();
+    let p = dir.0.path().join("nope.toml");
+    let e = load(&p, &[]).unwrap_err();
+    assert!(e.to_string().contains("nope.toml"), "{e}");
+}
+
+#[test]
+fn missing_include_names_the_including_file_and_entry() {
+    let msg = load_err(&format!("include = [\"gone.toml\"]\n{BASE}"), &[]);
+    assert!(msg.contains("field `include[0]`"), "{msg}");
+    assert!(msg.contains("gone.toml"), "{msg}");
+}
+
+#[test]
+fn include_cycle_is_an_error() {
+    let dir = Dir::new();
+    dir.write("a.toml", "include = [\"b.toml\"]\nseed = 1\n");
+    dir.write("b.toml", "include = [\"a.toml\"]\nseed = 2\n");
+    let p = dir.write("main.toml", &format!("include = [\"a.toml\"]\n{BASE}"));
+    let e = load(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("include cycle"), "{e}");
+    assert!(e.contains("field `include`"), "{e}");
+}
+
+#[test]
+fn includes_merge_under_the_including_file() {
+    let dir = Dir::new();
+    std::fs::create_dir(dir.0.path().join("profiles")).unwrap();
+    dir.write(
+        "profiles/p.toml",
+        "seed = 7\n[invoker]\ncold_start = 0.5\ncreate = 0.25\n[controller]\nprocessing = 0.1\n",
+    );
+    let p = dir.write(
+        "main.toml",
+        &format!("include = [\"profiles/p.toml\"]\n{BASE}[invoker]\ncreate = 0.125\n"),
+    );
+    let sc = load(&p, &[]).unwrap();
+    assert_eq!(sc.seed(), 7);
+    // Tables merge deeply: the included cold_start stays, the including file's create wins.
+    assert!(sc.invoker.cold_start.distribution() == &policies::Distribution::constant(0.5));
+    assert!(sc.invoker.create.distribution() == &policies::Distribution::constant(0.125));
+    assert!(sc.controller.processing.distribution() == &policies::Distribution::constant(0.1));
+}
+
+#[test]
+fn set_overrides_values_and_bad_paths_fail() {
+    let dir = Dir::new();
+    let p = dir.write("s.toml", BASE);
+    let sc = load(
+        &p,
+        &[
+            "bursts[0].workers=3",
+            "cluster.invokers[0].cpus=8",
+            "workload.duration={dist=\"constant\",value=2.0}",
+            "name=renamed",
+        ],
+    )
+    .unwrap();
+    assert_eq!(sc.functions(), 3);
+    assert_eq!(sc.invokers[0].cpus, 8);
+    assert_eq!(sc.name(), "renamed");
+
+    let e = load(&p, &["policy.granularity=6"]).unwrap_err().to_string();
+    assert!(e.contains("s.toml") && e.contains("policy"), "{e}");
+    let e = load(&p, &["cluster.invokers[3].cpus=8"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field `cluster.invokers[3].cpus`") && e.contains("out of range"),
+        "{e}"
+    );
+    let e = load(&p, &["invoker.nonsense=1"]).unwrap_err().to_string();
+    assert!(
+        e.contains("field `invoker.nonsense`") && e.contains("unknown field"),
+        "{e}"
+    );
+    let e = load(&p, &["no_equals_sign"]).unwrap_err().to_string();
+    assert!(e.contains("expected `dotted.path=value`"), "{e}");
+}
+
+#[test]
+fn invalid_toml_names_the_file() {
+    let msg = load_err("[[cluster.invokers]\ncpus = 4\n", &[]);
+    assert!(msg.contains("invalid TOML"), "{msg}");
+}
+
+#[test]
+fn bad_distribution_names_the_field() {
+    let msg = load_err(
+        &format!("{BASE}[queue]\nlatency = {{ dist = \"lognormal\", median = 2.0, p99 = 1.0 }}\n"),
+        &[],
+    );
+    assert!(msg.contains("field `queue.latency`"), "{msg}");
+    assert!(msg.contains("median <= p99"), "{msg}");
+}
+
+#[test]
+fn reference_config_documents_every_default() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml");
+    let config = sim_core::load_config(&path, &[]).unwrap();
+    let sc = sim_core::Scenario::from_config(&config, &path).unwrap();
+    assert_eq!(sc.functions(), 120);
+    // The values written there are the defaults.
+    let c = config;
+    assert_eq!(c.client, sim_core::config::ClientConfig::default());
+    assert_eq!(c.controller, sim_core::config::ControllerConfig::default());
+    assert_eq!(c.queue, sim_core::config::QueueConfig::default());
+    assert_eq!(c.invoker, sim_core::config::InvokerConfig::default());
+    assert_eq!(c.serverful, sim_core::config::ServerfulConfig::default());
+}
+
+#[test]
+fn config_round_trips_through_toml() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml");
+    let mut config = sim_core::load_config(&path, &[]).unwrap();
+    config.invoker.create = sim_core::config::Dur(policies::Distribution::Lognormal {
+        median: Some(0.5),
+        p99: Some(2.0),
+        mu: None,
+        sigma: None,
+    });
+    let text = toml::to_string(&config).unwrap();
+    let value: toml::Value = toml::from_str(&text).unwrap();
+    let back = sim_core::config::parse_config_value(value, &path).unwrap();
+    assert_eq!(back, config, "{text}");
+}

@@ -1,0 +1,292 @@
+//! `burstsim validate`: runs a config live R times and simulates it R times (same seeds, same
+//! inputs, the simulator given the live cluster's invokers), then shows how far the model is
+//! from reality: a side-by-side table (simulated, measured, relative error) and a plot that
+//! overlays the start-latency CDFs.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use plotters::prelude::*;
+use policies::FunctionRecord;
+use sim_core::config::load_config;
+use sim_core::scenario::InvokerSpec;
+use sim_core::Scenario;
+
+use super::{live_report, load_cluster, run_live, write_traces};
+use crate::report::{self, plots::register_fonts, RunReport, Summary};
+use crate::Error;
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The scenario config (include a calibrated profile in it).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub cluster: PathBuf,
+    /// Live runs (and simulations), seeds seed..seed+R.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Output folder (default: results/<config name>-validate/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// Reads one figure from a summary.
+pub type Figure = fn(&Summary) -> f64;
+
+/// The figures compared, by name and how to read them from a summary.
+pub const FIGURES: [(&str, Figure); 5] = [
+    ("start_latency_p50_s", |s| s.start_latency_p50_s),
+    ("start_latency_p99_s", |s| s.start_latency_p99_s),
+    ("start_latency_max_s", |s| s.start_latency_max_s),
+    ("makespan_s", |s| s.makespan_s),
+    ("max_concurrency", |s| s.max_concurrency as f64),
+];
+
+/// One row of the comparison.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub figure: String,
+    pub simulated: f64,
+    pub measured: f64,
+    /// (simulated - measured) / measured; NaN when measured is 0.
+    pub relative_error: f64,
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Compares the mean of each figure over the simulated and the measured runs.
+pub fn compare(sim: &[Summary], live: &[Summary]) -> Vec<Row> {
+    FIGURES
+        .iter()
+        .map(|(name, f)| {
+            let s = mean(sim.iter().map(f));
+            let m = mean(live.iter().map(f));
+            Row {
+                figure: name.to_string(),
+                simulated: s,
+                measured: m,
+                relative_error: if m != 0.0 { (s - m) / m } else { f64::NAN },
+            }
+        })
+        .collect()
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut s = format!(
+        "{:<22} {:>12} {:>12} {:>10}\n",
+        "figure", "simulated", "measured", "rel.error"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<22} {:>12.4} {:>12.4} {:>9.1}%",
+            r.figure,
+            r.simulated,
+            r.measured,
+            r.relative_error * 100.0
+        );
+    }
+    s
+}
+
+fn latencies(records: &[Vec<FunctionRecord>]) -> Vec<f64> {
+    let mut v: Vec<f64> = records
+        .iter()
+        .flatten()
+        .filter(|r| r.is_ok() && r.t_start.is_finite())
+        .map(|r| r.start_latency())
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// start_latency_cdf.{png,svg}: the simulated and measured start-latency CDFs.
+pub fn write_cdf(dir: &Path, title: &str, sim: &[f64], live: &[f64]) -> Result<(), Error> {
+    register_fonts();
+    let png = dir.join("start_latency_cdf.png");
+    draw_cdf(
+        &BitMapBackend::new(&png, (1000, 650)).into_drawing_area(),
+        title,
+        sim,
+        live,
+    )
+    .map_err(|e| Error::Other(anyhow::anyhow!("drawing {}: {e}", png.display())))?;
+    let svg = dir.join("start_latency_cdf.svg");
+    let res = draw_cdf(
+        &SVGBackend::new(&svg, (1000, 650)).into_drawing_area(),
+        title,
+        sim,
+        live,
+    );
+    res.map_err(|e| Error::Other(anyhow::anyhow!("drawing {}: {e}", svg.display())))
+}
+
+fn draw_cdf<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    sim: &[f64],
+    live: &[f64],
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let x_max = sim
+        .iter()
+        .chain(live)
+        .copied()
+        .fold(0.0f64, f64::max)
+        .max(1e-3)
+        * 1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, 0.0..1.0)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("start latency (s from first submission)")
+        .y_desc("fraction of functions")
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    for (data, colour, name) in [
+        (sim, RGBColor(31, 119, 180), "simulated"),
+        (live, RGBColor(214, 39, 40), "measured"),
+    ] {
+        let n = data.len().max(1) as f64;
+        let mut pts = vec![(0.0, 0.0)];
+        for (i, &x) in data.iter().enumerate() {
+            pts.push((x, i as f64 / n));
+            pts.push((x, (i + 1) as f64 / n));
+        }
+        pts.push((x_max, if data.is_empty() { 0.0 } else { 1.0 }));
+        chart
+            .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
+            .map_err(e)?
+            .label(format!("{name} ({} functions)", data.len()))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// `burstsim validate`.
+pub fn main(args: &ValidateArgs) -> Result<(), Error> {
+    if args.repeat == 0 {
+        return Err(Error::input("--repeat: expected an integer >= 1, got 0"));
+    }
+    let config = load_config(&args.config, &args.sets)?;
+    let mut sc = Scenario::from_config(&config, &args.config)?;
+    let cluster = load_cluster(&args.cluster)?;
+    // The model is asked about the cluster that was measured.
+    sc.invokers = cluster
+        .agents
+        .iter()
+        .map(|a| InvokerSpec {
+            cpus: a.cpus,
+            user_memory_mb: a.memory_mb,
+        })
+        .collect();
+    let seed0 = args.seed.unwrap_or(sc.seed());
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::run::default_out_dir(&format!("{}-validate", sc.name())));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut sim_summaries = Vec::new();
+    let mut live_summaries = Vec::new();
+    let mut sim_records = Vec::new();
+    let mut live_records = Vec::new();
+    for r in 0..args.repeat {
+        let seed = seed0 + r as u64;
+        let out = run_live(&sc, seed, &cluster)?;
+        if out.cancelled {
+            return Err(Error::Other(anyhow::anyhow!("validation interrupted")));
+        }
+        let traces = out.traces.clone();
+        let live: RunReport = live_report(sc.name(), &sc.label(), seed, &cluster, out);
+        println!(
+            "live run {}/{}: {} ok of {}",
+            r + 1,
+            args.repeat,
+            live.summary.ok,
+            live.summary.functions
+        );
+        let sim = sim_core::simulate(&sc, seed);
+        let sim_summary = Summary::from_records(&sim.records);
+        if r == 0 {
+            report::write_run(&dir.join("live"), &live)?;
+            write_traces(&dir.join("live"), &traces)?;
+            report::write_run(
+                &dir.join("sim"),
+                &RunReport {
+                    name: sc.name().to_string(),
+                    label: sc.label(),
+                    records: sim.records.clone(),
+                    summary: sim_summary.clone(),
+                    extra: Some(serde_json::json!({ "seed": seed })),
+                },
+            )?;
+        }
+        live_summaries.push(live.summary.clone());
+        sim_summaries.push(sim_summary);
+        live_records.push(live.records);
+        sim_records.push(sim.records);
+    }
+    let rows = compare(&sim_summaries, &live_summaries);
+    print!("{}", table(&rows));
+    let mut csv = String::from("figure,simulated,measured,relative_error\n");
+    for r in &rows {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{}",
+            r.figure, r.simulated, r.measured, r.relative_error
+        );
+    }
+    let path = dir.join("validation.csv");
+    std::fs::write(&path, csv).map_err(|e| Error::io(&path, e))?;
+    let path = dir.join("validation.json");
+    let json = serde_json::json!({
+        "name": sc.name(),
+        "label": sc.label(),
+        "repeat": args.repeat,
+        "seeds": (0..args.repeat).map(|r| seed0 + r as u64).collect::<Vec<_>>(),
+        "rows": rows,
+    });
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&json).map_err(anyhow::Error::from)? + "\n",
+    )
+    .map_err(|e| Error::io(&path, e))?;
+    write_cdf(
+        &dir,
+        &format!("Start latency CDF - {} ({} runs)", sc.label(), args.repeat),
+        &latencies(&sim_records),
+        &latencies(&live_records),
+    )?;
+    println!("wrote {}/{{validation.csv, validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}", dir.display());
+    Ok(())
+}

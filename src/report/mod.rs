@@ -1,0 +1,203 @@
+//! Reports of a run: the summary figures, the per-function tables (CSV, Parquet) and the plots.
+//! Everything is a function of the records, so the same records give byte-identical files.
+
+pub mod plots;
+mod summary;
+pub mod tables;
+
+use std::path::Path;
+
+use policies::FunctionRecord;
+use serde::Serialize;
+
+use crate::Error;
+
+pub use plots::{LatencyBox, Timeline};
+pub use summary::{percentile, summary_table, ConcurrencyCurve, Summary};
+pub use tables::{records_frame, write_records_csv, write_records_parquet};
+
+/// One run as the report writer sees it.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Run name (the config's name): used in titles and folder names.
+    pub name: String,
+    /// What ran, for humans: the policy as written, e.g. `burst-homogeneous { granularity = 6, join = false }`.
+    pub label: String,
+    pub records: Vec<FunctionRecord>,
+    pub summary: Summary,
+    /// Extra figures merged into `summary.json` (e.g. simulator event count), if any.
+    pub extra: Option<serde_json::Value>,
+}
+
+/// Writes the run's files into `dir` (created if needed): records.csv, records.parquet,
+/// summary.json, timeline.{png,svg}, start_latency.{png,svg}.
+pub fn write_run(dir: &Path, run: &RunReport) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    write_records_csv(&dir.join("records.csv"), &run.records)?;
+    write_records_parquet(&dir.join("records.parquet"), &run.records)?;
+    write_summary_json(&dir.join("summary.json"), run)?;
+    let title = format!("{}: {}", run.name, run.label);
+    plots::write_timelines(dir, "timeline", &[Timeline::new(&title, &run.records)])?;
+    let latency = LatencyBox::from_records(&run.name, &run.records);
+    plots::write_latency_boxes(
+        dir,
+        "start_latency",
+        &format!("Start latency - {title}"),
+        &[latency],
+    )
+}
+
+/// summary.json: `name`, `label`, the summary's figures, then the extra figures, in that order.
+pub fn write_summary_json(path: &Path, run: &RunReport) -> Result<(), Error> {
+    #[derive(Serialize)]
+    struct SummaryFile<'a> {
+        name: &'a str,
+        label: &'a str,
+        #[serde(flatten)]
+        summary: &'a Summary,
+        #[serde(flatten)]
+        extra: Option<&'a serde_json::Value>,
+    }
+    let file = SummaryFile {
+        name: &run.name,
+        label: &run.label,
+        summary: &run.summary,
+        extra: run.extra.as_ref().filter(|e| e.is_object()),
+    };
+    let mut text = serde_json::to_string_pretty(&file).map_err(anyhow::Error::from)?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// Files `write_run` writes, in order.
+pub const RUN_FILES: [&str; 7] = [
+    "records.csv",
+    "records.parquet",
+    "summary.json",
+    "timeline.png",
+    "timeline.svg",
+    "start_latency.png",
+    "start_latency.svg",
+];
+
+/// "DIR/{records.csv, ...}" for the user.
+pub fn describe_outputs(dir: &Path) -> String {
+    format!("{}/{{{}}}", dir.display(), RUN_FILES.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use policies::Status;
+
+    use super::*;
+
+    /// `n` functions over 4 invokers, containers of 10, staggered starts; the 4th is rejected.
+    pub(crate) fn synthetic(n: u64) -> Vec<FunctionRecord> {
+        (0..n)
+            .map(|i| {
+                let start = 1.0 + (i * 7 % 13) as f64 * 0.4;
+                let mut r = FunctionRecord {
+                    function_id: i,
+                    burst_id: 0,
+                    tenant: 0,
+                    worker_id: i as u32,
+                    invoker: (i % 4) as u32,
+                    container: i / 10,
+                    cpu: Some((i % 48) as u32),
+                    cpu_shared: false,
+                    cold: true,
+                    status: Status::Ok,
+                    reason: String::new(),
+                    t_submit: i as f64 * 0.001,
+                    t_dispatch: i as f64 * 0.001 + 0.01,
+                    t_container_ready: start - 0.2,
+                    t_start: start,
+                    t_end: start + 5.0,
+                };
+                if i == 3 {
+                    r.status = Status::Rejected;
+                    r.reason = "no capacity, \"reject\"".into();
+                    (r.invoker, r.container, r.cpu) = (u32::MAX, u64::MAX, None);
+                    (r.t_dispatch, r.t_container_ready, r.t_start, r.t_end) =
+                        (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
+                }
+                r
+            })
+            .collect()
+    }
+
+    fn report(records: Vec<FunctionRecord>) -> RunReport {
+        RunReport {
+            name: "synthetic".into(),
+            label: "burst-heterogeneous { join = true }".into(),
+            summary: Summary::from_records(&records),
+            records,
+            extra: Some(serde_json::json!({ "seed": 1 })),
+        }
+    }
+
+    #[test]
+    fn write_run_is_byte_identical_for_the_same_records() {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        for dir in &dirs {
+            write_run(dir.path(), &report(synthetic(120))).unwrap();
+        }
+        for file in RUN_FILES {
+            let a = std::fs::read(dirs[0].path().join(file)).unwrap();
+            let b = std::fs::read(dirs[1].path().join(file)).unwrap();
+            assert!(!a.is_empty() && a == b, "{file}");
+        }
+        let json = std::fs::read_to_string(dirs[0].path().join("summary.json")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["name"], "synthetic");
+        assert_eq!(value["seed"], 1);
+        assert_eq!(value["rejected"], 1);
+        assert!(
+            json.trim_start().starts_with("{\n  \"name\""),
+            "name first: {json}"
+        );
+    }
+
+    #[test]
+    fn csv_nulls_for_stages_never_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        write_records_csv(&path, &synthetic(5)).unwrap();
+        let csv = std::fs::read_to_string(&path).unwrap();
+        let rejected = csv.lines().nth(4).unwrap();
+        assert_eq!(
+            rejected,
+            "3,0,0,3,,,,false,true,rejected,\"no capacity, \"\"reject\"\"\",0.003,,,,"
+        );
+    }
+
+    #[test]
+    fn large_timelines_are_subsampled_and_say_so() {
+        let records = synthetic(20_002);
+        let timeline = Timeline::new("big", &records);
+        assert!(
+            timeline.title.contains("every 5th of 20001 functions"),
+            "{}",
+            timeline.title
+        );
+        assert_eq!(timeline.drawn(), 4001);
+        let timeline = Timeline::new("two", &records[..10_001]);
+        assert!(
+            timeline.title.contains("every 2nd of 10000"),
+            "{}",
+            timeline.title
+        );
+        let small = Timeline::new("small", &records[..100]);
+        assert_eq!(small.title, "small");
+    }
+
+    #[test]
+    fn boxplot_whiskers_stay_within_the_data() {
+        let mut values: Vec<f64> = (1..=20).map(f64::from).collect();
+        values.push(100.0);
+        let b = LatencyBox::from_sorted("x", &values);
+        assert_eq!((b.q1, b.median, b.q3), (6.0, 11.0, 16.0));
+        assert_eq!((b.whisker_lo, b.whisker_hi), (1.0, 20.0));
+        assert_eq!(b.outliers, vec![100.0]);
+    }
+}

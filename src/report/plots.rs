@@ -1,0 +1,494 @@
+//! Plots of runs, after thesis Figures 5.1 (timeline) and 5.2 (start-latency boxplot), in PNG
+//! and SVG. Text is drawn with the embedded DejaVu Sans font (plotters' `ab_glyph` backend), so
+//! no system fonts are needed and the same records give the same bytes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use policies::FunctionRecord;
+
+use super::summary::{percentile, ConcurrencyCurve};
+use crate::Error;
+
+/// Above this many functions the timeline draws an evenly spaced subsample (every k-th function
+/// by start time) and says so in its title: a bar per function of a million-function run would
+/// take minutes and show nothing more.
+pub const TIMELINE_MAX_BARS: usize = 5_000;
+/// The concurrency curve is reduced to at most this many bins (max per bin) above it.
+const CURVE_MAX_POINTS: usize = 4_000;
+/// At most this many outliers are drawn per box (evenly spaced in value order).
+const MAX_OUTLIERS: usize = 2_000;
+
+const FONT: &str = "sans-serif";
+const SIZE: (u32, u32) = (1200, 700);
+const SUBMIT_COLOUR: RGBColor = RGBColor(128, 0, 160);
+/// Tableau 10: distinct, colour-blind friendlier than the plotters default palette.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(148, 103, 189),
+];
+/// Invokers named in the legend; beyond, colours repeat and the legend says how many more.
+const LEGEND_INVOKERS: usize = 8;
+
+/// Registers the embedded font under the family name the plots use (once per process).
+pub fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TTF compiled into the binary: failing here is a build defect.
+        let regular =
+            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let bold = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+        assert!(
+            regular.is_ok() && bold.is_ok(),
+            "embedded DejaVu font rejected"
+        );
+    });
+}
+
+/// What a timeline panel shows, prepared once for both image formats.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub title: String,
+    /// `(t_submit, t_start, t_end, invoker)` of the functions drawn, by start time.
+    rows: Vec<(f64, f64, f64, u32)>,
+    /// Functions that ran (all of them count in the curve, drawn or not).
+    ran: usize,
+    /// Concurrency curve as plot points (a step line).
+    curve: Vec<(f64, f64)>,
+    max_concurrency: u64,
+    /// Latest time to show.
+    t_max: f64,
+}
+
+impl Timeline {
+    pub fn new(title: &str, records: &[FunctionRecord]) -> Timeline {
+        let mut ran: Vec<&FunctionRecord> = records
+            .iter()
+            .filter(|r| r.t_start.is_finite() && r.t_end.is_finite())
+            .collect();
+        ran.sort_by(|a, b| {
+            a.t_start
+                .total_cmp(&b.t_start)
+                .then(a.function_id.cmp(&b.function_id))
+        });
+        let stride = ran.len().div_ceil(TIMELINE_MAX_BARS).max(1);
+        let rows: Vec<(f64, f64, f64, u32)> = ran
+            .iter()
+            .step_by(stride)
+            .map(|r| (r.t_submit, r.t_start, r.t_end, r.invoker))
+            .collect();
+        let title = if stride > 1 {
+            format!(
+                "{title} (every {} of {} functions shown)",
+                ordinal(stride),
+                ran.len()
+            )
+        } else {
+            title.to_string()
+        };
+        let curve = ConcurrencyCurve::new(ran.iter().map(|r| (r.t_start, r.t_end)));
+        let t_max = records
+            .iter()
+            .flat_map(|r| [r.t_submit, r.t_end])
+            .filter(|t| t.is_finite())
+            .fold(0.0, f64::max);
+        Timeline {
+            title,
+            rows,
+            ran: ran.len(),
+            max_concurrency: curve.max(),
+            curve: curve_points(&curve, t_max),
+            t_max,
+        }
+    }
+}
+
+impl Timeline {
+    /// Functions drawn as bars (all of them, or the subsample).
+    pub fn drawn(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// 2nd, 3rd, 4th, 11th, 21st...
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// The curve as step-line points; reduced to `CURVE_MAX_POINTS` bins (max of each) when longer.
+fn curve_points(curve: &ConcurrencyCurve, t_max: f64) -> Vec<(f64, f64)> {
+    let steps = &curve.steps;
+    let mut points = Vec::with_capacity(2 * steps.len().min(CURVE_MAX_POINTS) + 2);
+    points.push((0.0, 0.0));
+    if steps.len() <= CURVE_MAX_POINTS || t_max <= 0.0 {
+        let mut level = 0.0;
+        for &(t, l) in steps {
+            points.push((t, level));
+            level = l as f64;
+            points.push((t, level));
+        }
+    } else {
+        let bins = CURVE_MAX_POINTS / 2;
+        let width = t_max / bins as f64;
+        let mut peak = vec![0u64; bins];
+        let mut level = 0u64;
+        let mut i = 0;
+        for (b, p) in peak.iter_mut().enumerate() {
+            let end = (b + 1) as f64 * width;
+            *p = level;
+            while i < steps.len() && steps[i].0 < end {
+                level = steps[i].1;
+                *p = (*p).max(level);
+                i += 1;
+            }
+        }
+        for (b, &p) in peak.iter().enumerate() {
+            points.push((b as f64 * width, p as f64));
+            points.push(((b + 1) as f64 * width, p as f64));
+        }
+    }
+    points
+}
+
+/// One box of a boxplot: nearest-rank quartiles, Tukey whiskers (the furthest values within
+/// 1.5 IQR of the box), outliers beyond.
+#[derive(Debug, Clone)]
+pub struct LatencyBox {
+    pub label: String,
+    pub count: usize,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub whisker_lo: f64,
+    pub whisker_hi: f64,
+    pub outliers: Vec<f64>,
+}
+
+impl LatencyBox {
+    /// The box of the start latencies (t_start since the first submission) of `ok` functions.
+    pub fn from_records(label: &str, records: &[FunctionRecord]) -> LatencyBox {
+        let t0 = records
+            .iter()
+            .map(|r| r.t_submit)
+            .filter(|t| t.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let t0 = if t0.is_finite() { t0 } else { 0.0 };
+        let mut values: Vec<f64> = records
+            .iter()
+            .filter(|r| r.is_ok() && r.t_start.is_finite())
+            .map(|r| r.t_start - t0)
+            .collect();
+        values.sort_by(f64::total_cmp);
+        LatencyBox::from_sorted(label, &values)
+    }
+
+    pub fn from_sorted(label: &str, sorted: &[f64]) -> LatencyBox {
+        let (q1, median, q3) = (
+            percentile(sorted, 25.0),
+            percentile(sorted, 50.0),
+            percentile(sorted, 75.0),
+        );
+        let iqr = q3 - q1;
+        let (lo_fence, hi_fence) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
+        let inside = || {
+            sorted
+                .iter()
+                .copied()
+                .filter(|v| *v >= lo_fence && *v <= hi_fence)
+        };
+        let outliers: Vec<f64> = sorted
+            .iter()
+            .copied()
+            .filter(|v| *v < lo_fence || *v > hi_fence)
+            .collect();
+        let stride = outliers.len().div_ceil(MAX_OUTLIERS).max(1);
+        LatencyBox {
+            label: label.to_string(),
+            count: sorted.len(),
+            q1,
+            median,
+            q3,
+            whisker_lo: inside().next().unwrap_or(f64::NAN),
+            whisker_hi: inside().next_back().unwrap_or(f64::NAN),
+            outliers: outliers.into_iter().step_by(stride).collect(),
+        }
+    }
+}
+
+type DrawResult = Result<(), String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` in `dir`: one timeline panel per entry, stacked, on a
+/// shared time axis so runs compare at a glance.
+pub fn write_timelines(dir: &Path, stem: &str, panels: &[Timeline]) -> Result<(), Error> {
+    register_fonts();
+    let height = if panels.len() <= 1 {
+        SIZE.1
+    } else {
+        420 * panels.len() as u32
+    };
+    let size = (SIZE.0, height);
+    let t_max = panels.iter().map(|p| p.t_max).fold(0.0, f64::max);
+    let png = dir.join(format!("{stem}.png"));
+    draw_timelines(
+        &BitMapBackend::new(&png, size).into_drawing_area(),
+        panels,
+        t_max,
+    )
+    .map_err(|e| drawing_error(&png, e))?;
+    let svg = dir.join(format!("{stem}.svg"));
+    let result = {
+        let area = SVGBackend::new(&svg, size).into_drawing_area();
+        draw_timelines(&area, panels, t_max)
+    };
+    result.map_err(|e| drawing_error(&svg, e))
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` in `dir`: one box per entry, side by side.
+pub fn write_latency_boxes(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    boxes: &[LatencyBox],
+) -> Result<(), Error> {
+    register_fonts();
+    let width = SIZE.0.max(220 * boxes.len() as u32);
+    let size = (width, SIZE.1);
+    let png = dir.join(format!("{stem}.png"));
+    draw_boxes(
+        &BitMapBackend::new(&png, size).into_drawing_area(),
+        title,
+        boxes,
+    )
+    .map_err(|e| drawing_error(&png, e))?;
+    let svg = dir.join(format!("{stem}.svg"));
+    let result = {
+        let area = SVGBackend::new(&svg, size).into_drawing_area();
+        draw_boxes(&area, title, boxes)
+    };
+    result.map_err(|e| drawing_error(&svg, e))
+}
+
+fn drawing_error(path: &Path, message: String) -> Error {
+    Error::Other(anyhow::anyhow!("drawing {}: {message}", path.display()))
+}
+
+fn draw_timelines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[Timeline],
+    t_max: f64,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let areas = root.split_evenly((panels.len().max(1), 1));
+    for (area, panel) in areas.iter().zip(panels) {
+        draw_timeline(area, panel, t_max)?;
+    }
+    root.present().map_err(err)
+}
+
+fn draw_timeline<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Timeline,
+    t_max: f64,
+) -> DrawResult {
+    let x_max = if t_max > 0.0 { t_max * 1.03 } else { 1.0 };
+    let rows = panel.rows.len().max(1) as f64;
+    // Same scale as the rows when every function is drawn: the curve reaching the top means
+    // all functions ran at once (as in thesis Figure 5.1).
+    let y2_max = panel.ran.max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0.0..x_max, 0.0..rows)
+        .map_err(err)?
+        .set_secondary_coord(0.0..x_max, 0.0..y2_max);
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("time since first submission (s)")
+        .y_desc("function (by start time)")
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .draw()
+        .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("functions running")
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .draw()
+        .map_err(err)?;
+
+    // One series per invoker, so the legend can name the first few.
+    let mut by_invoker: BTreeMap<u32, Vec<(usize, f64, f64)>> = BTreeMap::new();
+    for (i, &(_, start, end, invoker)) in panel.rows.iter().enumerate() {
+        by_invoker.entry(invoker).or_default().push((i, start, end));
+    }
+    let invokers = by_invoker.len();
+    for (k, (invoker, bars)) in by_invoker.iter().enumerate() {
+        let colour = PALETTE[*invoker as usize % PALETTE.len()];
+        let series = chart
+            .draw_series(bars.iter().map(|&(i, start, end)| {
+                let y = i as f64;
+                Rectangle::new([(start, y + 0.1), (end, y + 0.9)], colour.filled())
+            }))
+            .map_err(err)?;
+        if k < LEGEND_INVOKERS {
+            let name = if *invoker == u32::MAX {
+                "not placed".to_string()
+            } else {
+                format!("invoker {invoker}")
+            };
+            series.label(name).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
+            });
+        } else if k == LEGEND_INVOKERS {
+            series
+                .label(format!("... {} more invokers", invokers - LEGEND_INVOKERS))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
+                });
+        }
+    }
+    let dot = if panel.rows.len() > 500 { 1 } else { 3 };
+    chart
+        .draw_series(
+            panel
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.0.is_finite())
+                .map(|(i, &(submit, ..))| {
+                    Circle::new((submit, i as f64 + 0.5), dot, SUBMIT_COLOUR.filled())
+                }),
+        )
+        .map_err(err)?
+        .label("submitted")
+        .legend(|(x, y)| Circle::new((x + 7, y), 4, SUBMIT_COLOUR.filled()));
+    chart
+        .draw_secondary_series(LineSeries::new(
+            panel.curve.iter().copied(),
+            BLACK.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label(format!(
+            "running (max {} of {})",
+            panel.max_concurrency, panel.ran
+        ))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+fn draw_boxes<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    boxes: &[LatencyBox],
+) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let values = boxes
+        .iter()
+        .flat_map(|b| [b.whisker_hi].into_iter().chain(b.outliers.iter().copied()));
+    let y_max = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let y_max = if y_max > 0.0 { y_max * 1.08 } else { 1.0 };
+    let n = boxes.len().max(1);
+    let labels: Vec<String> = boxes
+        .iter()
+        .map(|b| format!("{} (n={})", b.label, b.count))
+        .collect();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..y_max)
+        .map_err(err)?;
+    let label_of = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&label_of)
+        .y_desc("start latency (s)")
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(err)?;
+    for (i, b) in boxes.iter().enumerate() {
+        if b.count == 0 {
+            continue;
+        }
+        let colour = PALETTE[i % PALETTE.len()];
+        let (x, half, cap) = (i as f64, 0.18, 0.09);
+        let line = BLACK.stroke_width(2);
+        chart
+            .draw_series([
+                Rectangle::new(
+                    [(x - half, b.q1), (x + half, b.q3)],
+                    colour.mix(0.45).filled(),
+                ),
+                Rectangle::new([(x - half, b.q1), (x + half, b.q3)], line),
+            ])
+            .map_err(err)?;
+        chart
+            .draw_series([
+                PathElement::new(
+                    [(x - half, b.median), (x + half, b.median)],
+                    BLACK.stroke_width(3),
+                ),
+                PathElement::new([(x, b.q3), (x, b.whisker_hi)], line),
+                PathElement::new([(x, b.q1), (x, b.whisker_lo)], line),
+                PathElement::new([(x - cap, b.whisker_hi), (x + cap, b.whisker_hi)], line),
+                PathElement::new([(x - cap, b.whisker_lo), (x + cap, b.whisker_lo)], line),
+            ])
+            .map_err(err)?;
+        chart
+            .draw_series(
+                b.outliers
+                    .iter()
+                    .map(|&v| Circle::new((x, v), 3, colour.stroke_width(1))),
+            )
+            .map_err(err)?;
+    }
+    root.present().map_err(err)
+}

@@ -1,0 +1,96 @@
+//! One simulation: load a config, build the scenario, simulate, summarise, write the report.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use sim_core::config::load_config;
+use sim_core::{Scenario, SimOutput};
+
+use crate::report::{self, summary_table, RunReport, Summary};
+use crate::Error;
+
+/// Arguments of `burstsim [run] --config FILE`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The scenario config (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Output folder (default: results/<config name>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed for the run (overrides the config's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a config value: `--set key.path=value` (TOML value), repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// A finished simulation.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The scenario's name (config `name`, or the file stem).
+    pub name: String,
+    /// The policy as written (or `serverful {...}`).
+    pub label: String,
+    /// The seed actually used.
+    pub seed: u64,
+    pub scenario: Scenario,
+    pub output: SimOutput,
+    pub summary: Summary,
+}
+
+impl RunResult {
+    /// The report of this run (moves the records; the simulator counters go to summary.json).
+    pub fn into_report(self) -> RunReport {
+        let extra = serde_json::json!({
+            "seed": self.seed,
+            "sim": serde_json::to_value(&self.output.stats).unwrap_or(serde_json::Value::Null),
+        });
+        RunReport {
+            name: self.name,
+            label: self.label,
+            records: self.output.records,
+            summary: self.summary,
+            extra: Some(extra),
+        }
+    }
+}
+
+/// Loads `path` with the `--set` overrides `sets`, validates it and simulates it with `seed`
+/// (default: the config's seed).
+pub fn simulate_file(path: &Path, sets: &[String], seed: Option<u64>) -> Result<RunResult, Error> {
+    let config = load_config(path, sets)?;
+    let scenario = Scenario::from_config(&config, path)?;
+    let seed = seed.unwrap_or(scenario.seed());
+    let output = sim_core::simulate(&scenario, seed);
+    let summary = Summary::from_records(&output.records);
+    Ok(RunResult {
+        name: scenario.name().to_string(),
+        label: scenario.label(),
+        seed,
+        scenario,
+        output,
+        summary,
+    })
+}
+
+/// The default output folder of a run: `results/<name>`.
+pub fn default_out_dir(name: &str) -> PathBuf {
+    Path::new("results").join(name)
+}
+
+/// `burstsim run`: simulate, print the summary, write the report.
+pub fn main(args: &RunArgs) -> Result<(), Error> {
+    let result = simulate_file(&args.config, &args.sets, args.seed)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&result.name));
+    println!("{}: {} (seed {})", result.name, result.label, result.seed);
+    let run = result.into_report();
+    print!("{}", summary_table(&[(run.name.as_str(), &run.summary)]));
+    report::write_run(&dir, &run)?;
+    println!("wrote {}", report::describe_outputs(&dir));
+    Ok(())
+}

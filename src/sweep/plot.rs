@@ -1,0 +1,373 @@
+//! Sweep plots (PNG and SVG): a summary figure against the x axis, one line per value of the
+//! series axis; each point is the mean over the runs at that x and series value (seeds, and any
+//! other axis, pooled) with an error bar from their minimum to their maximum.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde_json::Value as Json;
+
+use super::row::Row;
+use super::store::{self, AxisInfo, Manifest};
+use crate::report::plots::register_fonts;
+use crate::Error;
+
+const FONT: &str = "sans-serif";
+const SIZE: (u32, u32) = (1100, 700);
+/// Tableau 10, as the run plots use.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(148, 103, 189),
+];
+
+/// One line of a chart: its label and, per x position, (x, min, mean, max).
+struct Line {
+    label: String,
+    points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// What one chart shows, prepared once for both formats.
+struct Figure {
+    title: String,
+    x_desc: String,
+    y_desc: String,
+    /// Tick labels of a categorical x axis (positions 0, 1, ...); empty for a numeric one.
+    categories: Vec<String>,
+    lines: Vec<Line>,
+    log_x: bool,
+    log_y: bool,
+}
+
+/// Draws every metric of the manifest's plot settings into `dir/plots/`; returns the files.
+pub fn write_plots(
+    dir: &Path,
+    manifest: &Manifest,
+    rows: &BTreeMap<u64, Row>,
+) -> Result<Vec<String>, Error> {
+    let Some(x_name) = &manifest.plot.x else {
+        return Ok(Vec::new());
+    };
+    let find = |name: &str| manifest.axes.iter().find(|a| a.name == name);
+    let Some(x_axis) = find(x_name) else {
+        return Ok(Vec::new());
+    };
+    let series_axis = manifest.plot.series.as_deref().and_then(find);
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    register_fonts();
+    let mut written = Vec::new();
+    for metric in &manifest.plot.metrics {
+        let Some(figure) = figure(manifest, x_axis, series_axis, metric, rows) else {
+            continue;
+        };
+        let stem = file_stem(metric);
+        let png = plots.join(format!("{stem}.png"));
+        let temp = store::temp_path(&png);
+        {
+            let root = BitMapBackend::new(&temp, SIZE).into_drawing_area();
+            draw(&root, &figure).map_err(|e| e.context(format!("drawing {}", png.display())))?;
+        }
+        std::fs::rename(&temp, &png).map_err(|e| Error::io(&png, e))?;
+        let svg = plots.join(format!("{stem}.svg"));
+        let temp = store::temp_path(&svg);
+        {
+            let root = SVGBackend::new(&temp, SIZE).into_drawing_area();
+            draw(&root, &figure).map_err(|e| e.context(format!("drawing {}", svg.display())))?;
+        }
+        std::fs::rename(&temp, &svg).map_err(|e| Error::io(&svg, e))?;
+        written.push(png.display().to_string());
+        written.push(svg.display().to_string());
+    }
+    Ok(written)
+}
+
+fn file_stem(metric: &str) -> String {
+    metric
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Distinct values in first-seen order (JSON text as the key).
+fn distinct(values: &[Json]) -> Vec<Json> {
+    let mut seen = std::collections::BTreeSet::new();
+    values
+        .iter()
+        .filter(|v| seen.insert(v.to_string()))
+        .cloned()
+        .collect()
+}
+
+fn show(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn figure(
+    manifest: &Manifest,
+    x_axis: &AxisInfo,
+    series_axis: Option<&AxisInfo>,
+    metric: &str,
+    rows: &BTreeMap<u64, Row>,
+) -> Option<Figure> {
+    let xs = distinct(&x_axis.values);
+    let numeric = xs.iter().all(|v| v.is_number())
+        && (!manifest.plot.log_x || xs.iter().all(|v| v.as_f64().is_some_and(|x| x > 0.0)));
+    let position = |i: usize, v: &Json| {
+        if numeric {
+            v.as_f64().unwrap_or(0.0)
+        } else {
+            i as f64
+        }
+    };
+    let series: Vec<Option<Json>> = match series_axis {
+        Some(s) => distinct(&s.values).into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    // Group the metric's finite values by (series, x).
+    let key = |v: &Json| v.to_string();
+    let mut groups: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for row in rows.values() {
+        let (Some(x), Some(y)) = (
+            row.get(&x_axis.name),
+            row.get(metric).and_then(Json::as_f64),
+        ) else {
+            continue;
+        };
+        if !y.is_finite() || (manifest.plot.log_y && y <= 0.0) {
+            continue;
+        }
+        let s = series_axis
+            .and_then(|s| row.get(&s.name))
+            .map(key)
+            .unwrap_or_default();
+        groups.entry((s, key(x))).or_default().push(y);
+    }
+    let mut lines = Vec::new();
+    for s in &series {
+        let s_key = s.as_ref().map(key).unwrap_or_default();
+        let mut points = Vec::new();
+        for (i, x) in xs.iter().enumerate() {
+            if let Some(ys) = groups.get(&(s_key.clone(), key(x))) {
+                let min = ys.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+                points.push((position(i, x), min, mean, max));
+            }
+        }
+        if !points.is_empty() {
+            let label = match (series_axis, s) {
+                (Some(axis), Some(v)) => format!("{} = {}", axis.name, show(v)),
+                _ => metric.to_string(),
+            };
+            lines.push(Line { label, points });
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let seeds = manifest.seeds.len();
+    // Axes neither on x nor the series (nor zipped with them) are pooled with the seeds.
+    let pooled = manifest
+        .axes
+        .iter()
+        .any(|a| a.dim != x_axis.dim && series_axis.is_none_or(|s| a.dim != s.dim));
+    Some(Figure {
+        title: format!("{}: {metric} vs {}", manifest.name, x_axis.name),
+        x_desc: x_axis.name.clone(),
+        y_desc: format!(
+            "{metric} (mean; bars: min-max over {seeds} seed{}{})",
+            if seeds == 1 { "" } else { "s" },
+            if pooled { " and other axes" } else { "" }
+        ),
+        categories: if numeric {
+            Vec::new()
+        } else {
+            xs.iter().map(show).collect()
+        },
+        lines,
+        log_x: manifest.plot.log_x && numeric,
+        log_y: manifest.plot.log_y,
+    })
+}
+
+/// Pads a data range so points do not sit on the frame.
+fn padded(min: f64, max: f64, log: bool) -> (f64, f64) {
+    if log {
+        let (a, b) = (min.max(f64::MIN_POSITIVE), max.max(f64::MIN_POSITIVE));
+        if a == b {
+            return (a / 2.0, b * 2.0);
+        }
+        let f = (b / a).powf(0.04);
+        (a / f, b * f)
+    } else {
+        let span = if max > min {
+            max - min
+        } else {
+            max.abs().max(1.0)
+        };
+        (min - 0.05 * span, max + 0.05 * span)
+    }
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let pts = fig.lines.iter().flat_map(|l| l.points.iter());
+    let (x0, x1) = pts
+        .clone()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let (y0, y1) = pts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.1), b.max(p.3))
+    });
+    let (x0, x1) = if fig.categories.is_empty() {
+        padded(x0, x1, fig.log_x)
+    } else {
+        (-0.5, fig.categories.len() as f64 - 0.5)
+    };
+    let (y0, y1) = padded(if fig.log_y { y0 } else { y0.min(0.0) }, y1, fig.log_y);
+    match (fig.log_x, fig.log_y) {
+        (false, false) => chart(
+            root,
+            fig,
+            RangedCoordf64::from(x0..x1),
+            RangedCoordf64::from(y0..y1),
+        ),
+        (true, false) => chart(
+            root,
+            fig,
+            LogCoord::from((x0..x1).log_scale()),
+            RangedCoordf64::from(y0..y1),
+        ),
+        (false, true) => chart(
+            root,
+            fig,
+            RangedCoordf64::from(x0..x1),
+            LogCoord::from((y0..y1).log_scale()),
+        ),
+        (true, true) => chart(
+            root,
+            fig,
+            LogCoord::from((x0..x1).log_scale()),
+            LogCoord::from((y0..y1).log_scale()),
+        ),
+    }
+}
+
+/// Compact tick labels: 0.1, 2.5, 600, 1.2e-5.
+fn tick(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if (1e-3..1e6).contains(&a) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+fn chart<DB, X, Y>(root: &DrawingArea<DB, Shift>, fig: &Figure, x: X, y: Y) -> anyhow::Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&fig.title, (FONT, 24))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    let categories = &fig.categories;
+    let x_fmt = |v: &f64| {
+        if categories.is_empty() {
+            tick(*v)
+        } else {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < categories.len() {
+                categories[i as usize].clone()
+            } else {
+                String::new()
+            }
+        }
+    };
+    let y_fmt = |v: &f64| tick(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(&fig.x_desc)
+        .y_desc(&fig.y_desc)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .light_line_style(WHITE.mix(0.0));
+    if !categories.is_empty() {
+        mesh.x_labels(categories.len() * 2 + 1);
+    }
+    mesh.draw().map_err(err)?;
+    for (i, line) in fig.lines.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let style = ShapeStyle::from(&colour).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(
+                line.points.iter().map(|p| (p.0, p.2)),
+                style,
+            ))
+            .map_err(err)?
+            .label(&line.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        chart
+            .draw_series(
+                line.points
+                    .iter()
+                    .map(|p| Circle::new((p.0, p.2), 4, colour.filled())),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(
+                line.points
+                    .iter()
+                    .filter(|p| p.3 > p.1)
+                    .map(|p| ErrorBar::new_vertical(p.0, p.1, p.2, p.3, colour.stroke_width(1), 8)),
+            )
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,396 @@
+//! End-to-end tests of the live executor through the `burstsim` binary: a local cluster of two
+//! agents (redis-server + runc), burst and FaaS runs, the simulator's files and schema, Ctrl-C
+//! cleanup, calibrate and validate. Skipped, with a printed reason, only when not root or when
+//! runc / redis-server are missing (CI installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn burstsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_burstsim"))
+}
+
+/// The worker binary lives next to `burstsim`; build it if this test run did not.
+fn ensure_worker() {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_burstsim"));
+    let worker = exe.with_file_name("burstsim-worker");
+    if worker.is_file() {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "executor", "--bin", "burstsim-worker"])
+        .status()
+        .expect("running cargo build for burstsim-worker");
+    assert!(status.success(), "building burstsim-worker failed");
+    assert!(worker.is_file(), "{} not built", worker.display());
+}
+
+fn skip() -> bool {
+    match executor::local::missing_prerequisites() {
+        Some(why) => {
+            println!("SKIPPED live test: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "command failed:\n{text}");
+    text
+}
+
+/// A local cluster that is torn down when dropped.
+struct Cluster {
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn up(nodes: u32, cpus: u32) -> Cluster {
+        ensure_worker();
+        let dir = tempfile::tempdir().unwrap();
+        let port = executor::local::free_port().unwrap().to_string();
+        let out = burstsim()
+            .args([
+                "cluster",
+                "up",
+                "--nodes",
+                &nodes.to_string(),
+                "--cpus-per-node",
+            ])
+            .arg(cpus.to_string())
+            .args(["--port", &port, "--dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        ok(&out);
+        Cluster { dir }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("cluster.toml")
+    }
+
+    fn prefix(&self) -> String {
+        let c = executor::ClusterFile::load(&self.file()).unwrap();
+        format!("bs-{}-", c.name)
+    }
+
+    /// No container, cgroup, bundle or worker process of this cluster is left.
+    fn assert_clean(&self) {
+        let prefix = self.prefix();
+        let c = executor::ClusterFile::load(&self.file()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let runc = Command::new("runc").args(["list", "-q"]).output().unwrap();
+            let ids: Vec<String> = String::from_utf8_lossy(&runc.stdout)
+                .lines()
+                .filter(|l| l.starts_with(&prefix))
+                .map(str::to_string)
+                .collect();
+            let cgroups = executor::reaper::leftover_cgroups(&prefix);
+            let bundles: Vec<PathBuf> = (0..c.agents.len())
+                .flat_map(|i| {
+                    std::fs::read_dir(c.state_dir.join(format!("agent{i}/bundles")))
+                        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let workers = worker_processes(&prefix);
+            if ids.is_empty() && cgroups.is_empty() && bundles.is_empty() && workers.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "left behind: containers {ids:?}, cgroups {cgroups:?}, bundles {bundles:?}, \
+                     worker processes {workers:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Worker/dispatcher processes running in one of the cluster's containers.
+fn worker_processes(prefix: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        let env = String::from_utf8_lossy(&env);
+        if env
+            .split('\0')
+            .any(|v| v.starts_with(&format!("BURSTSIM_CONTAINER={prefix}")))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = burstsim()
+            .args(["cluster", "down", "--dir"])
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+fn write_config(dir: &Path, name: &str, policy: &str, workers: u32, seconds: f64) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\nseed = 3\n[[cluster.invokers]]\ncpus = 1\ncount = 2\n\
+             [policy]\n{policy}\n[workload]\nkind = \"sleep\"\n\
+             duration = {{ dist = \"constant\", value = {seconds} }}\n\
+             [[bursts]]\nat = 0.0\nworkers = {workers}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn csv_header(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn live_burst_and_faas_write_the_simulators_files() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    let burst = write_config(
+        work.path(),
+        "burst",
+        "name = \"burst-homogeneous\"\ngranularity = 1",
+        2,
+        0.3,
+    );
+    let faas = write_config(work.path(), "faas", "name = \"faas\"", 3, 0.1);
+    let live_dir = work.path().join("live");
+    let out = burstsim()
+        .args(["live", "--config"])
+        .arg(&burst)
+        .arg("--cluster")
+        .arg(cluster.file())
+        .arg("--out")
+        .arg(&live_dir)
+        .output()
+        .unwrap();
+    ok(&out);
+    for f in burstsim::report::RUN_FILES {
+        assert!(live_dir.join(f).is_file(), "missing {f}");
+    }
+    // Same schema as the simulator's records.
+    let sim_dir = work.path().join("sim");
+    ok(&burstsim()
+        .args(["run", "--config"])
+        .arg(&burst)
+        .arg("--out")
+        .arg(&sim_dir)
+        .output()
+        .unwrap());
+    assert_eq!(
+        csv_header(&live_dir.join("records.csv")),
+        csv_header(&sim_dir.join("records.csv"))
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(live_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["ok"], 2, "{summary}");
+    assert_eq!(summary["live"]["agents"], 2);
+    // Pinning, seen from inside each worker.
+    let traces: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(live_dir.join("live_workers.json")).unwrap())
+            .unwrap();
+    assert_eq!(traces.len(), 2);
+    for t in &traces {
+        assert_eq!(t["affinity"].as_array().unwrap().len(), 1, "{t}");
+    }
+
+    let faas_dir = work.path().join("faas-live");
+    ok(&burstsim()
+        .args(["live", "--config"])
+        .arg(&faas)
+        .arg("--cluster")
+        .arg(cluster.file())
+        .arg("--out")
+        .arg(&faas_dir)
+        .output()
+        .unwrap());
+    let csv = std::fs::read_to_string(faas_dir.join("records.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",ok,")), "{csv}");
+    cluster.assert_clean();
+}
+
+#[test]
+fn ctrl_c_of_the_controller_leaves_nothing_behind() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        work.path(),
+        "long",
+        "name = \"burst-homogeneous\"\ngranularity = 1",
+        2,
+        30.0,
+    );
+    let mut child = burstsim()
+        .args(["live", "--config"])
+        .arg(&cfg)
+        .arg("--cluster")
+        .arg(cluster.file())
+        .arg("--out")
+        .arg(work.path().join("out"))
+        .spawn()
+        .unwrap();
+    // Wait until the workers run, then interrupt.
+    let prefix = cluster.prefix();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while worker_processes(&prefix).len() < 2 {
+        assert!(Instant::now() < deadline, "workers never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "controller took {:?}",
+        t.elapsed()
+    );
+    assert!(!status.success());
+    let csv = std::fs::read_to_string(work.path().join("out/records.csv")).unwrap();
+    assert!(csv.contains("run cancelled"), "{csv}");
+    cluster.assert_clean();
+}
+
+#[test]
+fn broker_down_and_bad_cluster_file_are_clear_errors() {
+    let work = tempfile::tempdir().unwrap();
+    let port = executor::local::free_port().unwrap();
+    let cluster = work.path().join("cluster.toml");
+    std::fs::write(
+        &cluster,
+        format!("broker = \"redis://127.0.0.1:{port}\"\n[[agents]]\nid = 0\ncpus = 1\n"),
+    )
+    .unwrap();
+    let cfg = write_config(work.path(), "x", "name = \"faas\"", 1, 0.1);
+    let out = burstsim()
+        .args(["live", "--config"])
+        .arg(&cfg)
+        .arg("--cluster")
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot reach the broker"), "{err}");
+
+    std::fs::write(
+        &cluster,
+        "broker = \"redis://x\"\n[[agents]]\nid = 0\ncpus = -1\n",
+    )
+    .unwrap();
+    let out = burstsim()
+        .args(["live", "--config"])
+        .arg(&cfg)
+        .arg("--cluster")
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("agents[0].cpus") && err.contains("cluster.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn calibrate_then_validate_writes_every_figure() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    let profile = work.path().join("profiles/local.toml");
+    let text = ok(&burstsim()
+        .args(["calibrate", "--samples", "3", "--cluster"])
+        .arg(cluster.file())
+        .arg("--out")
+        .arg(&profile)
+        .output()
+        .unwrap());
+    assert!(text.contains("queue latency"), "{text}");
+    let prof = std::fs::read_to_string(&profile).unwrap();
+    for key in [
+        "[queue]",
+        "[invoker]",
+        "[controller]",
+        "create =",
+        "warm_start =",
+    ] {
+        assert!(prof.contains(key), "{key} missing:\n{prof}");
+    }
+    let cfg = work.path().join("v.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"v\"\nseed = 1\ninclude = [\"profiles/local.toml\"]\n[[cluster.invokers]]\ncpus = 1\ncount = 2\n\
+         [policy]\nname = \"burst-homogeneous\"\ngranularity = 1\n[workload]\nkind = \"sleep\"\n\
+         duration = { dist = \"constant\", value = 0.2 }\n[[bursts]]\nat = 0.0\nworkers = 2\n",
+    )
+    .unwrap();
+    let out_dir = work.path().join("val");
+    let text = ok(&burstsim()
+        .args(["validate", "--repeat", "2", "--config"])
+        .arg(&cfg)
+        .arg("--cluster")
+        .arg(cluster.file())
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap());
+    let csv = std::fs::read_to_string(out_dir.join("validation.csv")).unwrap();
+    for (figure, _) in burstsim::live::validate::FIGURES {
+        assert!(text.contains(figure), "{figure} not printed:\n{text}");
+        let row = csv.lines().find(|l| l.starts_with(figure)).unwrap();
+        let measured: f64 = row.split(',').nth(2).unwrap().parse().unwrap();
+        assert!(measured.is_finite() && measured > 0.0, "{row}");
+    }
+    for f in [
+        "start_latency_cdf.png",
+        "start_latency_cdf.svg",
+        "validation.json",
+        "live/records.csv",
+        "sim/records.csv",
+    ] {
+        assert!(out_dir.join(f).is_file(), "missing {f}");
+    }
+    cluster.assert_clean();
+}
