@@ -1,0 +1,130 @@
+//! Calibration: the shipped profiles must reproduce the measurements they were fitted to, and
+//! predict configurations they were not fitted to. Each test prints its comparison table.
+
+use std::path::{Path, PathBuf};
+
+use burstsim::fit::{self, relative_error, FitOutcome};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The (reference, simulated) pair of a figure of an experiment.
+fn figure(outcome: &FitOutcome, experiment: &str, figure: &str) -> (f64, f64) {
+    let e = outcome
+        .experiments
+        .iter()
+        .find(|e| e.name == experiment)
+        .unwrap_or_else(|| panic!("no experiment {experiment}"));
+    let (_, r, s) = e
+        .rows
+        .iter()
+        .find(|(f, _, _)| f == figure)
+        .unwrap_or_else(|| panic!("no figure {figure} in {experiment}"));
+    (*r, *s)
+}
+
+#[test]
+fn burst_2023_profile_fits_every_granularity() {
+    let outcome = fit::check(&root().join("configs/fit/burst-2023.toml")).unwrap();
+    println!("{}", outcome.table());
+    for g in [1, 2, 4, 6, 12, 24, 48] {
+        let name = format!("G={g}");
+        let (m, s) = figure(&outcome, &name, "start latency p50");
+        let err = relative_error(s, m).abs();
+        assert!(err <= 0.15, "{name}: median {s:.3} vs measured {m:.3} ({:.0}%)", err * 100.0);
+        let (m, s) = figure(&outcome, &name, "start latency max");
+        let err = relative_error(s, m).abs();
+        // G = 1 ends with four stragglers (13.9 s and 17.0 s) that no smooth contention curve
+        // reaches; the README says so. Every other granularity's max must be close.
+        let bound = if g == 1 { 0.40 } else { 0.15 };
+        assert!(err <= bound, "{name}: max {s:.3} vs measured {m:.3} ({:.0}%)", err * 100.0);
+    }
+}
+
+#[test]
+fn thesis_profile_reproduces_section_5_2_1_within_15_percent() {
+    let outcome = fit::check(&root().join("configs/fit/thesis-cluster.toml")).unwrap();
+    println!("{}", outcome.table());
+    for (experiment, key, expected) in [
+        ("thesis faas", "makespan_s", 20.0),
+        ("thesis faas", "max_concurrency", 75.0),
+        ("thesis hetero", "makespan_s", 10.2),
+        ("thesis hetero", "max_concurrency", 120.0),
+    ] {
+        let (reference, simulated) = figure(&outcome, experiment, key);
+        assert_eq!(reference, expected, "the fit spec's target changed");
+        let err = relative_error(simulated, reference).abs();
+        assert!(err <= 0.15, "{experiment} {key}: {simulated} vs {reference}");
+    }
+}
+
+/// Median and max start latency of a simulated config with overrides.
+fn latency(config: &Path, sets: &[String]) -> (f64, f64) {
+    let run = burstsim::run::simulate_file(config, sets, None).unwrap();
+    (
+        run.summary.start_latency_p50_s,
+        run.summary.start_latency_max_s,
+    )
+}
+
+#[test]
+fn the_2023_profile_predicts_twenty_invokers_and_960_workers() {
+    // Not fitted: the same profile on 20 such invokers with 960 workers. Each invoker gets the
+    // same share as the measured single-invoker burst, so start latency must stay close to it;
+    // only the controller's per-container publishing adds up across invokers.
+    let config = root().join("configs/calibration/invocation-48.toml");
+    println!("{:>3} {:>22} {:>22}", "G", "1 x 48 (median, max)", "20 x 960 (median, max)");
+    for g in [1, 6, 48] {
+        let one = latency(&config, &[format!("policy.granularity={g}")]);
+        let twenty = latency(
+            &config,
+            &[
+                format!("policy.granularity={g}"),
+                "cluster.invokers[0].count=20".into(),
+                "bursts[0].workers=960".into(),
+            ],
+        );
+        println!(
+            "{g:>3} {:>10.3} {:>10.3}  {:>10.3} {:>10.3}",
+            one.0, one.1, twenty.0, twenty.1
+        );
+        assert!(relative_error(twenty.0, one.0).abs() < 0.25, "G={g} median");
+        assert!(relative_error(twenty.1, one.1).abs() < 0.25, "G={g} max");
+        assert!(twenty.1 >= one.1 - 1e-9, "more containers cannot start sooner");
+    }
+}
+
+#[test]
+fn fitting_recovers_from_a_perturbed_profile() {
+    // Copy the burst-2023 fit into a scratch tree, spoil the profile, fit briefly: the objective
+    // must drop and the profile must be rewritten with its error in the header.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |rel: &str| {
+        let to = tmp.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root().join(rel), &to).unwrap();
+    };
+    copy("configs/fit/burst-2023.toml");
+    copy("configs/calibration/invocation-48.toml");
+    copy("configs/profiles/burst-2023.toml");
+    for g in [1, 2, 4, 6, 12, 24, 48] {
+        copy(&format!("data/burst-validation-48/gran{g}.csv"));
+    }
+    let profile = tmp.path().join("configs/profiles/burst-2023.toml");
+    let mut value: toml::Value = toml::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    value["invoker"]["create"] = toml::Value::Float(0.6);
+    value["invoker"]["cold_start"] = toml::Value::Float(0.3);
+    std::fs::write(&profile, toml::to_string(&value).unwrap()).unwrap();
+    let spec = tmp.path().join("configs/fit/burst-2023.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("max_evaluations = 600", "max_evaluations = 150")).unwrap();
+
+    let before = fit::check(&spec).unwrap().objective;
+    let after = fit::fit(&spec).unwrap().objective;
+    println!("objective before {before:.4}, after {after:.4}");
+    assert!(after < before * 0.5, "{before} -> {after}");
+    let written = std::fs::read_to_string(&profile).unwrap();
+    assert!(written.contains("# Fit error"), "{written}");
+    assert!((fit::check(&spec).unwrap().objective - after).abs() < 1e-9);
+}
