@@ -32,13 +32,21 @@ fn burst_2023_profile_fits_every_granularity() {
         let name = format!("G={g}");
         let (m, s) = figure(&outcome, &name, "start latency p50");
         let err = relative_error(s, m).abs();
-        assert!(err <= 0.15, "{name}: median {s:.3} vs measured {m:.3} ({:.0}%)", err * 100.0);
+        assert!(
+            err <= 0.15,
+            "{name}: median {s:.3} vs measured {m:.3} ({:.0}%)",
+            err * 100.0
+        );
         let (m, s) = figure(&outcome, &name, "start latency max");
         let err = relative_error(s, m).abs();
         // G = 1 ends with four stragglers (13.9 s and 17.0 s) that no smooth contention curve
         // reaches; the README says so. Every other granularity's max must be close.
         let bound = if g == 1 { 0.40 } else { 0.15 };
-        assert!(err <= bound, "{name}: max {s:.3} vs measured {m:.3} ({:.0}%)", err * 100.0);
+        assert!(
+            err <= bound,
+            "{name}: max {s:.3} vs measured {m:.3} ({:.0}%)",
+            err * 100.0
+        );
     }
 }
 
@@ -55,7 +63,10 @@ fn thesis_profile_reproduces_section_5_2_1_within_15_percent() {
         let (reference, simulated) = figure(&outcome, experiment, key);
         assert_eq!(reference, expected, "the fit spec's target changed");
         let err = relative_error(simulated, reference).abs();
-        assert!(err <= 0.15, "{experiment} {key}: {simulated} vs {reference}");
+        assert!(
+            err <= 0.15,
+            "{experiment} {key}: {simulated} vs {reference}"
+        );
     }
 }
 
@@ -74,7 +85,10 @@ fn the_2023_profile_predicts_twenty_invokers_and_960_workers() {
     // same share as the measured single-invoker burst, so start latency must stay close to it;
     // only the controller's per-container publishing adds up across invokers.
     let config = root().join("configs/calibration/invocation-48.toml");
-    println!("{:>3} {:>22} {:>22}", "G", "1 x 48 (median, max)", "20 x 960 (median, max)");
+    println!(
+        "{:>3} {:>22} {:>22}",
+        "G", "1 x 48 (median, max)", "20 x 960 (median, max)"
+    );
     for g in [1, 6, 48] {
         let one = latency(&config, &[format!("policy.granularity={g}")]);
         let twenty = latency(
@@ -91,7 +105,10 @@ fn the_2023_profile_predicts_twenty_invokers_and_960_workers() {
         );
         assert!(relative_error(twenty.0, one.0).abs() < 0.25, "G={g} median");
         assert!(relative_error(twenty.1, one.1).abs() < 0.25, "G={g} max");
-        assert!(twenty.1 >= one.1 - 1e-9, "more containers cannot start sooner");
+        assert!(
+            twenty.1 >= one.1 - 1e-9,
+            "more containers cannot start sooner"
+        );
     }
 }
 
@@ -112,13 +129,18 @@ fn fitting_recovers_from_a_perturbed_profile() {
         copy(&format!("data/burst-validation-48/gran{g}.csv"));
     }
     let profile = tmp.path().join("configs/profiles/burst-2023.toml");
-    let mut value: toml::Value = toml::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    let mut value: toml::Value =
+        toml::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
     value["invoker"]["create"] = toml::Value::Float(0.6);
     value["invoker"]["cold_start"] = toml::Value::Float(0.3);
     std::fs::write(&profile, toml::to_string(&value).unwrap()).unwrap();
     let spec = tmp.path().join("configs/fit/burst-2023.toml");
     let text = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(&spec, text.replace("max_evaluations = 600", "max_evaluations = 150")).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace("max_evaluations = 600", "max_evaluations = 150"),
+    )
+    .unwrap();
 
     let before = fit::check(&spec).unwrap().objective;
     let after = fit::fit(&spec).unwrap().objective;

@@ -120,21 +120,7 @@ impl Cluster {
 
 /// Worker/dispatcher processes running in one of the cluster's containers.
 fn worker_processes(prefix: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        let env = String::from_utf8_lossy(&env);
-        if env
-            .split('\0')
-            .any(|v| v.starts_with(&format!("BURSTSIM_CONTAINER={prefix}")))
-        {
-            pids.push(pid);
-        }
-    }
-    pids
+    executor::local::container_processes(prefix)
 }
 
 impl Drop for Cluster {

@@ -148,11 +148,17 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
     let rootfs = bundle::prepare_rootfs(&dir)?;
     let bundles = dir.join("bundles");
     std::fs::create_dir_all(&bundles)?;
-    let prefix = container_prefix(&cluster.name, id);
-    let c = reaper::cleanup(&runtime, &prefix, &bundles);
+    // Leftovers of any earlier agent with this id; from now on, names carry this process's
+    // pid so that the reaper of a crashed predecessor never touches this agent's containers.
+    let c = reaper::cleanup(&runtime, &container_prefix(&cluster.name, id), &bundles);
     if c != reaper::Cleaned::default() {
         eprintln!("agent {id}: removed leftovers of an earlier agent: {c:?}");
     }
+    let prefix = format!(
+        "{}p{}-",
+        container_prefix(&cluster.name, id),
+        std::process::id()
+    );
     let _reaper = spawn_reaper(&runtime, &prefix, &bundles, &worker_binary)?;
 
     let agent = Arc::new(Agent {

@@ -78,6 +78,8 @@ pub struct RunOutcome {
 
 struct Inflight {
     invoker: u32,
+    /// The agent process the job went to: a restarted agent (new pid) lost the job.
+    agent_pid: u32,
     /// Function ids of the job's workers, in worker order.
     functions: Vec<u64>,
     cpus: u32,
@@ -213,7 +215,9 @@ impl Controller {
         let hb_timeout = self.cluster.heartbeat_timeout_ms;
         let t0 = clock::now();
         let started = Instant::now();
-        let deadline = started + timeout;
+        // The timeout counts from the last arrival, so long arrival schedules are not cut short.
+        let last_at = order.last().map(|&i| run.bursts[i].at - at0).unwrap_or(0.0);
+        let deadline = started + Duration::from_secs_f64(last_at.max(0.0)) + timeout;
         let mut cancelled = false;
 
         loop {
@@ -281,6 +285,7 @@ impl Controller {
                                     job_id,
                                     Inflight {
                                         invoker: c.invoker,
+                                        agent_pid: pid_of(&hbs, c.invoker),
                                         functions: (lo..hi).map(|w| base[b] + w as u64).collect(),
                                         cpus: c.workers,
                                         memory_mb: 0,
@@ -347,12 +352,17 @@ impl Controller {
                                 seed: run.seed ^ f.rotate_left(17),
                             });
                             next_container += 1;
+                            // FaaS clients send one request per function: its own submit time.
+                            if attempt == 0 {
+                                records[f as usize].t_submit = clock::now() - t0;
+                            }
                             self.send(inv, &msg)?;
                             reserved_mem[inv as usize] += burst.action.memory_mb;
                             inflight.insert(
                                 job_id,
                                 Inflight {
                                     invoker: inv,
+                                    agent_pid: pid_of(&hbs, inv),
                                     functions: vec![f],
                                     cpus: 0,
                                     memory_mb: burst.action.memory_mb,
@@ -446,7 +456,11 @@ impl Controller {
                 last_hb = Instant::now();
                 let lost: Vec<u64> = inflight
                     .iter()
-                    .filter(|(_, j)| hbs[j.invoker as usize].is_none())
+                    .filter(|(_, j)| {
+                        hbs[j.invoker as usize]
+                            .as_ref()
+                            .is_none_or(|h| h.pid != j.agent_pid)
+                    })
                     .map(|(&id, _)| id)
                     .collect();
                 for id in lost {
@@ -473,7 +487,7 @@ impl Controller {
                             r.invoker = job.invoker;
                             r.status = Status::Failed;
                             r.reason = format!(
-                                "invoker {} lost: no heartbeat for {hb_timeout} ms",
+                                "invoker {} lost: no heartbeat for {hb_timeout} ms, or it restarted",
                                 job.invoker
                             );
                         }
@@ -516,6 +530,11 @@ impl Controller {
             cancelled,
         })
     }
+}
+
+/// The pid in invoker `i`'s heartbeat (0 when it has none).
+fn pid_of(hbs: &[Option<Heartbeat>], i: u32) -> u32 {
+    hbs[i as usize].as_ref().map(|h| h.pid).unwrap_or(0)
 }
 
 /// Marks function `f` settled; false when it already was (a duplicate result).

@@ -246,3 +246,27 @@ pub fn state(dir: &Path) -> Result<LocalState> {
 pub fn is_alive(pid: i32) -> bool {
     alive(pid)
 }
+
+/// Processes running in a container whose name starts with `prefix` (found by the
+/// `BURSTSIM_CONTAINER` variable every container process carries): what cleanup must leave none of.
+pub fn container_processes(prefix: &str) -> Vec<i32> {
+    let want = format!("BURSTSIM_CONTAINER={prefix}");
+    let mut pids = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return pids;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let env = fs::read(e.path().join("environ")).unwrap_or_default();
+        if env
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(want.as_bytes()))
+            && alive(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}

@@ -86,11 +86,15 @@ fn assert_clean(up: &Up) {
                     .unwrap_or_default()
             })
             .collect();
-        if ids.is_empty() && cgroups.is_empty() && bundles.is_empty() {
+        let procs = local::container_processes(&prefix);
+        if ids.is_empty() && cgroups.is_empty() && bundles.is_empty() && procs.is_empty() {
             return;
         }
         if Instant::now() >= deadline {
-            panic!("left behind: containers {ids:?}, cgroups {cgroups:?}, bundles {bundles:?}");
+            panic!(
+                "left behind: containers {ids:?}, cgroups {cgroups:?}, bundles {bundles:?}, \
+                 processes {procs:?}"
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -334,8 +338,7 @@ fn broker_death_mid_run_fails_clearly_without_hanging() {
     let t = Instant::now();
     let err = c
         .run(&run, &AtomicBool::new(false))
-        .err()
-        .expect("run must fail");
+        .expect_err("run must fail");
     killer.join().unwrap();
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     let msg = format!("{err:#}");
@@ -345,4 +348,105 @@ fn broker_death_mid_run_fails_clearly_without_hanging() {
         assert!(local::is_alive(pid));
     }
     assert_clean(&up);
+}
+
+#[test]
+fn restarted_agent_loses_its_jobs_and_cleans_the_old_containers() {
+    let Some(up) = up(2, 1) else { return };
+    let mut c = controller(&up);
+    let run = LiveRun {
+        policy: PolicySpec::BurstHomogeneous {
+            granularity: 1,
+            join: false,
+        },
+        bursts: vec![burst(
+            0,
+            0.0,
+            vec![FunctionInput::Sleep { seconds: 4.0 }; 2],
+        )],
+        seed: 1,
+        on_no_capacity: OnNoCapacity::Queue,
+    };
+    let victim = up.state.agent_pids[1];
+    let file = up.state.cluster_file.clone();
+    let log = up.dir.path().join("agent1-restarted.log");
+    let restarter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim),
+            nix::sys::signal::SIGKILL,
+        )
+        .unwrap();
+        // Back at once, well within the heartbeat timeout: only the pid tells.
+        std::process::Command::new(worker())
+            .args(["agent", "--cluster"])
+            .arg(&file)
+            .args(["--id", "1"])
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    });
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    let mut second = restarter.join().unwrap();
+    let lost = out.records.iter().find(|r| r.invoker == 1).unwrap();
+    assert_eq!(lost.status, Status::Failed, "{lost:?}");
+    assert!(lost.reason.contains("restarted"), "{}", lost.reason);
+    let kept = out.records.iter().find(|r| r.invoker == 0).unwrap();
+    assert_eq!(kept.status, Status::Ok, "{kept:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(second.id() as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
+    second.wait().unwrap();
+    assert_clean(&up);
+}
+
+#[test]
+fn dispatcher_pins_each_worker_to_its_cpu() {
+    // Runs the in-container dispatcher directly (no container): works without root.
+    let cores = executor::cluster::physical_cores();
+    let payload = executor::payload::ContainerPayload {
+        container_id: 5,
+        invoker_id: 2,
+        first_worker: 10,
+        layout: executor::payload::Layout {
+            burst_id: 1,
+            containers: vec![(2, 5, 10, 12)],
+        },
+        inputs: vec![FunctionInput::Cpu { seconds: 0.02 }; 3],
+        cpus: (0..3).map(|i| i % cores).collect(),
+        seed: 0,
+    };
+    let child = std::process::Command::new(worker())
+        .arg("dispatch")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out =
+        executor::runtime::feed_and_wait(child, &serde_json::to_vec(&payload).unwrap()).unwrap();
+    assert!(out.status.success());
+    let report: executor::payload::DispatchReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.workers.len(), 3);
+    for (i, w) in report.workers.iter().enumerate() {
+        let w = w.as_ref().unwrap();
+        assert_eq!(w.worker_id, 10 + i as u32);
+        assert_eq!((w.container_id, w.invoker_id), (5, 2));
+        assert_eq!(w.affinity, vec![payload.cpus[i]]);
+        assert!(report.t_ready <= w.t_start && w.t_start <= w.t_fn_start);
+        assert!(w.t_fn_end - w.t_fn_start >= 0.02);
+    }
+    // A payload that does not parse is a clear error, not a crash.
+    let child = std::process::Command::new(worker())
+        .arg("dispatch")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = executor::runtime::feed_and_wait(child, b"{\"container_id\": \"x\"}").unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("malformed container payload"), "{err}");
 }

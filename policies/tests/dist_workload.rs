@@ -272,7 +272,10 @@ fn a_bare_number_is_a_constant_and_writes_back_as_one() {
     let h: Holder = toml::from_str("d = 2.5").unwrap();
     assert_eq!(h.d, Distribution::constant(2.5));
     assert_eq!(toml::to_string(&h).unwrap().trim(), "d = 2.5");
-    let err = toml::from_str::<Holder>("d = \"soon\"").err().unwrap().to_string();
+    let err = toml::from_str::<Holder>("d = \"soon\"")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("a number or a distribution table"), "{err}");
     let err = toml::from_str::<Holder>("d = { dist = \"uniform\", min = 1.0 }")
         .err()

@@ -239,6 +239,13 @@ pub fn live_main(args: &LiveArgs) -> Result<(), Error> {
     let sc = Scenario::from_config(&config, &args.config)?;
     let cluster = load_cluster(&args.cluster)?;
     let seed = args.seed.unwrap_or(sc.seed());
+    let config_cpus: Vec<u32> = sc.invokers.iter().map(|i| i.cpus).collect();
+    let live_cpus: Vec<u32> = cluster.agents.iter().map(|a| a.cpus).collect();
+    if config_cpus != live_cpus {
+        println!(
+            "note: the config's invokers have CPUs {config_cpus:?}; the live cluster's have              {live_cpus:?}: the run uses the live cluster"
+        );
+    }
     let dir = args
         .out
         .clone()

@@ -33,8 +33,10 @@ pub struct RunReport {
 /// summary.json, timeline.{png,svg}, start_latency.{png,svg}.
 pub fn write_run(dir: &Path, run: &RunReport) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    write_records_csv(&dir.join("records.csv"), &run.records)?;
-    write_records_parquet(&dir.join("records.parquet"), &run.records)?;
+    let mut frame = records_frame(&run.records)?;
+    tables::write_frame_csv(&dir.join("records.csv"), &mut frame)?;
+    tables::write_frame_parquet(&dir.join("records.parquet"), &mut frame)?;
+    drop(frame);
     write_summary_json(&dir.join("summary.json"), run)?;
     let title = format!("{}: {}", run.name, run.label);
     plots::write_timelines(dir, "timeline", &[Timeline::new(&title, &run.records)])?;

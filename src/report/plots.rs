@@ -113,9 +113,7 @@ impl Timeline {
             t_max,
         }
     }
-}
 
-impl Timeline {
     /// Functions drawn as bars (all of them, or the subsample).
     pub fn drawn(&self) -> usize {
         self.rows.len()

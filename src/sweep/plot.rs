@@ -277,6 +277,27 @@ where
     }
 }
 
+/// The upper corner away from the highest point, so the legend hides as little as possible.
+fn legend_corner(fig: &Figure) -> SeriesLabelPosition {
+    let points = || fig.lines.iter().flat_map(|l| l.points.iter());
+    let (lo, hi) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.0), b.max(p.0))
+    });
+    let top = points().fold(None::<(f64, f64)>, |best, p| match best {
+        Some((_, y)) if y >= p.3 => best,
+        _ => Some((p.0, p.3)),
+    });
+    let middle = if fig.log_x && lo > 0.0 {
+        (lo * hi).sqrt()
+    } else {
+        (lo + hi) / 2.0
+    };
+    match top {
+        Some((x, _)) if x < middle => SeriesLabelPosition::UpperRight,
+        _ => SeriesLabelPosition::UpperLeft,
+    }
+}
+
 /// Compact tick labels: 0.1, 2.5, 600, 1.2e-5.
 fn tick(v: f64) -> String {
     if v == 0.0 {
@@ -365,7 +386,7 @@ where
         .label_font((FONT, 15))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend_corner(fig))
         .draw()
         .map_err(err)?;
     root.present().map_err(err)?;
