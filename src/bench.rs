@@ -116,10 +116,15 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
             "warning: this is a debug build; run `cargo run --release -- bench` for real figures"
         );
     }
+    // Bad input is reported here, with exit code 2, before any child runs.
+    for config in &configs {
+        let cfg = sim_core::config::load_config(config, &[])?;
+        sim_core::scenario::Scenario::from_config(&cfg, config)?;
+    }
     let exe = std::env::current_exe().map_err(|e| Error::Other(e.into()))?;
     println!(
-        "{:<14} {:>10} {:>12} {:>9} {:>14} {:>12}",
-        "case", "functions", "events", "seconds", "events/s", "peak RSS MB"
+        "{:<14} {:>10} {:>12} {:>9} {:>14} {:>14} {:>12}",
+        "case", "functions", "events", "seconds", "events/s", "functions/s", "peak RSS MB"
     );
     for config in &configs {
         let out = Command::new(&exe)
@@ -143,15 +148,17 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let f: Vec<&str> = line.split('\t').collect();
             if f.len() == 6 && f[0] == "BENCH" {
+                let functions: f64 = f[2].parse().unwrap_or(f64::NAN);
                 let events: f64 = f[3].parse().unwrap_or(f64::NAN);
                 let secs: f64 = f[4].parse().unwrap_or(f64::NAN);
                 println!(
-                    "{:<14} {:>10} {:>12} {:>9.3} {:>14.0} {:>12}",
+                    "{:<14} {:>10} {:>12} {:>9.3} {:>14.0} {:>14.0} {:>12}",
                     f[1],
                     f[2],
                     f[3],
                     secs,
                     events / secs,
+                    functions / secs,
                     f[5]
                 );
             }

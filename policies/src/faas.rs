@@ -18,7 +18,7 @@
 //!   `namespace/action`, made non-negative.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::burst_common::PlanBuilder;
 use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
@@ -27,7 +27,7 @@ use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, Placeme
 /// `n` that costs O(n) to compute), so that placing one activation costs O(probes), not O(n).
 #[derive(Debug, Default)]
 pub struct ShardingBalancer {
-    steps: Mutex<Option<(usize, Arc<[usize]>)>>,
+    steps: Mutex<Option<(usize, Box<[usize]>)>>,
 }
 
 impl ShardingBalancer {
@@ -38,21 +38,13 @@ impl ShardingBalancer {
     /// Home invoker index and step size of an action on `n >= 1` invokers.
     pub fn home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
         let hash = generate_hash(namespace, action) as usize;
-        let steps = self.step_sizes(n);
-        (hash % n, steps[hash % steps.len()])
-    }
-
-    fn step_sizes(&self, n: usize) -> Arc<[usize]> {
         // A poisoned lock only means another thread panicked mid-update of a pure cache.
         let mut cache = self.steps.lock().unwrap_or_else(|e| e.into_inner());
-        match &*cache {
-            Some((cached_n, steps)) if *cached_n == n => steps.clone(),
-            _ => {
-                let steps: Arc<[usize]> = pairwise_coprime_numbers_until(n).into();
-                *cache = Some((n, steps.clone()));
-                steps
-            }
+        if !matches!(&*cache, Some((cached_n, _)) if *cached_n == n) {
+            *cache = Some((n, pairwise_coprime_numbers_until(n).into()));
         }
+        let steps = &cache.as_ref().expect("just filled").1;
+        (hash % n, steps[hash % steps.len()])
     }
 }
 
@@ -103,7 +95,10 @@ impl PlacementPolicy for ShardingBalancer {
                 let r = splitmix64(request.request_id ^ splitmix64(worker as u64));
                 healthy[(r % healthy.len() as u64) as usize]
             };
-            *charged.entry(chosen).or_insert(0) += need;
+            // Only later workers read the charges: a single activation skips the map.
+            if worker + 1 < request.workers {
+                *charged.entry(chosen).or_insert(0) += need;
+            }
             plan.push(chosen as u32, 1);
         }
         Ok(plan.finish(overloaded))
@@ -116,15 +111,22 @@ impl PlacementPolicy for ShardingBalancer {
 
 /// Java's `String.hashCode`: `s[0]*31^(k-1) + ... + s[k-1]` over UTF-16 units, wrapping.
 pub fn java_string_hash(s: &str) -> i32 {
+    java_hash_extend(0, s)
+}
+
+/// Continues a Java `String.hashCode` over `s`: the hash of `a + s` from the hash `h` of `a`.
+fn java_hash_extend(h: i32, s: &str) -> i32 {
     s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+        .fold(h, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 /// OpenWhisk's `generateHash(namespace, action)`: `(ns.hashCode ^ "ns/action".hashCode).abs`.
 /// Scala's `abs` leaves `Int.MinValue` negative; `unsigned_abs` makes it 2^31 instead.
 pub fn generate_hash(namespace: &str, action: &str) -> u32 {
-    let fqn = format!("{namespace}/{action}");
-    (java_string_hash(namespace) ^ java_string_hash(&fqn)).unsigned_abs()
+    // Hashes `namespace/action` incrementally: no string is built per placement.
+    let ns = java_string_hash(namespace);
+    let fqn = java_hash_extend(java_hash_extend(ns, "/"), action);
+    (ns ^ fqn).unsigned_abs()
 }
 
 /// OpenWhisk's `pairwiseCoprimeNumbersUntil(n)`, as a list.

@@ -45,6 +45,30 @@ pub(crate) struct Container {
     pub cores: Vec<u32>,
 }
 
+/// One invoker's idle containers as (container, epoch) stacks per (action, workers), most
+/// recently idled last. A flat list searched linearly: an invoker sees few distinct keys, and
+/// one contiguous block costs fewer cache misses than a tree's nodes.
+#[derive(Debug, Default)]
+pub(crate) struct IdlePool {
+    stacks: Vec<((u32, u32), Vec<(u32, u32)>)>,
+}
+
+impl IdlePool {
+    fn stack(&mut self, key: (u32, u32)) -> Option<&mut Vec<(u32, u32)>> {
+        self.stacks
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    fn push(&mut self, key: (u32, u32), entry: (u32, u32)) {
+        match self.stacks.iter().position(|(k, _)| *k == key) {
+            Some(i) => self.stacks[i].1.push(entry),
+            None => self.stacks.push((key, vec![entry])),
+        }
+    }
+}
+
 impl Sim<'_> {
     pub(crate) fn new_container(
         &mut self,
@@ -77,7 +101,7 @@ impl Sim<'_> {
     /// An idle container of `action` with `workers` CPUs on `inv`, taken out of the pool.
     pub(crate) fn pop_idle(&mut self, inv: usize, action: u32, workers: u32) -> Option<u32> {
         let containers = &self.containers;
-        let stack = self.invokers[inv].idle.get_mut(&(action, workers))?;
+        let stack = self.invokers[inv].idle.stack((action, workers))?;
         while let Some((cid, epoch)) = stack.pop() {
             let c = &containers[cid as usize];
             if c.state == CState::Idle && c.epoch == epoch {
@@ -104,7 +128,7 @@ impl Sim<'_> {
         c.state = CState::Idle;
         c.idle_since = now;
         let entry = (cid, c.epoch);
-        st.idle.entry((action, workers)).or_default().push(entry);
+        st.idle.push((action, workers), entry);
         st.lru.push_back(entry);
         st.idle_mem += memory;
         let schedule_keep_alive = !c.keepalive_pending;

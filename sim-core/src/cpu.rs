@@ -181,11 +181,14 @@ impl Sim<'_> {
         if self.invokers[i].sharer.gen != gen {
             return;
         }
-        let mut done = Vec::new();
+        // Reuses one buffer: worker_done never re-enters cpu_done.
+        let mut done = std::mem::take(&mut self.cpu_done_buf);
         self.invokers[i].sharer.pop_done(self.now, &mut done);
         self.reschedule_cpu(i);
-        for (fid, slowed) in done {
+        for &(fid, slowed) in &done {
             self.worker_done(fid, slowed);
         }
+        done.clear();
+        self.cpu_done_buf = done;
     }
 }

@@ -2,22 +2,30 @@
 //! instant run in the order they were scheduled and a run is deterministic.
 //!
 //! Simulated time never goes back, so the queue is a radix heap (Ahuja, Mehlhorn, Orlin,
-//! Tarjan 1990) on the key `time << 64 | sequence`: an event is filed in bucket
-//! `bit length of (key XOR last popped key)`, and a pop only scans the lowest non-empty
-//! bucket and refiles its events into lower buckets. Pushes are O(1), every event is refiled at
-//! most ~128 times and in practice a few, and buckets are contiguous vectors: this is several
-//! times faster than a binary heap once a million events are pending.
+//! Tarjan 1990) on the event time: an event is filed in bucket `bit length of (time XOR last
+//! popped time)`, and a pop only scans the lowest non-empty bucket and refiles its events into
+//! lower buckets. Pushes are O(1), every event is refiled at most ~64 times and in practice a
+//! few, and buckets are contiguous vectors: this is several times faster than a binary heap
+//! once a million events are pending.
+//!
+//! Ties need no sequence number in the key: pushes append, and a bucket is only refiled into
+//! lower buckets that are all empty, so every bucket stays in scheduling order; bucket 0 (the
+//! events at the current time) is consumed from its front.
+
+use std::collections::VecDeque;
 
 /// Pending events with integer-nanosecond times. Events must not be scheduled before the time
 /// of the last popped event.
 pub struct EventQueue<E> {
-    /// Bucket i holds keys whose highest bit differing from `last` is bit i - 1 (bucket 0: key == last).
-    buckets: Vec<Vec<(u128, E)>>,
-    /// Bit i set when bucket i (i < 128) is non-empty; bucket 128 is checked directly.
+    /// Bucket 0: events at time `last`, in scheduling order.
+    zero: VecDeque<(u64, E)>,
+    /// Bucket i >= 1 holds times whose highest bit differing from `last` is bit i - 1, in
+    /// scheduling order (index 0 unused).
+    buckets: Vec<Vec<(u64, E)>>,
+    /// Bit i set when bucket i >= 1 is non-empty.
     mask: u128,
-    last: u128,
+    last: u64,
     len: usize,
-    seq: u64,
     peak: usize,
     popped: u64,
 }
@@ -28,29 +36,27 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
-#[inline]
-fn bucket_of(diff: u128) -> usize {
-    128 - diff.leading_zeros() as usize
-}
-
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            buckets: (0..129).map(|_| Vec::new()).collect(),
+            zero: VecDeque::new(),
+            buckets: (0..65).map(|_| Vec::new()).collect(),
             mask: 0,
             last: 0,
             len: 0,
-            seq: 0,
             peak: 0,
             popped: 0,
         }
     }
 
     #[inline]
-    fn file(&mut self, key: u128, event: E) {
-        let b = bucket_of(key ^ self.last);
-        self.buckets[b].push((key, event));
-        if b < 128 {
+    fn file(&mut self, time: u64, event: E) {
+        let diff = time ^ self.last;
+        if diff == 0 {
+            self.zero.push_back((time, event));
+        } else {
+            let b = 64 - diff.leading_zeros() as usize;
+            self.buckets[b].push((time, event));
             self.mask |= 1 << b;
         }
     }
@@ -58,13 +64,11 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time` (ns), which must not precede the last popped event.
     #[inline]
     pub fn push(&mut self, time: u64, event: E) {
-        let key = (time as u128) << 64 | self.seq as u128;
         assert!(
-            key > self.last || self.popped == 0,
+            time >= self.last || self.popped == 0,
             "event scheduled in the past"
         );
-        self.seq += 1;
-        self.file(key, event);
+        self.file(time, event);
         self.len += 1;
         if self.len > self.peak {
             self.peak = self.len;
@@ -77,32 +81,27 @@ impl<E> EventQueue<E> {
         if self.len == 0 {
             return None;
         }
-        if self.mask & 1 == 0 {
-            let b = if self.mask != 0 {
-                self.mask.trailing_zeros() as usize
-            } else {
-                128
-            };
+        if self.zero.is_empty() {
+            // Refill bucket 0 from the lowest non-empty bucket (all lower ones are empty, so
+            // refiled events keep their order).
+            let b = self.mask.trailing_zeros() as usize;
             let mut items = std::mem::take(&mut self.buckets[b]);
-            if b < 128 {
-                self.mask &= !(1 << b);
-            }
+            self.mask &= !(1 << b);
             self.last = items
                 .iter()
-                .map(|(k, _)| *k)
+                .map(|(t, _)| *t)
                 .min()
                 .expect("non-empty bucket");
-            for (key, event) in items.drain(..) {
-                self.file(key, event);
+            for (time, event) in items.drain(..) {
+                self.file(time, event);
             }
             // Keep the allocation for later refills of this bucket.
             self.buckets[b] = items;
         }
-        let (key, event) = self.buckets[0].pop().expect("bucket 0 holds the minimum");
-        self.mask &= !1;
+        let (time, event) = self.zero.pop_front().expect("bucket 0 holds the minimum");
         self.len -= 1;
         self.popped += 1;
-        Some(((key >> 64) as u64, event))
+        Some((time, event))
     }
 
     pub fn len(&self) -> usize {

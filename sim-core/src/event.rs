@@ -16,8 +16,8 @@ pub enum Event {
     ControllerFree,
     /// Invokers' heartbeats: freed CPUs become visible; queued bursts are retried.
     Heartbeat,
-    /// The head message of an invoker's topic reaches the invoker.
-    Deliver(u32),
+    /// The head message of an invoker's topic reaches the invoker: (invoker, message).
+    Deliver(u32, u32),
     /// A container's engine phase ended (frees an engine slot).
     EngineDone(u32),
     /// A container's runtime init ended: it exists.

@@ -17,10 +17,10 @@
 //! containers queued for the engine, in it or initialising, excluding this one), then the
 //! `cold_start` phase (runtime init, in parallel, no slot).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::config::ContentionCount;
-use crate::container::{CState, STEM};
+use crate::container::{CState, IdlePool, STEM};
 use crate::cpu::CpuSharer;
 use crate::event::Event;
 use crate::rng::{self, Rng};
@@ -35,7 +35,7 @@ pub(crate) struct InvokerState {
     pub used_mem: u64,
     pub idle_mem: u64,
     /// (action, workers) -> idle containers, most recently idled last.
-    pub idle: BTreeMap<(u32, u32), Vec<(u32, u32)>>,
+    pub idle: IdlePool,
     /// Idle containers in the order they became idle (may hold stale entries).
     pub lru: VecDeque<(u32, u32)>,
     pub stems: Vec<u32>,
@@ -63,7 +63,7 @@ impl InvokerState {
             },
             used_mem: 0,
             idle_mem: 0,
-            idle: BTreeMap::new(),
+            idle: IdlePool::default(),
             lru: VecDeque::new(),
             stems: Vec::new(),
             queued: 0,

@@ -1,7 +1,8 @@
 //! Per-invoker message topics (Kafka-like): each message takes a sampled latency, but a topic
 //! delivers in publish order, so message i+1 never arrives before message i on one invoker.
-//! Since deliveries on a topic are ordered, only its head is in the event queue: a plan of
-//! 100,000 containers adds one pending event per invoker, not one per message.
+//! Since deliveries on a topic are ordered, only its head is in the event queue (carrying its
+//! message, so the common one-message topic never touches the deque): a plan of 100,000
+//! containers adds one pending event per invoker, not one per message.
 
 use std::collections::VecDeque;
 
@@ -13,7 +14,9 @@ use crate::sim::Sim;
 pub(crate) struct QueueState {
     rngs: Vec<Rng>,
     last_delivery: Vec<u64>,
-    /// (delivery time, message) in order, per invoker; the head has a `Deliver` event pending.
+    /// Whether the invoker's topic has a head message, whose `Deliver` event is pending.
+    has_head: Vec<bool>,
+    /// (delivery time, message) in order, per invoker, behind the head.
     topics: Vec<VecDeque<(u64, u32)>>,
 }
 
@@ -25,6 +28,7 @@ impl QueueState {
                 .map(|i| rng::stream(seed, "queue", i as u64))
                 .collect(),
             last_delivery: vec![0; n],
+            has_head: vec![false; n],
             topics: (0..n).map(|_| VecDeque::new()).collect(),
         }
     }
@@ -37,21 +41,20 @@ impl Sim<'_> {
         let latency = self.sc.queue_latency.sample_ns(&mut self.queues.rngs[inv]);
         let deliver = (t + latency).max(self.queues.last_delivery[inv]);
         self.queues.last_delivery[inv] = deliver;
-        let topic = &mut self.queues.topics[inv];
-        topic.push_back((deliver, m));
-        if topic.len() == 1 {
-            self.at(deliver, Event::Deliver(inv as u32));
+        if self.queues.has_head[inv] {
+            self.queues.topics[inv].push_back((deliver, m));
+        } else {
+            self.queues.has_head[inv] = true;
+            self.at(deliver, Event::Deliver(inv as u32, m));
         }
     }
 
-    /// The head message of invoker `inv`'s topic arrives.
-    pub(crate) fn topic_deliver(&mut self, inv: u32) {
-        let topic = &mut self.queues.topics[inv as usize];
-        let Some((_, m)) = topic.pop_front() else {
-            return;
-        };
-        if let Some(&(next, _)) = topic.front() {
-            self.at(next, Event::Deliver(inv));
+    /// The head message `m` of invoker `inv`'s topic arrives.
+    pub(crate) fn topic_deliver(&mut self, inv: u32, m: u32) {
+        let i = inv as usize;
+        match self.queues.topics[i].pop_front() {
+            Some((next, m2)) => self.at(next, Event::Deliver(inv, m2)),
+            None => self.queues.has_head[i] = false,
         }
         self.deliver(m);
     }

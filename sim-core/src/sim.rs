@@ -59,6 +59,8 @@ pub(crate) struct Sim<'a> {
     /// Functions finished or rejected; the run stops when all are (only keep-alive and
     /// heartbeat housekeeping could remain).
     pub finished: u64,
+    /// Scratch for `cpu_done` (kept to avoid an allocation per event).
+    pub cpu_done_buf: Vec<(u64, bool)>,
 }
 
 impl<'a> Sim<'a> {
@@ -105,10 +107,12 @@ impl<'a> Sim<'a> {
                 })
                 .collect(),
             containers: Vec::new(),
-            requests: Vec::new(),
-            messages: Vec::new(),
+            // FaaS sends one request, and publishes one message, per function.
+            requests: Vec::with_capacity(if sc.is_burst() { sc.bursts.len() } else { n }),
+            messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
             stats: SimStats::default(),
             finished: 0,
+            cpu_done_buf: Vec::new(),
         };
         sim.init_prewarm();
         sim
@@ -130,7 +134,7 @@ impl<'a> Sim<'a> {
                 Event::Place(r) => self.place_event(r),
                 Event::ControllerFree => self.controller_free(),
                 Event::Heartbeat => self.heartbeat(),
-                Event::Deliver(inv) => self.topic_deliver(inv),
+                Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),
                 Event::Created(c) => self.container_created(c),
                 Event::WorkerStart(c, k) => self.worker_start(c, k),

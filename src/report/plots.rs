@@ -65,6 +65,8 @@ pub struct Timeline {
     rows: Vec<(f64, f64, f64, u32)>,
     /// Functions that ran (all of them count in the curve, drawn or not).
     ran: usize,
+    /// Row `i` stands for the functions ranked `i*stride .. (i+1)*stride` by start time.
+    stride: usize,
     /// Concurrency curve as plot points (a step line).
     curve: Vec<(f64, f64)>,
     max_concurrency: u64,
@@ -108,6 +110,7 @@ impl Timeline {
             title,
             rows,
             ran: ran.len(),
+            stride,
             max_concurrency: curve.max(),
             curve: curve_points(&curve, t_max),
             t_max,
@@ -312,10 +315,13 @@ fn draw_timeline<DB: DrawingBackend>(
     t_max: f64,
 ) -> DrawResult {
     let x_max = if t_max > 0.0 { t_max * 1.03 } else { 1.0 };
-    let rows = panel.rows.len().max(1) as f64;
-    // Same scale as the rows when every function is drawn: the curve reaching the top means
-    // all functions ran at once (as in thesis Figure 5.1).
-    let y2_max = panel.ran.max(1) as f64;
+    // The y axis counts functions by start rank, subsampled or not, so it shares its scale with
+    // the concurrency curve.
+    let stride = panel.stride as f64;
+    let rows = (panel.rows.len() as f64 * stride).max(1.0);
+    // Same scale on both sides: the curve reaching the top means all functions ran at once
+    // (as in thesis Figure 5.1).
+    let y2_max = rows;
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, 22))
         .margin(12)
@@ -354,8 +360,11 @@ fn draw_timeline<DB: DrawingBackend>(
         let colour = PALETTE[*invoker as usize % PALETTE.len()];
         let series = chart
             .draw_series(bars.iter().map(|&(i, start, end)| {
-                let y = i as f64;
-                Rectangle::new([(start, y + 0.1), (end, y + 0.9)], colour.filled())
+                let y = i as f64 * stride;
+                Rectangle::new(
+                    [(start, y + 0.1 * stride), (end, y + 0.9 * stride)],
+                    colour.filled(),
+                )
             }))
             .map_err(err)?;
         if k < LEGEND_INVOKERS {
@@ -384,7 +393,11 @@ fn draw_timeline<DB: DrawingBackend>(
                 .enumerate()
                 .filter(|(_, r)| r.0.is_finite())
                 .map(|(i, &(submit, ..))| {
-                    Circle::new((submit, i as f64 + 0.5), dot, SUBMIT_COLOUR.filled())
+                    Circle::new(
+                        (submit, (i as f64 + 0.5) * stride),
+                        dot,
+                        SUBMIT_COLOUR.filled(),
+                    )
                 }),
         )
         .map_err(err)?
