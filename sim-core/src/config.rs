@@ -450,11 +450,82 @@ pub fn load_config(path: &Path, sets: &[String]) -> Result<Config, ConfigError> 
 
 /// Deserializes a merged config value; errors name `origin` and the field path.
 pub fn parse_config_value(value: Value, origin: &Path) -> Result<Config, ConfigError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
+        let mut field = if path == "." { String::new() } else { path };
+        if let Some(key) = culprit_key(&value, &field) {
+            field = if field.is_empty() {
+                key
+            } else {
+                format!("{field}.{key}")
+            };
+        }
         ConfigError::new(origin, field, clean_message(&e.inner().to_string()))
     })
+}
+
+/// Serde loses the path inside internally tagged tables (`[workload]`, `[policy]`, distribution
+/// tables) and reports the table itself. Finds the key at fault: the one whose removal makes the
+/// error go away or turn into "missing field" for that key.
+fn culprit_key(root: &Value, field: &str) -> Option<String> {
+    let Some(Value::Table(table)) = value_at(root, field) else {
+        return None;
+    };
+    let original = serde_path_to_error::deserialize::<_, Config>(root.clone())
+        .err()
+        .map(|e| e.inner().to_string())?;
+    for key in table
+        .keys()
+        .filter(|k| !["kind", "name", "dist"].contains(&k.as_str()))
+    {
+        let mut trial = root.clone();
+        if let Some(Value::Table(t)) = value_at_mut(&mut trial, field) {
+            t.remove(key);
+        }
+        match serde_path_to_error::deserialize::<_, Config>(trial) {
+            Ok(_) => return Some(key.clone()),
+            Err(e) => {
+                let msg = e.inner().to_string();
+                if msg != original && msg.contains(&format!("missing field `{key}`")) {
+                    return Some(key.clone());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Splits `a.b[2].c` into steps: a key, then an optional array index.
+fn path_steps(field: &str) -> impl Iterator<Item = (&str, Option<usize>)> {
+    field
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map(|part| match part.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse().ok()),
+            None => (part, None),
+        })
+}
+
+fn value_at<'a>(root: &'a Value, field: &str) -> Option<&'a Value> {
+    let mut v = root;
+    for (key, index) in path_steps(field) {
+        v = v.get(key)?;
+        if let Some(i) = index {
+            v = v.get(i)?;
+        }
+    }
+    Some(v)
+}
+
+fn value_at_mut<'a>(root: &'a mut Value, field: &str) -> Option<&'a mut Value> {
+    let mut v = root;
+    for (key, index) in path_steps(field) {
+        v = v.get_mut(key)?;
+        if let Some(i) = index {
+            v = v.get_mut(i)?;
+        }
+    }
+    Some(v)
 }
 
 /// toml's value errors end with an `in \`key\`` line that repeats part of the path we print.

@@ -206,3 +206,26 @@ fn config_round_trips_through_toml() {
     let back = sim_core::config::parse_config_value(value, &path).unwrap();
     assert_eq!(back, config, "{text}");
 }
+
+#[test]
+fn errors_inside_tagged_tables_name_the_inner_key() {
+    // Serde reports these at `workload` / `policy`; the loader finds the key at fault.
+    let msg = load_err(
+        &BASE.replace(
+            "duration = { dist = \"constant\", value = 1.0 }",
+            "duration = \"long\"",
+        ),
+        &[],
+    );
+    assert!(msg.contains("field `workload.duration`"), "{msg}");
+    assert!(msg.contains("a number or a distribution table"), "{msg}");
+    let msg = load_err(
+        &BASE.replace(
+            "name = \"burst-heterogeneous\"",
+            "name = \"burst-heterogeneous\"\ngranularity = 3",
+        ),
+        &[],
+    );
+    assert!(msg.contains("field `policy.granularity`"), "{msg}");
+    assert!(msg.contains("unknown field `granularity`"), "{msg}");
+}
