@@ -483,3 +483,24 @@ fn ctrl_c_stops_cleanly_and_keeps_finished_rows() {
     // The table holds exactly the finished rows.
     assert_eq!(csv_lines(&out.join("runs.csv")).len(), rows + 1);
 }
+
+#[test]
+fn shards_from_different_checkouts_merge() {
+    // Cluster nodes see the repository at different paths: the sweep hash must not depend on them.
+    let (a, file_a) = setup(SWEEP);
+    let (b, file_b) = setup(SWEEP);
+    let shard0 = a.path().join("s0");
+    let shard1 = b.path().join("s1");
+    ok(&sweep(&file_a, &shard0, &["--shard", "0/2", "--no-plots"]));
+    ok(&sweep(&file_b, &shard1, &["--shard", "1/2", "--no-plots"]));
+    let merged = a.path().join("merged");
+    let output = bin()
+        .arg("merge")
+        .arg(&shard0)
+        .arg(&shard1)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(ok(&output).contains("36/36"));
+}

@@ -1,7 +1,8 @@
 //! Speed of the executor's pieces, for the README (needs root, runc and redis-server):
 //! container cold start through the executor's path (bundle generation + `runc run` until the
 //! dispatcher runs) vs a bare `runc run` of the same, pre-written bundle; per-worker dispatch
-//! inside a container; and the controller's time to plan and submit a 1,000-worker burst.
+//! inside a container; and the controller's time to plan and submit a 1,000-worker burst. The
+//! same cold start through crun and Docker when they are installed (Docker: engine running).
 //!
 //! `cargo run --release -p executor --example speed [ROUNDS]`
 
@@ -42,6 +43,68 @@ fn payload(workers: u32, cpus: Vec<u32>) -> Vec<u8> {
 fn report(out: &std::process::Output) -> DispatchReport {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Median cold start to dispatcher ready through `kind`'s backend, and through its bare CLI
+/// (`crun run` of the runc bundle, `docker run -i` of the same image and mounts).
+fn other_backend(
+    kind: RuntimeKind,
+    rounds: usize,
+    dir: &std::path::Path,
+    worker: &std::path::Path,
+    bundle: &std::path::Path,
+) -> anyhow::Result<(f64, f64)> {
+    let be = executor::backend::open(
+        kind,
+        &dir.join(format!("{kind:?}")),
+        worker,
+        &[("burstsim.cluster".into(), "speed".into())],
+        std::time::Duration::from_secs(60),
+    )?;
+    let (mut exec_path, mut bare) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        let id = format!("bs-speed-{kind:?}-x{i}").to_lowercase();
+        let spec = ContainerSpec {
+            id,
+            cpus: Some(vec![0]),
+            cpu_shares: None,
+            memory_mb: 256,
+            args: vec!["dispatch".into()],
+        };
+        let t0 = clock::now();
+        let out = be.run_dispatch(&spec, &payload(1, vec![0]))?;
+        exec_path.push(report(&out).t_ready - t0);
+
+        let id = format!("bs-speed-{kind:?}-b{i}").to_lowercase();
+        let mut cmd = match kind {
+            RuntimeKind::Docker => {
+                let mut c = Command::new("docker");
+                c.args(["run", "--rm", "-i", "--network", "none", "--read-only"]);
+                c.args(["--cpuset-cpus", "0", "-m", "256m", "--name", &id]);
+                for d in ["/usr", "/lib", "/lib64", "/bin"] {
+                    c.args(["-v", &format!("{d}:{d}:ro")]);
+                }
+                c.args(["-v", &format!("{}:/burstsim-worker:ro", worker.display())]);
+                c.args(["burstsim-rootfs:1", "/burstsim-worker", "dispatch"]);
+                c
+            }
+            _ => {
+                let mut c = Command::new(kind.binary());
+                c.args(["run", "--bundle"]).arg(bundle).arg(&id);
+                c
+            }
+        };
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let t0 = clock::now();
+        let out = feed_and_wait(cmd.spawn()?, &payload(1, vec![0]))?;
+        bare.push(report(&out).t_ready - t0);
+        if kind != RuntimeKind::Docker {
+            Runtime::new(kind).delete(&id)?;
+        }
+    }
+    Ok((median(exec_path), median(bare)))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,6 +171,24 @@ fn main() -> anyhow::Result<()> {
         b * 1e3,
         e / b
     );
+
+    // The other backends: the executor's path (`Backend::run_dispatch`) vs the bare CLI.
+    for kind in [RuntimeKind::Crun, RuntimeKind::Docker] {
+        if let Some(why) = executor::local::missing_prerequisites_for(kind) {
+            println!("{kind:?}: skipped ({why})");
+            continue;
+        }
+        match other_backend(kind, rounds, dir.path(), &worker, &bare_dir) {
+            Ok((e, b)) => println!(
+                "{kind:?} cold start to dispatcher ready (median of {rounds}): executor {:.1} ms, \
+                 bare {:.1} ms, ratio {:.2}",
+                e * 1e3,
+                b * 1e3,
+                e / b
+            ),
+            Err(err) => println!("{kind:?}: skipped ({err:#})"),
+        }
+    }
 
     // Per-worker dispatch inside one container of W workers.
     let w = 16u32;

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::bundle::{self, ContainerSpec};
+use crate::backend::{self, Backend};
+use crate::bundle::ContainerSpec;
 use crate::clock;
 use crate::cluster::{physical_cores, ClusterFile};
 use crate::payload::{ContainerPayload, DispatchReport, Layout};
 use crate::protocol::{self, AgentMsg, BurstJob, Heartbeat, InvokeJob, JobResult};
 use crate::reaper;
-use crate::runtime::{feed_and_wait, Runtime};
 use crate::transport::Broker;
 
 /// Finds the worker binary: the cluster file's, `$BURSTSIM_WORKER`, or `burstsim-worker` next
@@ -109,10 +109,8 @@ struct Agent {
     cluster: ClusterFile,
     host_cpus: Vec<u32>,
     cpu_shared: bool,
-    runtime: Runtime,
-    rootfs: PathBuf,
+    backend: Box<dyn Backend>,
     bundles: PathBuf,
-    worker_binary: PathBuf,
     prefix: String,
     state: Mutex<State>,
     freed: Condvar,
@@ -128,12 +126,13 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
         .get(id as usize)
         .with_context(|| format!("agent {id} is not in the cluster file"))?
         .clone();
-    let runtime = Runtime::new(cluster.runtime);
-    runtime.check()?;
     let timeout = Duration::from_millis(cluster.connect_timeout_ms);
     let mut queue = Broker::connect(&cluster.broker, &cluster.name, timeout)?;
     let results = Broker::connect(&cluster.broker, &cluster.name, timeout)?;
-    let worker_binary = find_worker_binary(&cluster)?;
+    // Absolute: Docker bind-mounts it by path.
+    let worker_binary = find_worker_binary(&cluster)?
+        .canonicalize()
+        .context("locating the worker binary")?;
     let cores = physical_cores();
     let host_cpus = cluster.host_cpus(id, cores);
     let cpu_shared = cluster.total_cpus() > cores;
@@ -145,12 +144,29 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
         );
     }
     let dir = cluster.state_dir.join(format!("agent{id}"));
-    let rootfs = bundle::prepare_rootfs(&dir)?;
+    let labels = [
+        (
+            crate::docker::LABEL_CLUSTER.to_string(),
+            cluster.name.clone(),
+        ),
+        (crate::docker::LABEL_AGENT.to_string(), id.to_string()),
+    ];
+    let backend = backend::open(
+        cluster.runtime,
+        &dir,
+        &worker_binary,
+        &labels,
+        Duration::from_secs_f64(cluster.run_timeout_s),
+    )
+    .with_context(|| format!("agent {id}: runtime `{:?}`", cluster.runtime))?;
     let bundles = dir.join("bundles");
-    std::fs::create_dir_all(&bundles)?;
     // Leftovers of any earlier agent with this id; from now on, names carry this process's
     // pid so that the reaper of a crashed predecessor never touches this agent's containers.
-    let c = reaper::cleanup(&runtime, &container_prefix(&cluster.name, id), &bundles);
+    let c = reaper::cleanup(
+        backend.as_ref(),
+        &container_prefix(&cluster.name, id),
+        &bundles,
+    );
     if c != reaper::Cleaned::default() {
         eprintln!("agent {id}: removed leftovers of an earlier agent: {c:?}");
     }
@@ -159,16 +175,14 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
         container_prefix(&cluster.name, id),
         std::process::id()
     );
-    let _reaper = spawn_reaper(&runtime, &prefix, &bundles, &worker_binary)?;
+    let _reaper = spawn_reaper(backend.as_ref(), &prefix, &bundles, &worker_binary)?;
 
     let agent = Arc::new(Agent {
         id,
         host_cpus,
         cpu_shared,
-        runtime,
-        rootfs,
+        backend,
         bundles,
-        worker_binary,
         prefix,
         state: Mutex::new(State {
             free_cpus: vec![true; spec.cpus as usize],
@@ -227,17 +241,22 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     agent.freed.notify_all();
     let _ = hb.join();
-    let c = reaper::cleanup(&agent.runtime, &agent.prefix, &agent.bundles);
+    let c = reaper::cleanup(agent.backend.as_ref(), &agent.prefix, &agent.bundles);
     eprintln!("agent {id}: stopped; removed {} containers", c.containers);
     Ok(())
 }
 
 /// Starts the reaper, which cleans up when the returned pipe closes (the agent died).
-fn spawn_reaper(runtime: &Runtime, prefix: &str, bundles: &Path, worker: &Path) -> Result<Child> {
+fn spawn_reaper(
+    backend: &dyn Backend,
+    prefix: &str,
+    bundles: &Path,
+    worker: &Path,
+) -> Result<Child> {
     Command::new(worker)
         .arg("reap")
         .arg("--runtime")
-        .arg(&runtime.binary)
+        .arg(backend.reaper_arg())
         .arg("--prefix")
         .arg(prefix)
         .arg("--bundles")
@@ -413,7 +432,6 @@ impl Agent {
             memory_mb: job.memory_mb * job.inputs.len() as u64,
             args: vec!["dispatch".into()],
         };
-        let dir = bundle::write_bundle(&self.bundles, &self.rootfs, &self.worker_binary, &spec)?;
         let payload = ContainerPayload {
             container_id: job.container_id,
             invoker_id: self.id,
@@ -423,19 +441,17 @@ impl Agent {
             cpus: host.to_vec(),
             seed: job.seed,
         };
-        let res = (|| {
-            let child = self.runtime.spawn_run(name, &dir)?;
-            self.state
-                .lock()
-                .unwrap()
-                .running
-                .insert(name.to_string(), job.run_id.clone());
-            let out = feed_and_wait(child, &serde_json::to_vec(&payload)?)?;
-            parse_report(&out)
-        })();
+        self.state
+            .lock()
+            .unwrap()
+            .running
+            .insert(name.to_string(), job.run_id.clone());
+        let res = serde_json::to_vec(&payload)
+            .map_err(anyhow::Error::from)
+            .and_then(|p| self.backend.run_dispatch(&spec, &p))
+            .and_then(|out| parse_report(&out));
         self.state.lock().unwrap().running.remove(name);
-        let _ = self.runtime.delete(name);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = self.backend.remove(name);
         res
     }
 
@@ -480,8 +496,7 @@ impl Agent {
                 };
                 let w = s.warm.remove(i);
                 s.free_memory_mb += w.memory_mb;
-                let _ = self.runtime.delete(&w.name);
-                let _ = std::fs::remove_dir_all(self.bundles.join(&w.name));
+                let _ = self.backend.remove(&w.name);
             }
             if s.free_memory_mb >= job.memory_mb {
                 s.free_memory_mb -= job.memory_mb;
@@ -527,9 +542,7 @@ impl Agent {
                     memory_mb: job.memory_mb,
                     args: vec!["idle".into()],
                 };
-                let dir =
-                    bundle::write_bundle(&self.bundles, &self.rootfs, &self.worker_binary, &spec)?;
-                self.runtime.run_detached(&name, &dir)?;
+                self.backend.start_idle(&spec)?;
             }
             let payload = ContainerPayload {
                 container_id,
@@ -543,10 +556,9 @@ impl Agent {
                 cpus: Vec::new(),
                 seed: job.seed,
             };
-            let child = self
-                .runtime
-                .spawn_exec(&name, &[bundle::WORKER_PATH, "dispatch"])?;
-            let out = feed_and_wait(child, &serde_json::to_vec(&payload)?)?;
+            let out = self
+                .backend
+                .exec_dispatch(&name, &serde_json::to_vec(&payload)?)?;
             parse_report(&out)
         })();
         let mut s = self.state.lock().unwrap();
@@ -563,8 +575,7 @@ impl Agent {
                     let w = s.warm.remove(i);
                     s.free_memory_mb += w.memory_mb;
                 }
-                let _ = self.runtime.delete(&name);
-                let _ = std::fs::remove_dir_all(self.bundles.join(&name));
+                let _ = self.backend.remove(&name);
             }
         }
         drop(s);
@@ -596,8 +607,7 @@ impl Agent {
         }
         drop(s);
         for name in &gone {
-            let _ = self.runtime.delete(name);
-            let _ = std::fs::remove_dir_all(self.bundles.join(name));
+            let _ = self.backend.remove(name);
         }
         if !gone.is_empty() {
             self.freed.notify_all();
@@ -616,7 +626,7 @@ impl Agent {
             .map(|(n, _)| n.clone())
             .collect();
         for name in running {
-            let _ = self.runtime.delete(&name);
+            let _ = self.backend.remove(&name);
         }
         // Busy FaaS containers too: their exec fails and the invocation reports it.
         self.remove_warm(|w| w.run_id == run_id);

@@ -1,17 +1,20 @@
 //! The live executor: runs the simulator's experiments for real, with the same placement
 //! policies. A controller asks `policies` for a plan from the free CPUs that agents report in
 //! heartbeats and sends one message per container (bursts) or per invocation (FaaS) through a
-//! Redis broker; each agent (the invoker of one node) creates OCI containers with runc or crun,
-//! whose in-container dispatcher starts one worker process per CPU, pinned to that CPU, runs the
-//! function and records CLOCK_REALTIME timestamps. Results come back as the simulator's
+//! Redis broker; each agent (the invoker of one node) creates containers (OCI bundles run by
+//! runc or crun, or Docker through its Engine API), whose in-container dispatcher starts one
+//! worker process per CPU, pinned to that CPU, runs the function and records CLOCK_REALTIME
+//! timestamps. Results come back as the simulator's
 //! `FunctionRecord`s. This crate never depends on the simulator: the root crate glues both.
 
 pub mod agent;
+pub mod backend;
 pub mod bundle;
 pub mod clock;
 pub mod cluster;
 pub mod controller;
 pub mod dispatcher;
+pub mod docker;
 pub mod function;
 pub mod local;
 pub mod payload;

@@ -15,17 +15,33 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{physical_cores, ClusterFile};
+use crate::docker::DockerBackend;
+use crate::runtime::{prepare_cgroups_for_crun, RuntimeKind};
 use crate::transport::Broker;
 
-/// Why live runs cannot happen on this machine, if they cannot.
+/// Why live runs with runc cannot happen on this machine, if they cannot.
 pub fn missing_prerequisites() -> Option<String> {
+    missing_prerequisites_for(RuntimeKind::Runc)
+}
+
+/// Why live runs with `runtime` cannot happen on this machine, if they cannot: not root, or
+/// the runtime (for Docker, the engine `dockerd`) or redis-server not installed. A Docker
+/// engine that is installed but not running is not "missing": the agents say how to start it.
+pub fn missing_prerequisites_for(runtime: RuntimeKind) -> Option<String> {
     if !nix::unistd::Uid::effective().is_root() {
-        return Some("not root (runc needs root to create containers)".into());
+        return Some(format!(
+            "not root ({} needs root to create containers)",
+            runtime.binary()
+        ));
     }
-    for (bin, pkg) in [("runc", "runc"), ("redis-server", "redis-server")] {
+    for (bin, pkg) in [
+        (runtime.binary(), runtime.package()),
+        ("redis-server", "redis-server"),
+    ] {
         let found = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-            .unwrap_or(false);
+            .unwrap_or(false)
+            || Path::new("/usr/sbin").join(bin).is_file();
         if !found {
             return Some(format!("`{bin}` not found (apt-get install -y {pkg})"));
         }
@@ -79,7 +95,8 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Starts redis on `port` and `nodes` agents, each run as `agent_cmd... --cluster FILE --id i`.
+/// Starts redis on `port` and `nodes` agents, each run as `agent_cmd... --cluster FILE --id i`,
+/// with containers run by `runtime`.
 pub fn up(
     dir: &Path,
     nodes: u32,
@@ -87,6 +104,7 @@ pub fn up(
     port: u16,
     agent_cmd: &[String],
     worker_binary: Option<PathBuf>,
+    runtime: RuntimeKind,
 ) -> Result<(ClusterFile, LocalState)> {
     if nodes == 0 || cpus_per_node == 0 {
         bail!("--nodes and --cpus-per-node: expected integers >= 1");
@@ -111,6 +129,21 @@ pub fn up(
     let broker = format!("redis://127.0.0.1:{port}");
     let mut cluster = ClusterFile::local(&broker, &dir.join("state"), nodes, cpus_per_node);
     cluster.worker_binary = worker_binary;
+    cluster.runtime = runtime;
+    if runtime == RuntimeKind::Docker {
+        // Imported once here: agents importing at the same time would leave dangling copies.
+        DockerBackend::connect(&dir, Path::new("/proc/self/exe"), &[])?.ensure_image()?;
+    }
+    if runtime == RuntimeKind::Crun {
+        // Once, before the agents start (each would try it too).
+        let moved = prepare_cgroups_for_crun()?;
+        if !moved.is_empty() {
+            eprintln!(
+                "crun: moved cgroup controllers {moved:?} from cgroup v2 to v1 \
+                 (/sys/fs/cgroup/<name>): crun does not support hybrid mode otherwise"
+            );
+        }
+    }
     // Short keys: each local cluster gets its own namespace on a shared broker.
     cluster.name = format!("l{port}");
     let cluster_file = dir.join("cluster.toml");

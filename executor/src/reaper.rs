@@ -1,4 +1,4 @@
-//! Cleanup of an agent's containers, bundles, cgroups and worker processes. The agent runs it
+//! Cleanup of an agent's containers (any backend), bundles, cgroups and worker processes. The agent runs it
 //! at start (leftovers of a crashed predecessor) and at exit; a separate reaper process,
 //! started by the agent and blocked on a pipe from it, runs it when the agent dies, even by
 //! SIGKILL (the pipe closes).
@@ -11,8 +11,8 @@ use anyhow::{bail, Result};
 use nix::sys::signal::{kill, signal, SigHandler, Signal};
 use nix::unistd::Pid;
 
+use crate::backend::{self, Backend};
 use crate::bundle::CGROUP_PARENT;
-use crate::runtime::Runtime;
 
 /// What was removed, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -44,13 +44,16 @@ pub fn leftover_cgroups(prefix: &str) -> Vec<PathBuf> {
 }
 
 /// Removes every container, bundle and cgroup whose id starts with `prefix`.
-pub fn cleanup(runtime: &Runtime, prefix: &str, bundles_dir: &Path) -> Cleaned {
+pub fn cleanup(backend: &dyn Backend, prefix: &str, bundles_dir: &Path) -> Cleaned {
     let mut cleaned = Cleaned::default();
-    if let Ok(ids) = runtime.list() {
-        for id in ids.iter().filter(|id| id.starts_with(prefix)) {
-            match runtime.delete(id) {
-                Ok(()) => cleaned.containers += 1,
-                Err(e) => eprintln!("cleanup: {e:#}"),
+    match backend.list() {
+        Err(e) => eprintln!("cleanup: {e:#}"),
+        Ok(ids) => {
+            for id in ids.iter().filter(|id| id.starts_with(prefix)) {
+                match backend.remove(id) {
+                    Ok(()) => cleaned.containers += 1,
+                    Err(e) => eprintln!("cleanup: {e:#}"),
+                }
             }
         }
     }
@@ -81,8 +84,8 @@ pub fn cleanup(runtime: &Runtime, prefix: &str, bundles_dir: &Path) -> Cleaned {
     cleaned
 }
 
-/// `burstsim-worker reap --runtime BIN --prefix P --bundles DIR`: waits for EOF on stdin (the
-/// agent holds the other end), then cleans up.
+/// `burstsim-worker reap --runtime BIN|docker --prefix P --bundles DIR`: waits for EOF on stdin
+/// (the agent holds the other end), then cleans up.
 pub fn reap_main(args: &[String]) -> Result<()> {
     let mut runtime = None;
     let mut prefix = None;
@@ -120,10 +123,10 @@ pub fn reap_main(args: &[String]) -> Result<()> {
             Err(_) => break,
         }
     }
-    let rt = Runtime {
-        binary: PathBuf::from(runtime),
-    };
-    let c = cleanup(&rt, &prefix, Path::new(&bundles));
+    let bundles = PathBuf::from(bundles);
+    let dir = bundles.parent().unwrap_or(Path::new("/"));
+    let backend = backend::open_for_reaper(&runtime, dir)?;
+    let c = cleanup(backend.as_ref(), &prefix, &bundles);
     if c != Cleaned::default() {
         eprintln!(
             "reaper: agent gone; removed {} containers, {} bundles, {} cgroups",

@@ -1,4 +1,5 @@
-//! The OCI runtime CLI (runc, or crun which takes the same commands).
+//! The OCI runtime CLI (runc, or crun which takes the same commands), and the cgroup setup crun
+//! needs on hybrid cgroup hosts.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,20 +8,33 @@ use std::process::{Child, Command, Output, Stdio};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-/// Which OCI runtime runs the containers.
+/// What runs the containers: an OCI runtime CLI on generated bundles, or a Docker engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     #[default]
     Runc,
     Crun,
+    /// The Docker Engine API (see `docker`).
+    Docker,
 }
 
 impl RuntimeKind {
+    /// The CLI binary (for Docker, the engine's daemon, which must run on the node).
     pub fn binary(&self) -> &'static str {
         match self {
             RuntimeKind::Runc => "runc",
             RuntimeKind::Crun => "crun",
+            RuntimeKind::Docker => "dockerd",
+        }
+    }
+
+    /// The Debian package that provides it.
+    pub fn package(&self) -> &'static str {
+        match self {
+            RuntimeKind::Runc => "runc",
+            RuntimeKind::Crun => "crun",
+            RuntimeKind::Docker => "docker.io",
         }
     }
 }
@@ -149,6 +163,64 @@ impl Runtime {
             .filter(|l| !l.is_empty())
             .collect())
     }
+}
+
+/// The cgroup v2 hierarchy of a hybrid host (v1 controllers under /sys/fs/cgroup/<name>).
+const UNIFIED: &str = "/sys/fs/cgroup/unified";
+
+/// Controllers still bound to the cgroup v2 hierarchy of a hybrid host (empty elsewhere). crun
+/// refuses hybrid mode ("cgroups in hybrid mode not supported") unless this is empty.
+pub fn hybrid_v2_controllers() -> Vec<String> {
+    let is_v2 = |p: &str| {
+        nix::sys::statfs::statfs(p)
+            .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+            .unwrap_or(false)
+    };
+    if is_v2("/sys/fs/cgroup") || !is_v2(UNIFIED) {
+        return Vec::new();
+    }
+    std::fs::read_to_string(format!("{UNIFIED}/cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Makes crun usable on a hybrid cgroup host: moves every controller still on cgroup v2 (on
+/// Debian's hybrid layout, hugetlb) to a v1 hierarchy of its own at /sys/fs/cgroup/<name>,
+/// which the kernel allows while no v2 cgroup uses it. Returns the controllers moved; the
+/// error says which command to run by hand when it cannot.
+pub fn prepare_cgroups_for_crun() -> Result<Vec<String>> {
+    let controllers = hybrid_v2_controllers();
+    for c in &controllers {
+        let dir = PathBuf::from("/sys/fs/cgroup").join(c);
+        let how = format!(
+            "crun does not run on a hybrid cgroup host while the `{c}` controller is on cgroup v2; \
+             move it to cgroup v1 as root with `mkdir -p {d} && mount -t cgroup -o {c} cgroup {d}` \
+             (or use runtime = \"runc\")",
+            d = dir.display()
+        );
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating {}", dir.display()))
+            .with_context(|| how.clone())?;
+        nix::mount::mount(
+            Some("cgroup"),
+            &dir,
+            Some("cgroup"),
+            nix::mount::MsFlags::empty(),
+            Some(c.as_str()),
+        )
+        .with_context(|| format!("mounting the {c} cgroup v1 hierarchy"))
+        .with_context(|| how.clone())?;
+    }
+    let left = hybrid_v2_controllers();
+    if !left.is_empty() {
+        bail!(
+            "crun does not run on a hybrid cgroup host while controllers {left:?} are on cgroup v2 \
+             (moving them to v1 did not take)"
+        );
+    }
+    Ok(controllers)
 }
 
 /// Writes `input` to a child's stdin and waits for its output.

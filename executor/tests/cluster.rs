@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity};
 use executor::local;
+use executor::runtime::RuntimeKind;
 use policies::workload::FunctionInput;
 use policies::{ActionRef, PolicySpec, Status};
 
@@ -34,8 +35,16 @@ fn up(nodes: u32, cpus: u32) -> Option<Up> {
     let dir = tempfile::tempdir().unwrap();
     let port = local::free_port().unwrap();
     let cmd = vec![worker().display().to_string(), "agent".to_string()];
-    let (cluster, state) =
-        local::up(dir.path(), nodes, cpus, port, &cmd, Some(worker())).expect("cluster up");
+    let (cluster, state) = local::up(
+        dir.path(),
+        nodes,
+        cpus,
+        port,
+        &cmd,
+        Some(worker()),
+        RuntimeKind::Runc,
+    )
+    .expect("cluster up");
     Some(Up {
         dir,
         cluster,

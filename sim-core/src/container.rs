@@ -4,6 +4,8 @@
 //! earlier to make room (least recently idled first). Stale pool entries are skipped lazily via
 //! an epoch that changes whenever a container leaves the idle state.
 
+use std::collections::BTreeMap;
+
 use crate::event::Event;
 use crate::sim::Sim;
 
@@ -41,30 +43,69 @@ pub(crate) struct Container {
     pub cold: bool,
     /// Created as a stem cell (becomes one when its creation ends).
     pub stem: bool,
-    /// Cores held while busy (exclusive CPU model), worker k on `cores[k]`.
+    /// Core held while busy by a single-worker container (exclusive CPU model), kept inline so
+    /// that reusing the container touches no extra heap block.
+    pub core: u32,
+    /// Cores held while busy by a larger container (exclusive CPU model), worker k on `cores[k]`.
     pub cores: Vec<u32>,
 }
 
+impl Container {
+    /// The core of worker `k` while busy (exclusive CPU model).
+    #[inline]
+    pub fn core_of(&self, k: usize) -> u32 {
+        if self.workers == 1 {
+            self.core
+        } else {
+            self.cores[k]
+        }
+    }
+}
+
+/// An idle pool key: (action, workers).
+type PoolKey = (u32, u32);
+/// An idle pool entry: (container, epoch when it went idle).
+type PoolEntry = (u32, u32);
+
 /// One invoker's idle containers as (container, epoch) stacks per (action, workers), most
-/// recently idled last. A flat list searched linearly: an invoker sees few distinct keys, and
-/// one contiguous block costs fewer cache misses than a tree's nodes.
+/// recently idled on top. The first key's stack is stored apart, its top entry inline: the
+/// usual reuse (one action, one idle container) touches no heap block, which matters once tens
+/// of thousands of invokers fall out of cache. Other keys live in an ordered map.
 #[derive(Debug, Default)]
 pub(crate) struct IdlePool {
-    stacks: Vec<((u32, u32), Vec<(u32, u32)>)>,
+    /// The first key seen; its stack is `top0` (`None` only when empty) over `below0`.
+    key0: Option<PoolKey>,
+    top0: Option<PoolEntry>,
+    below0: Vec<PoolEntry>,
+    others: BTreeMap<PoolKey, Vec<PoolEntry>>,
 }
 
 impl IdlePool {
-    fn stack(&mut self, key: (u32, u32)) -> Option<&mut Vec<(u32, u32)>> {
-        self.stacks
-            .iter_mut()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+    /// Takes the top entry of `key`'s stack.
+    fn pop(&mut self, key: PoolKey) -> Option<PoolEntry> {
+        if self.key0 == Some(key) {
+            let top = self.top0.take();
+            if top.is_some() {
+                self.top0 = self.below0.pop();
+            }
+            top
+        } else {
+            self.others.get_mut(&key).and_then(|v| v.pop())
+        }
     }
 
-    fn push(&mut self, key: (u32, u32), entry: (u32, u32)) {
-        match self.stacks.iter().position(|(k, _)| *k == key) {
-            Some(i) => self.stacks[i].1.push(entry),
-            None => self.stacks.push((key, vec![entry])),
+    fn push(&mut self, key: PoolKey, entry: PoolEntry) {
+        match self.key0 {
+            None => {
+                self.key0 = Some(key);
+                self.top0 = Some(entry);
+            }
+            Some(k) if k == key => {
+                if let Some(top) = self.top0.replace(entry) {
+                    self.below0.push(top);
+                }
+            }
+            Some(_) => self.others.entry(key).or_default().push(entry),
         }
     }
 }
@@ -92,6 +133,7 @@ impl Sim<'_> {
             remaining: 0,
             cold: false,
             stem: action == STEM,
+            core: u32::MAX,
             cores: Vec::new(),
         });
         self.stats.containers_created += 1;
@@ -101,8 +143,8 @@ impl Sim<'_> {
     /// An idle container of `action` with `workers` CPUs on `inv`, taken out of the pool.
     pub(crate) fn pop_idle(&mut self, inv: usize, action: u32, workers: u32) -> Option<u32> {
         let containers = &self.containers;
-        let stack = self.invokers[inv].idle.stack((action, workers))?;
-        while let Some((cid, epoch)) = stack.pop() {
+        let pool = &mut self.invokers[inv].idle;
+        while let Some((cid, epoch)) = pool.pop((action, workers)) {
             let c = &containers[cid as usize];
             if c.state == CState::Idle && c.epoch == epoch {
                 return Some(cid);
@@ -124,23 +166,32 @@ impl Sim<'_> {
         }
         let st = &mut self.invokers[inv];
         st.busy -= 1;
-        st.free_cores.extend(c.cores.drain(..).rev());
+        if self.exclusive_cpu {
+            if workers == 1 {
+                st.free_cores.push(c.core);
+            } else {
+                st.free_cores.extend(c.cores.drain(..).rev());
+            }
+        }
         c.state = CState::Idle;
         c.idle_since = now;
         let entry = (cid, c.epoch);
         st.idle.push((action, workers), entry);
-        st.lru.push_back(entry);
         st.idle_mem += memory;
         let schedule_keep_alive = !c.keepalive_pending;
         c.keepalive_pending = true;
-        // Drop stale entries at the LRU front so the deque stays short in steady state.
-        let containers = &self.containers;
-        while let Some(&(id, e)) = st.lru.front() {
-            let f = &containers[id as usize];
-            if f.state == CState::Idle && f.epoch == e {
-                break;
+        // Only memory admission (CPU shares) evicts in LRU order; exclusive CPUs never read it.
+        if !self.exclusive_cpu {
+            st.lru.push_back(entry);
+            // Drop stale entries at the LRU front so the deque stays short in steady state.
+            let containers = &self.containers;
+            while let Some(&(id, e)) = st.lru.front() {
+                let f = &containers[id as usize];
+                if f.state == CState::Idle && f.epoch == e {
+                    break;
+                }
+                st.lru.pop_front();
             }
-            st.lru.pop_front();
         }
         if schedule_keep_alive {
             self.at(now + keep_alive, Event::KeepAlive(cid));
@@ -178,5 +229,36 @@ impl Sim<'_> {
         st.used_mem -= c.memory_mb;
         st.idle_mem -= c.memory_mb;
         self.stats.evictions += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdlePool;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        /// Behaves like one LIFO stack per key, whatever the order of keys and operations.
+        #[test]
+        fn pool_is_a_stack_per_key(ops in prop::collection::vec((any::<bool>(), 0u32..3, 0u32..3, any::<u32>()), 1..300)) {
+            let mut pool = IdlePool::default();
+            let mut model: BTreeMap<(u32, u32), Vec<(u32, u32)>> = BTreeMap::new();
+            for (push, action, workers, id) in ops {
+                let key = (action, workers);
+                if push {
+                    pool.push(key, (id, id ^ 1));
+                    model.entry(key).or_default().push((id, id ^ 1));
+                } else {
+                    prop_assert_eq!(pool.pop(key), model.get_mut(&key).and_then(|s| s.pop()));
+                }
+            }
+            for (key, stack) in &mut model {
+                while let Some(want) = stack.pop() {
+                    prop_assert_eq!(pool.pop(*key), Some(want));
+                }
+                prop_assert_eq!(pool.pop(*key), None);
+            }
+        }
     }
 }

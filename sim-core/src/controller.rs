@@ -217,6 +217,8 @@ impl Sim<'_> {
                 invoker: cp.invoker,
                 first_fid: base + cp.first_worker as u64,
                 workers: cp.workers,
+                next: u32::MAX,
+                next_at: 0,
             });
             self.publish_message(m, t);
         }

@@ -38,7 +38,7 @@ impl Sim<'_> {
             rec.t_container_ready = t_ready;
             rec.t_start = secs(t);
             if self.exclusive_cpu {
-                rec.cpu = Some(c.cores[k]);
+                rec.cpu = Some(c.core_of(k));
             }
             if shared_cpu {
                 self.q.push(t, Event::WorkerStart(cid, k as u32));

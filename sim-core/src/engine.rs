@@ -85,6 +85,15 @@ impl<E> EventQueue<E> {
             // Refill bucket 0 from the lowest non-empty bucket (all lower ones are empty, so
             // refiled events keep their order).
             let b = self.mask.trailing_zeros() as usize;
+            if self.buckets[b].len() == 1 {
+                // A lone event is the minimum: skip the refill.
+                let (time, event) = self.buckets[b].pop().expect("one event");
+                self.mask &= !(1 << b);
+                self.last = time;
+                self.len -= 1;
+                self.popped += 1;
+                return Some((time, event));
+            }
             let mut items = std::mem::take(&mut self.buckets[b]);
             self.mask &= !(1 << b);
             self.last = items

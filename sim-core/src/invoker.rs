@@ -220,9 +220,13 @@ impl Sim<'_> {
             c.epoch = c.epoch.wrapping_add(1);
         }
         if self.exclusive_cpu {
-            let keep = st.free_cores.len() - c.workers as usize;
-            c.cores.clear();
-            c.cores.extend(st.free_cores.drain(keep..).rev());
+            if c.workers == 1 {
+                c.core = st.free_cores.pop().expect("admission checked a free core");
+            } else {
+                let keep = st.free_cores.len() - c.workers as usize;
+                c.cores.clear();
+                c.cores.extend(st.free_cores.drain(keep..).rev());
+            }
         }
     }
 

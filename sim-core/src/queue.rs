@@ -1,23 +1,24 @@
 //! Per-invoker message topics (Kafka-like): each message takes a sampled latency, but a topic
 //! delivers in publish order, so message i+1 never arrives before message i on one invoker.
 //! Since deliveries on a topic are ordered, only its head is in the event queue (carrying its
-//! message, so the common one-message topic never touches the deque): a plan of 100,000
-//! containers adds one pending event per invoker, not one per message.
-
-use std::collections::VecDeque;
+//! message): a plan of 100,000 containers adds one pending event per invoker, not one per
+//! message. A topic is a list threaded through the messages (`Message::next`), so a delivery
+//! touches only the message it delivers.
 
 use crate::event::Event;
 use crate::rng::{self, Rng};
 use crate::scenario::Scenario;
 use crate::sim::Sim;
 
+/// `tail` of an empty topic.
+const NONE: u32 = u32::MAX;
+
 pub(crate) struct QueueState {
     rngs: Vec<Rng>,
     last_delivery: Vec<u64>,
-    /// Whether the invoker's topic has a head message, whose `Deliver` event is pending.
-    has_head: Vec<bool>,
-    /// (delivery time, message) in order, per invoker, behind the head.
-    topics: Vec<VecDeque<(u64, u32)>>,
+    /// Last message of each invoker's topic (its head has a `Deliver` event pending), or
+    /// `NONE` when the topic is empty.
+    tail: Vec<u32>,
 }
 
 impl QueueState {
@@ -28,8 +29,7 @@ impl QueueState {
                 .map(|i| rng::stream(seed, "queue", i as u64))
                 .collect(),
             last_delivery: vec![0; n],
-            has_head: vec![false; n],
-            topics: (0..n).map(|_| VecDeque::new()).collect(),
+            tail: vec![NONE; n],
         }
     }
 }
@@ -41,20 +41,24 @@ impl Sim<'_> {
         let latency = self.sc.queue_latency.sample_ns(&mut self.queues.rngs[inv]);
         let deliver = (t + latency).max(self.queues.last_delivery[inv]);
         self.queues.last_delivery[inv] = deliver;
-        if self.queues.has_head[inv] {
-            self.queues.topics[inv].push_back((deliver, m));
-        } else {
-            self.queues.has_head[inv] = true;
+        let tail = std::mem::replace(&mut self.queues.tail[inv], m);
+        if tail == NONE {
             self.at(deliver, Event::Deliver(inv as u32, m));
+        } else {
+            let prev = &mut self.messages[tail as usize];
+            prev.next = m;
+            prev.next_at = deliver;
         }
     }
 
     /// The head message `m` of invoker `inv`'s topic arrives.
     pub(crate) fn topic_deliver(&mut self, inv: u32, m: u32) {
-        let i = inv as usize;
-        match self.queues.topics[i].pop_front() {
-            Some((next, m2)) => self.at(next, Event::Deliver(inv, m2)),
-            None => self.queues.has_head[i] = false,
+        let msg = &self.messages[m as usize];
+        if msg.next == NONE {
+            self.queues.tail[inv as usize] = NONE;
+        } else {
+            let (next, at) = (msg.next, msg.next_at);
+            self.at(at, Event::Deliver(inv, next));
         }
         self.deliver(m);
     }

@@ -71,6 +71,9 @@ pub enum ClusterAction {
         /// Broker port on 127.0.0.1.
         #[arg(long, default_value_t = 6390)]
         port: u16,
+        /// What runs the containers: runc, crun or docker (a running Docker engine).
+        #[arg(long, default_value = "runc")]
+        runtime: String,
     },
     /// Stop the agents (they remove their containers) and redis.
     Down {
@@ -111,8 +114,19 @@ pub fn cluster_main(args: &ClusterArgs) -> Result<(), Error> {
             nodes,
             cpus_per_node,
             port,
+            runtime,
         } => {
-            if let Some(why) = executor::local::missing_prerequisites() {
+            let runtime = match runtime.as_str() {
+                "runc" => executor::runtime::RuntimeKind::Runc,
+                "crun" => executor::runtime::RuntimeKind::Crun,
+                "docker" => executor::runtime::RuntimeKind::Docker,
+                other => {
+                    return Err(Error::input(format!(
+                        "--runtime: expected runc, crun or docker, got `{other}`"
+                    )))
+                }
+            };
+            if let Some(why) = executor::local::missing_prerequisites_for(runtime) {
                 return Err(Error::Other(anyhow::anyhow!(
                     "cannot start a local cluster: {why}"
                 )));
@@ -120,14 +134,15 @@ pub fn cluster_main(args: &ClusterArgs) -> Result<(), Error> {
             let exe = std::env::current_exe().map_err(anyhow::Error::from)?;
             let cmd = vec![exe.display().to_string(), "agent".to_string()];
             let (cluster, state) =
-                executor::local::up(dir, *nodes, *cpus_per_node, *port, &cmd, None)?;
+                executor::local::up(dir, *nodes, *cpus_per_node, *port, &cmd, None, runtime)?;
             println!(
-                "cluster up: redis pid {} on {}, {} agents (pids {:?}), {} CPUs each",
+                "cluster up: redis pid {} on {}, {} agents (pids {:?}), {} CPUs each, runtime {}",
                 state.redis_pid,
                 cluster.broker,
                 cluster.agents.len(),
                 state.agent_pids,
-                cpus_per_node
+                cpus_per_node,
+                format!("{runtime:?}").to_lowercase()
             );
             println!("cluster file: {}", state.cluster_file.display());
             Ok(())

@@ -7,11 +7,26 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("dispatch") => executor::dispatcher::dispatch(
-            &mut std::io::stdin(),
-            &mut std::io::stdout(),
-            &PathBuf::from("/proc/self/exe"),
-        ),
+        // The payload on stdin (OCI runtimes) or in a file (`--payload FILE`: Docker).
+        Some("dispatch") => match args.get(1..) {
+            Some([flag, file]) if flag == "--payload" => std::fs::File::open(file)
+                .map_err(|e| anyhow::anyhow!("opening the payload {file}: {e}"))
+                .and_then(|mut f| {
+                    executor::dispatcher::dispatch(
+                        &mut f,
+                        &mut std::io::stdout(),
+                        &PathBuf::from("/proc/self/exe"),
+                    )
+                }),
+            Some([]) | None => executor::dispatcher::dispatch(
+                &mut std::io::stdin(),
+                &mut std::io::stdout(),
+                &PathBuf::from("/proc/self/exe"),
+            ),
+            Some(other) => Err(anyhow::anyhow!(
+                "dispatch: expected no argument or --payload FILE, got {other:?}"
+            )),
+        },
         Some("worker") => {
             executor::dispatcher::worker(&mut std::io::stdin(), &mut std::io::stdout())
         }
@@ -23,7 +38,7 @@ fn main() -> ExitCode {
         Some("agent") => agent(&args[1..]),
         _ => {
             eprintln!(
-                "usage: burstsim-worker agent --cluster FILE --id N | dispatch|worker|idle|reap ...\n\
+                "usage: burstsim-worker agent --cluster FILE --id N | dispatch [--payload FILE]|worker|idle|reap ...\n\
                  (runs inside burstsim containers; started by `burstsim agent`)"
             );
             return ExitCode::from(2);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Starts dockerd by hand when no Docker engine answers (machines without systemd, CI), then
+# waits until `docker info` answers. Idempotent: an engine that already answers is left alone.
+# Usage: scripts/start-dockerd.sh [TIMEOUT_S]   (default 60; log in /var/log/burstsim-dockerd.log)
+set -euo pipefail
+
+timeout_s="${1:-60}"
+log="${DOCKERD_LOG:-/var/log/burstsim-dockerd.log}"
+
+if docker info >/dev/null 2>&1; then
+  echo "dockerd: already running"
+  exit 0
+fi
+if ! command -v dockerd >/dev/null; then
+  echo "dockerd: not installed (apt-get install -y docker.io)" >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "dockerd: must be started as root" >&2
+  exit 1
+fi
+
+# A stale pid file from a dockerd that died keeps a new one from starting.
+if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+  rm -f /var/run/docker.pid
+fi
+
+# No network is needed (containers run with network "none"); without the bridge and iptables
+# dockerd also starts where netfilter is unavailable (nested containers, minimal VMs).
+nohup dockerd --bridge=none --iptables=false --ip-masq=false >>"$log" 2>&1 &
+pid=$!
+
+for _ in $(seq 1 $((timeout_s * 4))); do
+  if docker info >/dev/null 2>&1; then
+    echo "dockerd: started (pid $pid, log $log)"
+    exit 0
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "dockerd: exited at start; last lines of $log:" >&2
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
+  sleep 0.25
+done
+echo "dockerd: no answer from \`docker info\` within ${timeout_s} s; last lines of $log:" >&2
+tail -n 20 "$log" >&2
+exit 1
