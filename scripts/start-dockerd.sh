@@ -20,15 +20,24 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# A stale pid file from a dockerd that died keeps a new one from starting.
-if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
-  rm -f /var/run/docker.pid
+# A stale pid file from a dockerd that died (or is a zombie) keeps a new one from starting.
+if [ -f /var/run/docker.pid ]; then
+  old="$(cat /var/run/docker.pid)"
+  state="$(ps -o stat= -p "$old" 2>/dev/null || true)"
+  if [ -z "$state" ] || [ "${state#Z}" != "$state" ]; then
+    rm -f /var/run/docker.pid
+  else
+    # A dockerd that runs but does not answer yet (starting): give it the timeout.
+    pid="$old"
+  fi
 fi
 
 # No network is needed (containers run with network "none"); without the bridge and iptables
 # dockerd also starts where netfilter is unavailable (nested containers, minimal VMs).
-nohup dockerd --bridge=none --iptables=false --ip-masq=false >>"$log" 2>&1 &
-pid=$!
+if [ -z "${pid:-}" ]; then
+  nohup dockerd --bridge=none --iptables=false --ip-masq=false >>"$log" 2>&1 &
+  pid=$!
+fi
 
 for _ in $(seq 1 $((timeout_s * 4))); do
   if docker info >/dev/null 2>&1; then

@@ -54,6 +54,10 @@ struct Cluster {
 
 impl Cluster {
     fn up(nodes: u32, cpus: u32) -> Cluster {
+        Self::up_with(nodes, cpus, "runc")
+    }
+
+    fn up_with(nodes: u32, cpus: u32, runtime: &str) -> Cluster {
         ensure_worker();
         let dir = tempfile::tempdir().unwrap();
         let port = executor::local::free_port().unwrap().to_string();
@@ -66,7 +70,7 @@ impl Cluster {
                 "--cpus-per-node",
             ])
             .arg(cpus.to_string())
-            .args(["--port", &port, "--dir"])
+            .args(["--port", &port, "--runtime", runtime, "--dir"])
             .arg(dir.path())
             .output()
             .unwrap();
@@ -89,11 +93,10 @@ impl Cluster {
         let c = executor::ClusterFile::load(&self.file()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let runc = Command::new("runc").args(["list", "-q"]).output().unwrap();
-            let ids: Vec<String> = String::from_utf8_lossy(&runc.stdout)
-                .lines()
+            let ids: Vec<String> = executor::backend::list_containers(c.runtime)
+                .unwrap()
+                .into_iter()
                 .filter(|l| l.starts_with(&prefix))
-                .map(str::to_string)
                 .collect();
             let cgroups = executor::reaper::leftover_cgroups(&prefix);
             let bundles: Vec<PathBuf> = (0..c.agents.len())
@@ -379,4 +382,73 @@ fn calibrate_then_validate_writes_every_figure() {
         assert!(out_dir.join(f).is_file(), "missing {f}");
     }
     cluster.assert_clean();
+}
+
+#[test]
+fn live_bursts_through_docker_and_crun() {
+    for runtime in ["docker", "crun"] {
+        let kind = match runtime {
+            "docker" => executor::runtime::RuntimeKind::Docker,
+            _ => executor::runtime::RuntimeKind::Crun,
+        };
+        if let Some(why) = executor::local::missing_prerequisites_for(kind) {
+            println!("SKIPPED live {runtime} test: {why}");
+            continue;
+        }
+        if kind == executor::runtime::RuntimeKind::Docker
+            && executor::backend::list_containers(kind).is_err()
+        {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-dockerd.sh");
+            ok(&Command::new("bash").arg(script).output().unwrap());
+        }
+        let cluster = Cluster::up_with(2, 1, runtime);
+        let file = std::fs::read_to_string(cluster.file()).unwrap();
+        assert!(file.contains(&format!("runtime = \"{runtime}\"")), "{file}");
+        let work = tempfile::tempdir().unwrap();
+        let cfg = write_config(
+            work.path(),
+            "burst",
+            "name = \"burst-homogeneous\"\ngranularity = 1",
+            2,
+            0.2,
+        );
+        let out_dir = work.path().join("live");
+        ok(&burstsim()
+            .args(["live", "--config"])
+            .arg(&cfg)
+            .arg("--cluster")
+            .arg(cluster.file())
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap());
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["ok"], 2, "{runtime}: {summary}");
+        assert_eq!(summary["live"]["runtime"], runtime, "{summary}");
+        let traces: Vec<serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string(out_dir.join("live_workers.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(traces.len(), 2);
+        for t in &traces {
+            assert_eq!(t["affinity"].as_array().unwrap().len(), 1, "{runtime}: {t}");
+        }
+        cluster.assert_clean();
+    }
+}
+
+#[test]
+fn unknown_runtime_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = burstsim()
+        .args(["cluster", "up", "--runtime", "podman", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--runtime") && err.contains("podman"), "{err}");
+    assert!(!dir.path().join("cluster.toml").exists());
 }

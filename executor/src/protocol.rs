@@ -58,7 +58,9 @@ pub struct JobResult {
     pub container_id: u64,
     /// CLOCK_REALTIME when the agent read the message.
     pub t_dispatch: f64,
-    /// CLOCK_REALTIME when the container was ready (dispatcher started inside it).
+    /// CLOCK_REALTIME when the container was ready (dispatcher started inside it); NaN (JSON
+    /// null) when it never was.
+    #[serde(deserialize_with = "nan_if_null")]
     pub t_ready: f64,
     pub cold: bool,
     /// Invoker-local CPU index of each worker (bursts), empty for FaaS.
@@ -85,6 +87,11 @@ pub struct Heartbeat {
     pub cpu_shared: bool,
 }
 
+/// JSON has no NaN: serde_json writes it as null, so null reads back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Parses a broker message, naming what was wrong.
 pub fn parse<T: for<'de> Deserialize<'de>>(what: &str, raw: &str) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_str(raw);
@@ -107,6 +114,31 @@ mod tests {
         assert!(err.contains("expected u64"), "{err}");
         let err = parse::<AgentMsg>("agent message", "not json").unwrap_err();
         assert!(err.starts_with("malformed agent message"), "{err}");
+    }
+
+    #[test]
+    fn failed_job_result_round_trips() {
+        // A container that never started has no ready time: it must still parse, or the
+        // controller would drop the failure and wait for the run timeout.
+        let r = JobResult {
+            run_id: "r".into(),
+            job_id: 3,
+            invoker: 1,
+            container_id: 3,
+            t_dispatch: 1.5,
+            t_ready: f64::NAN,
+            cold: true,
+            cpus: vec![0],
+            cpu_shared: false,
+            workers: Vec::new(),
+            error: Some("could not start".into()),
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"t_ready\":null"), "{s}");
+        let back: JobResult = parse("job result", &s).unwrap();
+        assert!(back.t_ready.is_nan());
+        assert_eq!(back.error, r.error);
+        assert_eq!(back.job_id, 3);
     }
 
     #[test]

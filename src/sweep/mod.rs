@@ -134,7 +134,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
 
     let manifest = Manifest::new(&sweep, args.shard);
     store::prepare(&dir, &manifest)?;
-    let done = store::load_rows(&dir, &sweep.hash)?;
+    let done = pool.install(|| store::load_rows(&dir, &sweep.hash))?;
     let todo: Vec<u64> = (0..sweep.runs())
         .filter(|r| manifest.wants(*r) && !done.contains_key(r))
         .collect();
@@ -168,7 +168,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
 
     // Compaction: the log is rewritten in run order (finishing order varies with threads).
     drop(log);
-    let rows = store::load_rows(&dir, &sweep.hash)?;
+    let rows = pool.install(|| store::load_rows(&dir, &sweep.hash))?;
     let rows: BTreeMap<u64, Row> = rows
         .into_iter()
         .filter(|(r, _)| manifest.wants(*r))

@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -153,25 +154,34 @@ pub fn load_rows(dir: &Path, hash: &str) -> Result<BTreeMap<u64, Row>, Error> {
         Some(end) => &text[..end],
         None => "",
     };
+    // Parsed in parallel: a large sweep's log is tens of megabytes of JSON.
+    let lines: Vec<&str> = complete.lines().collect();
+    let parsed: Vec<Option<Row>> = lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            if line.trim().is_empty() {
+                return Ok(None);
+            }
+            let (line_hash, row) = row::from_line(line).map_err(|e| {
+                Error::input(format!(
+                    "{}: line {}: not a sweep row: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
+            if line_hash != hash {
+                return Err(Error::input(format!(
+                    "{}: line {}: a row of another sweep (hash {line_hash}, expected {hash})",
+                    path.display(),
+                    i + 1
+                )));
+            }
+            Ok(Some(row))
+        })
+        .collect::<Result<_, Error>>()?;
     let mut rows = BTreeMap::new();
-    for (i, line) in complete.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (line_hash, row) = row::from_line(line).map_err(|e| {
-            Error::input(format!(
-                "{}: line {}: not a sweep row: {e}",
-                path.display(),
-                i + 1
-            ))
-        })?;
-        if line_hash != hash {
-            return Err(Error::input(format!(
-                "{}: line {}: a row of another sweep (hash {line_hash}, expected {hash})",
-                path.display(),
-                i + 1
-            )));
-        }
+    for row in parsed.into_iter().flatten() {
         rows.entry(row.run).or_insert(row);
     }
     Ok(rows)
