@@ -27,7 +27,7 @@ const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1200, 700);
 const SUBMIT_COLOUR: RGBColor = RGBColor(128, 0, 160);
 /// Tableau 10: distinct, colour-blind friendlier than the plotters default palette.
-const PALETTE: [RGBColor; 10] = [
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -13,24 +13,11 @@ use serde_json::Value as Json;
 
 use super::row::Row;
 use super::store::{self, AxisInfo, Manifest};
-use crate::report::plots::register_fonts;
+use crate::report::plots::{register_fonts, PALETTE};
 use crate::Error;
 
 const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1100, 700);
-/// Tableau 10, as the run plots use.
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(148, 103, 189),
-];
 
 /// One line of a chart: its label and, per x position, (x, min, mean, max).
 struct Line {
