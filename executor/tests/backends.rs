@@ -5,157 +5,19 @@
 //! root or when the tool (dockerd, crun, redis-server) is not installed. A Docker engine that is
 //! installed but not running is started with scripts/start-dockerd.sh.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity};
+use executor::controller::{LiveRun, OnNoCapacity};
 use executor::local;
 use executor::runtime::RuntimeKind;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, PolicySpec, Status};
+use policies::{PolicySpec, Status};
 
-struct Up {
-    dir: tempfile::TempDir,
-    cluster: executor::ClusterFile,
-    state: local::LocalState,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = local::down(self.dir.path());
-    }
-}
-
-fn worker() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_burstsim-worker"))
-}
-
-/// Starts dockerd through the project's script when it is installed but does not answer.
-fn ensure_dockerd() {
-    let answers = || executor::backend::list_containers(RuntimeKind::Docker).is_ok();
-    if answers() {
-        return;
-    }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/start-dockerd.sh");
-    let out = Command::new("bash").arg(&script).output().unwrap();
-    assert!(
-        out.status.success() && answers(),
-        "dockerd is installed but does not answer, and {} could not start it:\n{}{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn up(runtime: RuntimeKind, nodes: u32, cpus: u32) -> Option<Up> {
-    if let Some(why) = local::missing_prerequisites_for(runtime) {
-        println!("SKIPPED {runtime:?} backend test: {why}");
-        return None;
-    }
-    if runtime == RuntimeKind::Docker {
-        ensure_dockerd();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = local::free_port().unwrap();
-    let cmd = vec![worker().display().to_string(), "agent".to_string()];
-    let (cluster, state) = local::up(dir.path(), nodes, cpus, port, &cmd, Some(worker()), runtime)
-        .expect("cluster up");
-    Some(Up {
-        dir,
-        cluster,
-        state,
-    })
-}
-
-fn controller(up: &Up) -> Controller {
-    let mut cluster = up.cluster.clone();
-    cluster.run_timeout_s = 60.0;
-    Controller::connect(cluster).unwrap()
-}
-
-fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
-    LiveBurst {
-        burst_id: id,
-        at,
-        tenant: 0,
-        action: ActionRef {
-            namespace: "test".into(),
-            name: "fn".into(),
-            memory_mb: 128,
-        },
-        inputs,
-    }
-}
-
-fn homogeneous(inputs: Vec<FunctionInput>) -> LiveRun {
-    LiveRun {
-        policy: PolicySpec::BurstHomogeneous {
-            granularity: 1,
-            join: false,
-        },
-        bursts: vec![burst(0, 0.0, inputs)],
-        seed: 1,
-        on_no_capacity: OnNoCapacity::Queue,
-    }
-}
-
-/// Containers of this cluster that `docker ps -a --filter label=burstsim.cluster=NAME` lists.
-fn docker_ps(name: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
-        .arg(format!("label={}={name}", executor::docker::LABEL_CLUSTER))
-        .output()
-        .expect("running docker ps");
-    assert!(
-        out.status.success(),
-        "docker ps failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// Nothing of the cluster is left: containers (backend's list, and `docker ps` for Docker),
-/// cgroups, bundle/payload directories, processes in containers.
-fn assert_clean(up: &Up) {
-    let prefix = format!("bs-{}-", up.cluster.name);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let mut ids: Vec<String> = executor::backend::list_containers(up.cluster.runtime)
-            .unwrap()
-            .into_iter()
-            .filter(|i| i.starts_with(&prefix))
-            .collect();
-        if up.cluster.runtime == RuntimeKind::Docker {
-            ids.extend(docker_ps(&up.cluster.name));
-        }
-        let cgroups = executor::reaper::leftover_cgroups(&prefix);
-        let dirs: Vec<_> = (0..up.cluster.agents.len())
-            .flat_map(|i| {
-                std::fs::read_dir(up.cluster.state_dir.join(format!("agent{i}/bundles")))
-                    .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let procs = local::container_processes(&prefix);
-        if ids.is_empty() && cgroups.is_empty() && dirs.is_empty() && procs.is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "left behind: containers {ids:?}, cgroups {cgroups:?}, dirs {dirs:?}, \
-                 processes {procs:?}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+mod common;
+use common::*;
 
 /// A burst of two functions on two 1-CPU agents: both Ok, each worker pinned to its agent's
 /// host CPU as seen from inside, the function really ran, nothing left afterwards.
@@ -193,7 +55,7 @@ fn burst_runs_pinned_and_cleans_up(runtime: RuntimeKind) {
         .unwrap()
         .output;
     assert!((pi - std::f64::consts::PI).abs() < 0.05, "{pi}");
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(15));
 }
 
 #[test]
@@ -246,7 +108,7 @@ fn docker_container_gets_its_cpuset_and_memory_limit() {
         seen.join().unwrap(),
         format!("{cpu} {} none 0", 128 * 1024 * 1024)
     );
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(15));
 }
 
 #[test]
@@ -272,7 +134,7 @@ fn docker_faas_reuses_warm_containers() {
     assert!(out.records[0].cold);
     assert!(!out.records[1].cold, "{:?}", out.records[1]);
     assert_eq!(out.records[0].container, out.records[1].container);
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(15));
 }
 
 #[test]
@@ -303,7 +165,7 @@ fn docker_killed_agent_is_reaped() {
     assert!(lost.reason.contains("invoker 1 lost"), "{}", lost.reason);
     let kept = out.records.iter().find(|r| r.invoker == 0).unwrap();
     assert_eq!(kept.status, Status::Ok, "{kept:?}");
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(15));
 }
 
 #[test]
@@ -333,7 +195,7 @@ fn docker_cancelled_run_removes_its_containers() {
         assert!(r.reason.contains("cancelled"), "{}", r.reason);
     }
     // The agents killed the containers at once (well before the 20 s sleeps end).
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(15));
     assert!(t.elapsed() < Duration::from_secs(18), "{:?}", t.elapsed());
     for &pid in &up.state.agent_pids {
         assert!(local::is_alive(pid));

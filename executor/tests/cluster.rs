@@ -1,117 +1,23 @@
 //! Real bursts and FaaS invocations on a local cluster of 2 agent processes (redis + runc).
 //! Skipped, with a printed reason, only when not root or runc/redis-server are missing.
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity};
+use executor::controller::{Controller, LiveRun, OnNoCapacity};
 use executor::local;
 use executor::runtime::RuntimeKind;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, PolicySpec, Status};
+use policies::{PolicySpec, Status};
 
-struct Up {
-    dir: tempfile::TempDir,
-    cluster: executor::ClusterFile,
-    state: local::LocalState,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = local::down(self.dir.path());
-    }
-}
-
-fn worker() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_burstsim-worker"))
-}
-
-fn up(nodes: u32, cpus: u32) -> Option<Up> {
-    if let Some(why) = local::missing_prerequisites() {
-        println!("SKIPPED live executor test: {why}");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = local::free_port().unwrap();
-    let cmd = vec![worker().display().to_string(), "agent".to_string()];
-    let (cluster, state) = local::up(
-        dir.path(),
-        nodes,
-        cpus,
-        port,
-        &cmd,
-        Some(worker()),
-        RuntimeKind::Runc,
-    )
-    .expect("cluster up");
-    Some(Up {
-        dir,
-        cluster,
-        state,
-    })
-}
-
-fn controller(up: &Up) -> Controller {
-    let mut cluster = up.cluster.clone();
-    cluster.run_timeout_s = 60.0;
-    Controller::connect(cluster).unwrap()
-}
-
-fn action() -> ActionRef {
-    ActionRef {
-        namespace: "test".into(),
-        name: "fn".into(),
-        memory_mb: 128,
-    }
-}
-
-fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
-    LiveBurst {
-        burst_id: id,
-        at,
-        tenant: 0,
-        action: action(),
-        inputs,
-    }
-}
-
-fn assert_clean(up: &Up) {
-    let prefix = format!("bs-{}-", up.cluster.name);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let rt = executor::runtime::Runtime::new(up.cluster.runtime);
-        let ids: Vec<String> = rt
-            .list()
-            .unwrap()
-            .into_iter()
-            .filter(|i| i.starts_with(&prefix))
-            .collect();
-        let cgroups = executor::reaper::leftover_cgroups(&prefix);
-        let bundles: Vec<_> = (0..up.cluster.agents.len())
-            .flat_map(|i| {
-                std::fs::read_dir(up.cluster.state_dir.join(format!("agent{i}/bundles")))
-                    .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let procs = local::container_processes(&prefix);
-        if ids.is_empty() && cgroups.is_empty() && bundles.is_empty() && procs.is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "left behind: containers {ids:?}, cgroups {cgroups:?}, bundles {bundles:?}, \
-                 processes {procs:?}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+mod common;
+use common::*;
 
 #[test]
 fn burst_runs_pinned_workers_and_cleans_up() {
-    let Some(up) = up(2, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 2, 1) else {
+        return;
+    };
     let mut c = controller(&up);
     let run = LiveRun {
         policy: PolicySpec::BurstHomogeneous {
@@ -165,12 +71,14 @@ fn burst_runs_pinned_workers_and_cleans_up() {
         .unwrap()
         .output;
     assert!((pi - std::f64::consts::PI).abs() < 0.05, "{pi}");
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
 fn faas_reuses_warm_containers() {
-    let Some(up) = up(2, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 2, 1) else {
+        return;
+    };
     let mut c = controller(&up);
     let sleep = |s| FunctionInput::Sleep { seconds: s };
     let run = LiveRun {
@@ -192,12 +100,14 @@ fn faas_reuses_warm_containers() {
     assert!(out.records[0].cold);
     assert!(!out.records[1].cold, "{:?}", out.records[1]);
     assert_eq!(out.records[0].container, out.records[1].container);
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
 fn killed_agent_fails_its_functions_and_is_cleaned_up() {
-    let Some(up) = up(2, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 2, 1) else {
+        return;
+    };
     let mut c = controller(&up);
     let run = LiveRun {
         policy: PolicySpec::BurstHomogeneous {
@@ -238,7 +148,7 @@ fn killed_agent_fails_its_functions_and_is_cleaned_up() {
         lost[0].reason
     );
     assert_eq!(kept[0].status, Status::Ok, "{:?}", kept[0]);
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
@@ -256,7 +166,9 @@ fn broker_down_is_a_clear_error() {
 
 #[test]
 fn retry_reruns_the_functions_of_a_killed_agent_elsewhere() {
-    let Some(up) = up(2, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 2, 1) else {
+        return;
+    };
     let mut cluster = up.cluster.clone();
     cluster.run_timeout_s = 60.0;
     cluster.retry = true;
@@ -295,12 +207,14 @@ fn retry_reruns_the_functions_of_a_killed_agent_elsewhere() {
         assert_eq!(r.invoker, 0, "{r:?}");
     }
     assert_eq!(out.traces.len(), 2);
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
 fn malformed_messages_are_skipped() {
-    let Some(up) = up(1, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 1, 1) else {
+        return;
+    };
     let mut c = controller(&up);
     let key = c.broker().queue_key(0);
     c.broker().push(&key, "this is not json").unwrap();
@@ -318,12 +232,14 @@ fn malformed_messages_are_skipped() {
     let log = std::fs::read_to_string(up.dir.path().join("agent0.log")).unwrap();
     assert!(log.contains("rejected: malformed agent message"), "{log}");
     assert!(local::is_alive(up.state.agent_pids[0]));
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
 fn broker_death_mid_run_fails_clearly_without_hanging() {
-    let Some(up) = up(2, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 2, 1) else {
+        return;
+    };
     let mut c = controller(&up);
     let run = LiveRun {
         policy: PolicySpec::BurstHomogeneous {
@@ -356,12 +272,14 @@ fn broker_death_mid_run_fails_clearly_without_hanging() {
     for &pid in &up.state.agent_pids {
         assert!(local::is_alive(pid));
     }
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
 fn restarted_agent_loses_its_jobs_and_cleans_the_old_containers() {
-    let Some(up) = up(2, 1) else { return };
+    let Some(up) = up(RuntimeKind::Runc, 2, 1) else {
+        return;
+    };
     let mut c = controller(&up);
     let run = LiveRun {
         policy: PolicySpec::BurstHomogeneous {
@@ -408,7 +326,7 @@ fn restarted_agent_loses_its_jobs_and_cleans_the_old_containers() {
     )
     .unwrap();
     second.wait().unwrap();
-    assert_clean(&up);
+    assert_clean(&up, Duration::from_secs(10));
 }
 
 #[test]
