@@ -32,15 +32,7 @@ pub struct LiveBurst {
     pub inputs: Vec<FunctionInput>,
 }
 
-/// What to do with a burst that does not fit in the free CPUs now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnNoCapacity {
-    /// Wait (FIFO) until it fits.
-    #[default]
-    Queue,
-    /// Reject it.
-    Reject,
-}
+pub use policies::OnNoCapacity;
 
 /// A whole live experiment.
 #[derive(Debug, Clone)]
@@ -177,24 +169,11 @@ impl Controller {
         for &b in &order {
             let burst = &run.bursts[b];
             for w in 0..burst.inputs.len() as u32 {
-                records.push(FunctionRecord {
-                    function_id: base[b] + w as u64,
-                    burst_id: burst.burst_id,
-                    tenant: burst.tenant,
-                    worker_id: w,
-                    invoker: u32::MAX,
-                    container: u64::MAX,
-                    cpu: None,
-                    cpu_shared: false,
-                    cold: false,
-                    status: Status::Failed,
-                    reason: String::new(),
-                    t_submit: f64::NAN,
-                    t_dispatch: f64::NAN,
-                    t_container_ready: f64::NAN,
-                    t_start: f64::NAN,
-                    t_end: f64::NAN,
-                });
+                let mut rec =
+                    FunctionRecord::pending(base[b] + w as u64, burst.burst_id, burst.tenant, w);
+                // Failed until the function's result arrives.
+                rec.status = Status::Failed;
+                records.push(rec);
             }
         }
         let mut done = vec![false; records.len()];
@@ -250,7 +229,7 @@ impl Controller {
                 let t_plan = Instant::now();
                 if burst_mode {
                     let req = PlacementRequest {
-                        request_id: burst.burst_id << 8 | attempt as u64,
+                        request_id: PlacementRequest::burst_request_id(burst.burst_id),
                         action: burst.action.clone(),
                         workers: n,
                     };
@@ -331,7 +310,7 @@ impl Controller {
                     let w = first;
                     let f = base[b] + w as u64;
                     let req = PlacementRequest {
-                        request_id: f << 8 | attempt as u64,
+                        request_id: PlacementRequest::invocation_request_id(f),
                         action: burst.action.clone(),
                         workers: 1,
                     };

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod request;
+pub mod rng;
 pub mod spec;
 pub mod workload;
 
@@ -28,6 +29,6 @@ pub use dist::Distribution;
 pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
 pub use policy::PlacementPolicy;
 pub use record::{FunctionRecord, Status};
-pub use request::{ActionRef, PlacementRequest};
+pub use request::{ActionRef, OnNoCapacity, PlacementRequest};
 pub use spec::PolicySpec;
 pub use workload::Workload;

@@ -67,6 +67,29 @@ pub struct FunctionRecord {
 }
 
 impl FunctionRecord {
+    /// A record with its identity set and every stage unreached (times `NaN`, no invoker,
+    /// container or CPU), status `Ok` until something says otherwise.
+    pub fn pending(function_id: u64, burst_id: u64, tenant: u32, worker_id: u32) -> Self {
+        FunctionRecord {
+            function_id,
+            burst_id,
+            tenant,
+            worker_id,
+            invoker: u32::MAX,
+            container: u64::MAX,
+            cpu: None,
+            cpu_shared: false,
+            cold: false,
+            status: Status::Ok,
+            reason: String::new(),
+            t_submit: f64::NAN,
+            t_dispatch: f64::NAN,
+            t_container_ready: f64::NAN,
+            t_start: f64::NAN,
+            t_end: f64::NAN,
+        }
+    }
+
     /// Start latency: worker start relative to the first submission of the run.
     pub fn start_latency(&self) -> f64 {
         self.t_start

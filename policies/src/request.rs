@@ -21,3 +21,29 @@ pub struct PlacementRequest {
     /// Number of workers (functions) to place; worker ids are `0..workers`.
     pub workers: u32,
 }
+
+impl PlacementRequest {
+    /// The request id of a whole burst: its index in the run. The simulator and the live
+    /// controller both use it, so policies that hash it (round-robin start, FaaS overload)
+    /// place the same burst the same way on both sides. A retry of the burst keeps its id.
+    pub fn burst_request_id(burst: u64) -> u64 {
+        burst
+    }
+
+    /// The request id of one FaaS invocation: its function id (unique within the run). A
+    /// retry of the invocation keeps its id.
+    pub fn invocation_request_id(function_id: u64) -> u64 {
+        function_id
+    }
+}
+
+/// What the controller does with a burst that does not fit in the free capacity now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNoCapacity {
+    /// FIFO of waiting bursts, retried when capacity comes back (heartbeats).
+    #[default]
+    Queue,
+    /// Every function of the burst is recorded as rejected.
+    Reject,
+}

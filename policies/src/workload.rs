@@ -85,6 +85,20 @@ impl FunctionInput {
 }
 
 impl Workload {
+    /// The inputs of the `workers` functions of burst number `burst` (its index in the run),
+    /// in worker order, drawn lazily from the `workload` stream of that burst for `seed`. The
+    /// simulator and the live executor both draw through here, so a live run gives its
+    /// functions exactly the simulated work.
+    pub fn burst_inputs(
+        &self,
+        seed: u64,
+        burst: u64,
+        workers: u32,
+    ) -> impl Iterator<Item = FunctionInput> + '_ {
+        let mut rng = crate::rng::stream(seed, "workload", burst);
+        (0..workers as u64).map(move |k| self.input(k, &mut rng))
+    }
+
     /// Draws the input of function `index` of its group.
     pub fn input<R: rand::Rng + ?Sized>(&self, index: u64, rng: &mut R) -> FunctionInput {
         match self {

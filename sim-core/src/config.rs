@@ -211,16 +211,7 @@ impl Default for ClientConfig {
     }
 }
 
-/// What the controller does with a burst that does not fit now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnNoCapacity {
-    /// FIFO of waiting bursts, retried at each heartbeat.
-    #[default]
-    Queue,
-    /// Every function of the burst is recorded as rejected.
-    Reject,
-}
+pub use policies::OnNoCapacity;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -506,7 +497,9 @@ fn path_steps(field: &str) -> impl Iterator<Item = (&str, Option<usize>)> {
         })
 }
 
-fn value_at<'a>(root: &'a Value, field: &str) -> Option<&'a Value> {
+/// The value at a dotted path (`a.b.c`, `a.b[2].c`) of a TOML value: the one path reader of
+/// `--set`, error diagnosis and `burstsim fit`.
+pub fn value_at<'a>(root: &'a Value, field: &str) -> Option<&'a Value> {
     let mut v = root;
     for (key, index) in path_steps(field) {
         v = v.get(key)?;

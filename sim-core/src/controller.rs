@@ -15,11 +15,11 @@ use std::collections::VecDeque;
 
 use policies::{ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementRequest, Status};
 
-use crate::config::OnNoCapacity;
 use crate::event::Event;
 use crate::rng::{self, Rng};
 use crate::scenario::Scenario;
 use crate::sim::{Message, Sim};
+use policies::OnNoCapacity;
 
 pub(crate) struct ControllerState {
     rng: Rng,
@@ -143,9 +143,9 @@ impl Sim<'_> {
         let a = burst.action as usize;
         let t = &mut self.ctl.templates[a];
         t.request_id = if self.sc.is_burst() {
-            req.burst as u64
+            PlacementRequest::burst_request_id(req.burst as u64)
         } else {
-            burst.first_function + req.first_worker as u64
+            PlacementRequest::invocation_request_id(burst.first_function + req.first_worker as u64)
         };
         t.workers = req.workers;
         a

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use policies::{BurstInfo, FunctionRecord, Status};
+use policies::{BurstInfo, FunctionRecord};
 use serde::Serialize;
 
 /// Records in function-id order, plus run counters.
@@ -69,31 +69,4 @@ pub struct SimStats {
     pub heartbeats: u64,
     /// Time of the last event, s from the first submission.
     pub end_time_s: f64,
-}
-
-/// A record with identity fields set and every stage unreached.
-pub(crate) fn blank_record(
-    function_id: u64,
-    burst_id: u64,
-    tenant: u32,
-    worker_id: u32,
-) -> FunctionRecord {
-    FunctionRecord {
-        function_id,
-        burst_id,
-        tenant,
-        worker_id,
-        invoker: u32::MAX,
-        container: u64::MAX,
-        cpu: None,
-        cpu_shared: false,
-        cold: false,
-        status: Status::Ok,
-        reason: String::new(),
-        t_submit: f64::NAN,
-        t_dispatch: f64::NAN,
-        t_container_ready: f64::NAN,
-        t_start: f64::NAN,
-        t_end: f64::NAN,
-    }
 }

@@ -188,6 +188,13 @@ fn at_least_one(origin: &Path, field: &str, v: u64) -> Result<(), ConfigError> {
 }
 
 impl Scenario {
+    /// Reads the config at `path` (with its includes and the `--set` overrides `sets`) and
+    /// validates it: the one way commands turn a config file into a scenario.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, ConfigError> {
+        let config = crate::config::load_config(path, sets)?;
+        Scenario::from_config(&config, path)
+    }
+
     /// Validates `config` (read from `origin`); errors name `origin` and the field path.
     pub fn from_config(config: &Config, origin: &Path) -> Result<Scenario, ConfigError> {
         let err = |field: &str, msg: String| ConfigError::new(origin, field, msg);
@@ -483,9 +490,8 @@ impl Scenario {
     /// them with `seed` (stream `workload`, index = burst id): a live run that calls this
     /// gives its functions exactly the simulated work.
     pub fn function_inputs(&self, seed: u64, burst: usize) -> Vec<FunctionInput> {
-        let mut r = crate::rng::stream(seed, "workload", burst as u64);
-        (0..self.bursts[burst].workers)
-            .map(|k| self.workload.input(k as u64, &mut r))
+        self.workload
+            .burst_inputs(seed, burst as u64, self.bursts[burst].workers)
             .collect()
     }
 

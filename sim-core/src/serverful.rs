@@ -6,7 +6,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::metrics::{blank_record, SimOutput, SimStats};
+use policies::FunctionRecord;
+
+use crate::metrics::{SimOutput, SimStats};
 use crate::rng;
 use crate::scenario::{secs_to_ns, Scenario};
 
@@ -21,16 +23,16 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
     let mut records = Vec::with_capacity(sc.functions as usize);
     let mut last = boot_end;
     for (b, burst) in sc.bursts.iter().enumerate() {
-        let mut r = rng::stream(seed, "workload", b as u64);
-        for k in 0..burst.workers {
+        let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
+        for (k, input) in (0..burst.workers).zip(inputs) {
             let fid = burst.first_function + k as u64;
-            let work = secs_to_ns(sc.workload.input(k as u64, &mut r).solo_seconds());
+            let work = secs_to_ns(input.solo_seconds());
             let Reverse((free, node, core)) = cores.pop().expect("at least one core");
             let start = free.max(burst.at_ns);
             let end = start + work;
             cores.push(Reverse((end, node, core)));
             last = last.max(end);
-            let mut rec = blank_record(fid, b as u64, burst.tenant, k);
+            let mut rec = FunctionRecord::pending(fid, b as u64, burst.tenant, k);
             rec.invoker = node;
             rec.container = node as u64;
             rec.cpu = Some(core);

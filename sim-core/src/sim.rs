@@ -10,9 +10,8 @@ use crate::controller::ControllerState;
 use crate::engine::EventQueue;
 use crate::event::Event;
 use crate::invoker::InvokerState;
-use crate::metrics::{blank_record, SimOutput, SimStats};
+use crate::metrics::{SimOutput, SimStats};
 use crate::queue::QueueState;
-use crate::rng;
 use crate::scenario::{secs_to_ns, CpuModel, Scenario};
 
 /// One request from the client: a whole burst, or one function (faas).
@@ -75,11 +74,10 @@ impl<'a> Sim<'a> {
         let mut records = Vec::with_capacity(n);
         let mut work_ns = Vec::with_capacity(n);
         for (b, burst) in sc.bursts.iter().enumerate() {
-            let mut r = rng::stream(seed, "workload", b as u64);
-            for k in 0..burst.workers {
+            let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
+            for (k, input) in (0..burst.workers).zip(inputs) {
                 let fid = burst.first_function + k as u64;
-                records.push(blank_record(fid, b as u64, burst.tenant, k));
-                let input = sc.workload.input(k as u64, &mut r);
+                records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
                 work_ns.push(secs_to_ns(input.solo_seconds()));
             }
         }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity, RunOutcome};
+use executor::controller::{Controller, LiveBurst, LiveRun, RunOutcome};
 use executor::ClusterFile;
 use sim_core::config::{load_config, Mode};
 use sim_core::Scenario;
@@ -167,27 +167,22 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
         .bursts
         .iter()
         .enumerate()
-        .map(|(b, spec)| {
-            let mut r = sim_core::rng::stream(seed, "workload", b as u64);
-            LiveBurst {
-                burst_id: b as u64,
-                at: spec.at_ns as f64 * 1e-9,
-                tenant: spec.tenant,
-                action: sc.actions[spec.action as usize].clone(),
-                inputs: (0..spec.workers)
-                    .map(|k| sc.workload.input(k as u64, &mut r))
-                    .collect(),
-            }
+        .map(|(b, spec)| LiveBurst {
+            burst_id: b as u64,
+            at: spec.at_ns as f64 * 1e-9,
+            tenant: spec.tenant,
+            action: sc.actions[spec.action as usize].clone(),
+            inputs: sc
+                .workload
+                .burst_inputs(seed, b as u64, spec.workers)
+                .collect(),
         })
         .collect();
     Ok(LiveRun {
         policy: sc.policy.clone(),
         bursts,
         seed,
-        on_no_capacity: match sc.controller.on_no_capacity {
-            sim_core::config::OnNoCapacity::Queue => OnNoCapacity::Queue,
-            sim_core::config::OnNoCapacity::Reject => OnNoCapacity::Reject,
-        },
+        on_no_capacity: sc.controller.on_no_capacity,
     })
 }
 
