@@ -7,6 +7,8 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::FieldError;
+
 /// z for the 99th percentile of the standard normal.
 const Z_P99: f64 = 2.326_347_874_040_841;
 
@@ -59,11 +61,26 @@ pub enum Distribution {
 
 impl<'de> Deserialize<'de> for Distribution {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NumberOrTable;
+        Distribution::deserialize_number_or_table(
+            deserializer,
+            "a number or a distribution table like { dist = \"uniform\", min = 1.0, max = 2.0 }",
+        )
+    }
+}
+
+impl Distribution {
+    /// Reads a bare number (a constant) or a distribution table; `expecting` is what a
+    /// type error says was expected. Types that hold a distribution under another meaning (a
+    /// time in seconds) deserialise through here with their own wording.
+    pub fn deserialize_number_or_table<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        expecting: &'static str,
+    ) -> Result<Self, D::Error> {
+        struct NumberOrTable(&'static str);
         impl<'de> Visitor<'de> for NumberOrTable {
             type Value = Distribution;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number or a distribution table like { dist = \"uniform\", min = 1.0, max = 2.0 }")
+                f.write_str(self.0)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Distribution, E> {
                 Ok(Distribution::constant(v))
@@ -78,7 +95,7 @@ impl<'de> Deserialize<'de> for Distribution {
                 Distribution::deserialize(de::value::MapAccessDeserializer::new(map))
             }
         }
-        deserializer.deserialize_any(NumberOrTable)
+        deserializer.deserialize_any(NumberOrTable(expecting))
     }
 }
 
@@ -109,14 +126,16 @@ impl Distribution {
         p99: Option<f64>,
         mu: Option<f64>,
         sigma: Option<f64>,
-    ) -> Result<(f64, f64), String> {
+    ) -> Result<(f64, f64), FieldError> {
         match (median, p99, mu, sigma) {
             (Some(m), Some(p), None, None) => {
                 // Written positively so that NaN fails too.
                 let ok = m.is_finite() && p.is_finite() && m > 0.0 && p >= m;
                 if !ok {
-                    return Err(format!(
-                        "expected 0 < median <= p99, got median = {m}, p99 = {p}"
+                    return Err(FieldError::new(
+                        "",
+                        "0 < median <= p99",
+                        format!("median = {m}, p99 = {p}"),
                     ));
                 }
                 Ok((m.ln(), (p / m).ln() / Z_P99))
@@ -124,34 +143,54 @@ impl Distribution {
             (None, None, Some(mu), Some(s)) => {
                 let ok = mu.is_finite() && s.is_finite() && s >= 0.0;
                 if !ok {
-                    return Err(format!(
-                        "expected finite mu and sigma >= 0, got mu = {mu}, sigma = {s}"
+                    return Err(FieldError::new(
+                        "",
+                        "finite mu and sigma >= 0",
+                        format!("mu = {mu}, sigma = {s}"),
                     ));
                 }
                 Ok((mu, s))
             }
-            _ => Err("expected either `median` and `p99`, or `mu` and `sigma`".into()),
+            _ => {
+                let given: Vec<String> = [
+                    ("median", median),
+                    ("p99", p99),
+                    ("mu", mu),
+                    ("sigma", sigma),
+                ]
+                .into_iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+                let got = if given.is_empty() {
+                    "none of them".to_string()
+                } else {
+                    given.join(", ")
+                };
+                Err(FieldError::new(
+                    "",
+                    "either `median` and `p99`, or `mu` and `sigma`",
+                    got,
+                ))
+            }
         }
     }
 
-    /// Checks the parameters; the error says what was expected (the caller adds the field path).
-    pub fn validate(&self) -> Result<(), String> {
-        let non_negative = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(format!(
-                    "expected `{name}` to be a finite number >= 0, got {v}"
-                ))
-            }
-        };
+    /// Checks the parameters; the error's path is relative to the distribution (`min`,
+    /// `values[1]`; empty for a bare number or a constraint between parameters).
+    pub fn validate(&self) -> Result<(), FieldError> {
         match self {
-            Distribution::Constant { value } => non_negative("value", *value),
+            // A constant is usually written as a bare number: the error is the value's own.
+            Distribution::Constant { value } => non_negative("", *value),
             Distribution::Uniform { min, max } => {
                 non_negative("min", *min)?;
                 non_negative("max", *max)?;
                 if min > max {
-                    return Err(format!("expected min <= max, got min = {min}, max = {max}"));
+                    return Err(FieldError::new(
+                        "",
+                        "min <= max",
+                        format!("min = {min}, max = {max}"),
+                    ));
                 }
                 Ok(())
             }
@@ -166,15 +205,8 @@ impl Distribution {
                 sigma,
             } => Self::lognormal_params(*median, *p99, *mu, *sigma).map(|_| ()),
             Distribution::Exponential { mean } => non_negative("mean", *mean),
-            Distribution::Empirical { samples } | Distribution::PerFunction { values: samples } => {
-                if samples.is_empty() {
-                    return Err("expected a non-empty list of values".into());
-                }
-                for v in samples {
-                    non_negative("values", *v)?;
-                }
-                Ok(())
-            }
+            Distribution::Empirical { samples } => non_negative_list("samples", samples),
+            Distribution::PerFunction { values } => non_negative_list("values", values),
         }
     }
 
@@ -271,4 +303,24 @@ impl Distribution {
     pub fn is_constant(&self) -> bool {
         matches!(self, Distribution::Constant { .. })
     }
+}
+
+/// `v` as a parameter value: finite and >= 0.
+fn non_negative(path: &str, v: f64) -> Result<(), FieldError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(FieldError::new(path, "a finite number >= 0", v))
+    }
+}
+
+/// A list of parameter values: non-empty, each finite and >= 0.
+fn non_negative_list(name: &str, values: &[f64]) -> Result<(), FieldError> {
+    if values.is_empty() {
+        return Err(FieldError::new(name, "a non-empty list of values", "[]"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        non_negative(&format!("{name}[{i}]"), *v)?;
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod burst_info;
 pub mod cluster;
 pub mod dist;
+pub mod field_error;
 pub mod plan;
 pub mod policy;
 pub mod record;
@@ -26,6 +27,7 @@ pub mod round_robin;
 pub use burst_info::{BurstInfo, WorkerInfo};
 pub use cluster::{ClusterView, InvokerView};
 pub use dist::Distribution;
+pub use field_error::FieldError;
 pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
 pub use policy::PlacementPolicy;
 pub use record::{FunctionRecord, Status};

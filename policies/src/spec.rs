@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::PlacementPolicy;
+use crate::{FieldError, PlacementPolicy};
 
 /// A policy and its parameters, tagged by `name` in TOML.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,15 +104,16 @@ impl PolicySpec {
         !matches!(self, PolicySpec::Faas)
     }
 
-    /// Checks the parameters; the error names the field (relative to the policy table).
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks the parameters; the error's path is relative to the policy table.
+    pub fn validate(&self) -> Result<(), FieldError> {
         match *self {
             PolicySpec::BurstHomogeneous { granularity, .. }
             | PolicySpec::BurstRoundRobin { granularity } => {
                 if granularity == 0 {
-                    return Err((
-                        "granularity".into(),
-                        "expected an integer >= 1, got 0".into(),
+                    return Err(FieldError::new(
+                        "granularity",
+                        "an integer >= 1",
+                        granularity,
                     ));
                 }
                 Ok(())
@@ -174,7 +175,7 @@ impl FromStr for PolicySpec {
             .try_into()
             .map_err(|e: toml::de::Error| format!("in policy `{s}`: {}", e.message()))?;
         spec.validate()
-            .map_err(|(field, msg)| format!("in policy `{s}`: {field}: {msg}"))?;
+            .map_err(|e| format!("in policy `{s}`: {e}"))?;
         Ok(spec)
     }
 }

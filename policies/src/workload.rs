@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Distribution;
+use crate::{Distribution, FieldError};
 
 /// A function body, written in TOML as a table tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,20 +29,21 @@ impl Workload {
         !matches!(self, Workload::Sleep { .. })
     }
 
-    /// Checks the parameters; the error names the field (relative to the workload table).
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks the parameters; the error's path is relative to the workload table.
+    pub fn validate(&self) -> Result<(), FieldError> {
         match self {
-            Workload::Sleep { duration } => duration.validate().map_err(|e| ("duration".into(), e)),
-            Workload::Cpu { work } => work.validate().map_err(|e| ("work".into(), e)),
+            Workload::Sleep { duration } => duration.validate().map_err(|e| e.under("duration")),
+            Workload::Cpu { work } => work.validate().map_err(|e| e.under("work")),
             Workload::Montecarlo {
                 points,
                 seconds_per_million_points,
             } => {
-                points.validate().map_err(|e| ("points".into(), e))?;
+                points.validate().map_err(|e| e.under("points"))?;
                 if !(seconds_per_million_points.is_finite() && *seconds_per_million_points > 0.0) {
-                    return Err((
-                        "seconds_per_million_points".into(),
-                        format!("expected a number > 0, got {seconds_per_million_points}"),
+                    return Err(FieldError::new(
+                        "seconds_per_million_points",
+                        "a number > 0",
+                        seconds_per_million_points,
                     ));
                 }
                 Ok(())

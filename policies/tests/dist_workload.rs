@@ -108,7 +108,8 @@ fn validate_errors() {
     for dist in bad {
         let e = dist.validate();
         assert!(
-            e.as_ref().is_err_and(|m| m.contains("expected")),
+            e.as_ref()
+                .is_err_and(|e| !e.expected.is_empty() && !e.got.is_empty()),
             "{dist:?}: {e:?}"
         );
     }
@@ -118,7 +119,32 @@ fn validate_errors() {
     }
     .validate()
     .unwrap_err();
-    assert!(e.contains("`min`"), "{e}");
+    assert_eq!(e.path, "min");
+    assert_eq!(
+        e.to_string(),
+        "`min`: expected a finite number >= 0, got -1"
+    );
+    let e = Distribution::PerFunction {
+        values: vec![1.0, -2.0],
+    }
+    .validate()
+    .unwrap_err();
+    assert_eq!(e.path, "values[1]");
+    let e = Distribution::Lognormal {
+        median: Some(1.0),
+        p99: None,
+        mu: None,
+        sigma: Some(1.0),
+    }
+    .validate()
+    .unwrap_err();
+    assert_eq!(
+        e.message(),
+        "expected either `median` and `p99`, or `mu` and `sigma`, got `median`, `sigma`"
+    );
+    // A bare number is the value itself: no inner path.
+    let e = Distribution::constant(-1.0).validate().unwrap_err();
+    assert_eq!((e.path.as_str(), e.got.as_str()), ("", "-1"));
 }
 
 #[test]
@@ -246,15 +272,18 @@ fn workloads() {
         points: Distribution::constant(1.0),
         seconds_per_million_points: 0.0,
     };
-    assert_eq!(bad.validate().unwrap_err().0, "seconds_per_million_points");
+    assert_eq!(
+        bad.validate().unwrap_err().path,
+        "seconds_per_million_points"
+    );
     let bad = Workload::Sleep {
         duration: Distribution::Constant { value: -1.0 },
     };
-    assert_eq!(bad.validate().unwrap_err().0, "duration");
+    assert_eq!(bad.validate().unwrap_err().path, "duration");
     let bad = Workload::Cpu {
         work: Distribution::Empirical { samples: vec![] },
     };
-    assert_eq!(bad.validate().unwrap_err().0, "work");
+    assert_eq!(bad.validate().unwrap_err().path, "work.samples");
     assert!(parse(
         "w = { kind = \"sleep\", duration = { dist = \"constant\", value = 1.0 }, x = 1 }"
     )

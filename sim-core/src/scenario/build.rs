@@ -1,0 +1,374 @@
+//! Config -> [`Scenario`]: one validating function per config section. Errors carry the full
+//! field path (`bursts[2].workers`); [`Scenario::from_config`] adds the file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use policies::{ActionRef, FieldError, PolicySpec};
+
+use super::{
+    secs_to_ns, BurstSpec, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
+    PrewarmSpec, Scenario, ServerfulSpec, TimeDist,
+};
+use crate::config::{
+    BurstConfig, ClientConfig, ClusterConfig, Config, ControllerConfig, CpuModelSpec, Dur,
+    InvokerConfig, Mode, OnNoCapacity, ServerfulConfig,
+};
+
+/// Validates every section of `config` (read from `origin`) into a scenario.
+pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, FieldError> {
+    let name = run_name(config.name.as_deref(), origin)?;
+    config.policy.validate().map_err(|e| e.under("policy"))?;
+    config
+        .workload
+        .validate()
+        .map_err(|e| e.under("workload"))?;
+    let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
+    let serverful = serverful(&config.serverful)?;
+    check_platform(config.mode, &invokers, &serverful)?;
+    let invoker = invoker_model(&config.invoker, &config.policy)?;
+    let client = client(&config.client)?;
+    let controller = controller(&config.controller)?;
+    let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
+    let limits = FitLimits::new(config, &invokers, invoker.cpu_model);
+    let expanded = bursts(&config.bursts, &limits)?;
+    Ok(Scenario {
+        name,
+        seed: config.seed,
+        mode: config.mode,
+        policy: config.policy.clone(),
+        workload: config.workload.clone(),
+        invokers,
+        bursts: expanded.bursts,
+        actions: expanded.actions,
+        client,
+        controller,
+        queue_latency,
+        invoker,
+        serverful,
+        functions: expanded.functions,
+    })
+}
+
+/// The run name: `name`, or the config file's stem.
+fn run_name(name: Option<&str>, origin: &Path) -> Result<String, FieldError> {
+    let name = match name {
+        Some(name) => name.to_string(),
+        None => origin
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into()),
+    };
+    non_empty_name("name", &name)?;
+    Ok(name)
+}
+
+/// `[cluster]`: the invoker groups expanded to one spec per invoker.
+fn cluster(
+    section: &ClusterConfig,
+    default_memory_mb: u64,
+) -> Result<Vec<InvokerSpec>, FieldError> {
+    at_least_one("invoker.user_memory_mb", default_memory_mb)?;
+    let mut invokers = Vec::new();
+    for (i, group) in section.invokers.iter().enumerate() {
+        let field = |f: &str| format!("cluster.invokers[{i}].{f}");
+        at_least_one(&field("count"), group.count as u64)?;
+        at_least_one(&field("cpus"), group.cpus as u64)?;
+        let user_memory_mb = group.user_memory_mb.unwrap_or(default_memory_mb);
+        at_least_one(&field("user_memory_mb"), user_memory_mb)?;
+        let spec = InvokerSpec {
+            cpus: group.cpus,
+            user_memory_mb,
+        };
+        invokers.extend(std::iter::repeat_n(spec, group.count as usize));
+    }
+    let max = u32::MAX as usize / 2;
+    if invokers.len() > max {
+        let expected = format!("at most {max} invokers");
+        return Err(FieldError::new(
+            "cluster.invokers",
+            expected,
+            invokers.len(),
+        ));
+    }
+    Ok(invokers)
+}
+
+/// `[serverful]`.
+fn serverful(section: &ServerfulConfig) -> Result<ServerfulSpec, FieldError> {
+    Ok(ServerfulSpec {
+        startup: time_dist("serverful.startup", &section.startup)?,
+        nodes: section.nodes,
+        cpus_per_node: section.cpus_per_node,
+    })
+}
+
+/// The platform of `mode` has something to run on.
+fn check_platform(
+    mode: Mode,
+    invokers: &[InvokerSpec],
+    serverful: &ServerfulSpec,
+) -> Result<(), FieldError> {
+    match mode {
+        Mode::Openwhisk if invokers.is_empty() => Err(FieldError::new(
+            "cluster.invokers",
+            "at least one invoker group ([[cluster.invokers]] with cpus)",
+            "none",
+        )),
+        Mode::Openwhisk => Ok(()),
+        Mode::Serverful => {
+            at_least_one("serverful.nodes", serverful.nodes as u64)?;
+            at_least_one("serverful.cpus_per_node", serverful.cpus_per_node as u64)
+        }
+    }
+}
+
+/// `[invoker]` and its sub-tables; `auto` CPU model resolved for `policy`.
+fn invoker_model(section: &InvokerConfig, policy: &PolicySpec) -> Result<InvokerModel, FieldError> {
+    let cpu_model = match section.cpu_model {
+        CpuModelSpec::Exclusive => CpuModel::Exclusive,
+        CpuModelSpec::Shares => CpuModel::Shares,
+        CpuModelSpec::Auto if policy.is_burst() => CpuModel::Exclusive,
+        CpuModelSpec::Auto => CpuModel::Shares,
+    };
+    let contention = &section.contention;
+    finite_non_negative("invoker.contention.alpha", contention.alpha)?;
+    finite_non_negative("invoker.contention.exponent", contention.exponent)?;
+    at_least_one("invoker.prewarm.memory_mb", section.prewarm.memory_mb)?;
+    let dispatcher = &section.dispatcher;
+    Ok(InvokerModel {
+        cpu_model,
+        cold_start: time_dist("invoker.cold_start", &section.cold_start)?,
+        create: time_dist("invoker.create", &section.create)?,
+        max_concurrent_creations: section.max_concurrent_creations,
+        contention: contention.clone(),
+        warm_start: time_dist("invoker.warm_start", &section.warm_start)?,
+        unpause: time_dist("invoker.unpause", &section.unpause)?,
+        pause_grace_ns: seconds("invoker.pause_grace", section.pause_grace)?,
+        keep_alive_ns: seconds("invoker.keep_alive", section.keep_alive)?,
+        prewarm: PrewarmSpec {
+            count: section.prewarm.count,
+            memory_mb: section.prewarm.memory_mb,
+            init: time_dist("invoker.prewarm.init", &section.prewarm.init)?,
+        },
+        worker_spawn: time_dist("invoker.dispatcher.worker_spawn", &dispatcher.worker_spawn)?,
+        payload: time_dist("invoker.dispatcher.payload", &dispatcher.payload)?,
+    })
+}
+
+/// `[client]`; the rate becomes the minimum gap between two sends.
+fn client(section: &ClientConfig) -> Result<ClientSpec, FieldError> {
+    let rate = section.rate;
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(FieldError::new(
+            "client.rate",
+            "requests per second >= 0",
+            rate,
+        ));
+    }
+    Ok(ClientSpec {
+        request_overhead: time_dist("client.request_overhead", &section.request_overhead)?,
+        concurrency: section.concurrency,
+        min_gap_ns: if rate > 0.0 {
+            secs_to_ns(1.0 / rate).max(1)
+        } else {
+            0
+        },
+    })
+}
+
+/// `[controller]`.
+fn controller(section: &ControllerConfig) -> Result<ControllerSpec, FieldError> {
+    let heartbeat = section.heartbeat_period;
+    if !(heartbeat.is_finite() && heartbeat > 0.0) {
+        let expected = "a number of seconds > 0";
+        return Err(FieldError::new(
+            "controller.heartbeat_period",
+            expected,
+            heartbeat,
+        ));
+    }
+    Ok(ControllerSpec {
+        processing: time_dist("controller.processing", &section.processing)?,
+        per_container: time_dist("controller.per_container", &section.per_container)?,
+        heartbeat_ns: secs_to_ns(heartbeat).max(1),
+        on_no_capacity: section.on_no_capacity,
+    })
+}
+
+/// What the cluster can never run, where exceeding it is an error rather than a wait: in
+/// shares mode a function bigger than every invoker's memory never starts; with
+/// `on_no_capacity = "reject"` a burst wider than the cluster is always rejected.
+struct FitLimits {
+    /// The largest user memory of an invoker, MB, when functions are admitted by memory.
+    memory_mb: Option<u64>,
+    /// The CPUs of the cluster, when a burst that does not fit is rejected.
+    workers: Option<u64>,
+}
+
+impl FitLimits {
+    fn new(config: &Config, invokers: &[InvokerSpec], cpu_model: CpuModel) -> Self {
+        let openwhisk = config.mode == Mode::Openwhisk;
+        let by_memory = openwhisk && cpu_model == CpuModel::Shares;
+        let rejects = openwhisk
+            && config.policy.is_burst()
+            && config.controller.on_no_capacity == OnNoCapacity::Reject;
+        let largest_memory = invokers.iter().map(|i| i.user_memory_mb).max();
+        FitLimits {
+            memory_mb: by_memory.then(|| largest_memory.unwrap_or(0)),
+            workers: rejects.then(|| invokers.iter().map(|i| i.cpus as u64).sum()),
+        }
+    }
+
+    /// Burst entry `i` stays within the limits.
+    fn check(&self, i: usize, burst: &BurstConfig) -> Result<(), FieldError> {
+        if let Some(max) = self.memory_mb.filter(|max| burst.memory_mb > *max) {
+            return Err(FieldError::new(
+                format!("bursts[{i}].memory_mb"),
+                format!(
+                    "at most {max} MB, the largest invoker's user memory \
+                     (a bigger function never fits)"
+                ),
+                burst.memory_mb,
+            ));
+        }
+        if let Some(cpus) = self.workers.filter(|cpus| burst.workers as u64 > *cpus) {
+            return Err(FieldError::new(
+                format!("bursts[{i}].workers"),
+                format!(
+                    "at most {cpus} workers, the cluster's CPUs (with \
+                     on_no_capacity = \"reject\" a bigger burst never fits)"
+                ),
+                burst.workers,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[[bursts]]` expanded: every repetition, by arrival, with function ids and interned actions.
+struct Bursts {
+    bursts: Vec<BurstSpec>,
+    actions: Vec<ActionRef>,
+    functions: u64,
+}
+
+/// `[[bursts]]`: each entry checked, its action interned, its `count` repetitions expanded;
+/// then all sorted by arrival (ties: config order, then repetition) and numbered.
+fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldError> {
+    if section.is_empty() {
+        return Err(FieldError::new(
+            "bursts",
+            "at least one [[bursts]] entry",
+            "none",
+        ));
+    }
+    let mut actions = Actions::default();
+    let mut expanded = Vec::new();
+    let mut functions: u64 = 0;
+    for (i, burst) in section.iter().enumerate() {
+        let field = |f: &str| format!("bursts[{i}].{f}");
+        let at_ns = seconds(&field("at"), burst.at)?;
+        let every_ns = seconds(&field("every"), burst.every)?;
+        at_least_one(&field("workers"), burst.workers as u64)?;
+        at_least_one(&field("memory_mb"), burst.memory_mb)?;
+        at_least_one(&field("count"), burst.count as u64)?;
+        limits.check(i, burst)?;
+        let action = actions.intern(i, burst)?;
+        for r in 0..burst.count {
+            let at = at_ns.saturating_add(every_ns.saturating_mul(r as u64));
+            functions += burst.workers as u64;
+            let spec = BurstSpec {
+                at_ns: at,
+                workers: burst.workers,
+                tenant: burst.tenant,
+                action,
+                first_function: 0,
+            };
+            expanded.push(((at, i, r), spec));
+        }
+    }
+    if functions > u32::MAX as u64 {
+        let expected = format!("at most {} functions in total", u32::MAX);
+        return Err(FieldError::new("bursts", expected, functions));
+    }
+    expanded.sort_by_key(|(order, _)| *order);
+    let mut next = 0u64;
+    let bursts = expanded
+        .into_iter()
+        .map(|(_, mut b)| {
+            b.first_function = next;
+            next += b.workers as u64;
+            b
+        })
+        .collect();
+    Ok(Bursts {
+        bursts,
+        actions: actions.list,
+        functions,
+    })
+}
+
+/// The distinct actions of the bursts, in order of first use.
+#[derive(Default)]
+struct Actions {
+    list: Vec<ActionRef>,
+    index: HashMap<ActionRef, u32>,
+}
+
+impl Actions {
+    /// The index of the action of burst entry `i`, added if new.
+    fn intern(&mut self, i: usize, burst: &BurstConfig) -> Result<u32, FieldError> {
+        let name = burst.action.clone().unwrap_or_else(|| format!("burst-{i}"));
+        non_empty_name(&format!("bursts[{i}].action"), &name)?;
+        let action = ActionRef {
+            namespace: format!("tenant{}", burst.tenant),
+            name,
+            memory_mb: burst.memory_mb,
+        };
+        let next = self.list.len() as u32;
+        let index = *self.index.entry(action.clone()).or_insert(next);
+        if index == next {
+            self.list.push(action);
+        }
+        Ok(index)
+    }
+}
+
+fn time_dist(field: &str, d: &Dur) -> Result<TimeDist, FieldError> {
+    d.0.validate().map_err(|e| e.under(field))?;
+    Ok(TimeDist::new(&d.0))
+}
+
+/// A time in seconds (finite, >= 0), in ns.
+fn seconds(field: &str, v: f64) -> Result<u64, FieldError> {
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(FieldError::new(field, "a number of seconds >= 0", v));
+    }
+    Ok(secs_to_ns(v))
+}
+
+fn finite_non_negative(field: &str, v: f64) -> Result<(), FieldError> {
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(FieldError::new(field, "a finite number >= 0", v));
+    }
+    Ok(())
+}
+
+fn at_least_one(field: &str, v: u64) -> Result<(), FieldError> {
+    if v == 0 {
+        return Err(FieldError::new(field, "an integer >= 1", 0));
+    }
+    Ok(())
+}
+
+fn non_empty_name(field: &str, name: &str) -> Result<(), FieldError> {
+    if name.is_empty() {
+        return Err(FieldError::new(
+            field,
+            "a non-empty name",
+            "an empty string",
+        ));
+    }
+    Ok(())
+}

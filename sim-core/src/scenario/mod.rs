@@ -1,0 +1,241 @@
+//! A validated config, ready to simulate: times in integer nanoseconds, invoker groups expanded,
+//! repeated bursts expanded and sorted by arrival, actions interned.
+
+use std::path::Path;
+
+use policies::workload::FunctionInput;
+use policies::{ActionRef, Distribution, PolicySpec, Workload};
+use rand::Rng;
+
+use crate::config::{
+    ClusterConfig, Config, ConfigError, Contention, InvokerGroup, Mode, OnNoCapacity,
+};
+
+mod build;
+
+/// Nanoseconds per second.
+pub const NS: f64 = 1e9;
+
+/// Seconds to integer nanoseconds (rounded; negative and NaN become 0).
+#[inline]
+pub fn secs_to_ns(s: f64) -> u64 {
+    if s > 0.0 {
+        (s * NS).round() as u64
+    } else {
+        0
+    }
+}
+
+/// A duration distribution sampled in nanoseconds; constants skip the RNG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeDist {
+    dist: Distribution,
+    constant_ns: Option<u64>,
+}
+
+impl TimeDist {
+    pub fn new(dist: &Distribution) -> Self {
+        let constant_ns = match dist {
+            Distribution::Constant { value } => Some(secs_to_ns(*value)),
+            _ => None,
+        };
+        TimeDist {
+            dist: dist.clone(),
+            constant_ns,
+        }
+    }
+
+    pub fn zero() -> Self {
+        TimeDist::new(&Distribution::constant(0.0))
+    }
+
+    /// One draw, ns.
+    #[inline]
+    pub fn sample_ns<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
+        match self.constant_ns {
+            Some(c) => c,
+            None => secs_to_ns(self.dist.sample(0, rng)),
+        }
+    }
+
+    /// True when every draw is 0 (lets the engine skip events).
+    pub fn is_zero(&self) -> bool {
+        self.constant_ns == Some(0)
+    }
+
+    pub fn distribution(&self) -> &Distribution {
+        &self.dist
+    }
+}
+
+/// How CPU time is given to functions (after resolving `auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuModel {
+    Exclusive,
+    Shares,
+}
+
+/// One invoker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvokerSpec {
+    pub cpus: u32,
+    pub user_memory_mb: u64,
+}
+
+/// One group request, after expanding `count`/`every`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurstSpec {
+    pub at_ns: u64,
+    pub workers: u32,
+    pub tenant: u32,
+    /// Index into [`Scenario::actions`].
+    pub action: u32,
+    /// Function id of worker 0 (ids are assigned burst by burst, in arrival order).
+    pub first_function: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSpec {
+    pub request_overhead: TimeDist,
+    pub concurrency: u32,
+    /// Minimum gap between two sends, ns (0 = no rate limit).
+    pub min_gap_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControllerSpec {
+    pub processing: TimeDist,
+    pub per_container: TimeDist,
+    pub heartbeat_ns: u64,
+    pub on_no_capacity: OnNoCapacity,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrewarmSpec {
+    pub count: u32,
+    pub memory_mb: u64,
+    pub init: TimeDist,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokerModel {
+    pub cpu_model: CpuModel,
+    pub cold_start: TimeDist,
+    pub create: TimeDist,
+    pub max_concurrent_creations: u32,
+    pub contention: Contention,
+    pub warm_start: TimeDist,
+    pub unpause: TimeDist,
+    pub pause_grace_ns: u64,
+    pub keep_alive_ns: u64,
+    pub prewarm: PrewarmSpec,
+    pub worker_spawn: TimeDist,
+    pub payload: TimeDist,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerfulSpec {
+    pub startup: TimeDist,
+    pub nodes: u32,
+    pub cpus_per_node: u32,
+}
+
+/// A validated simulation input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub mode: Mode,
+    pub policy: PolicySpec,
+    pub workload: Workload,
+    pub invokers: Vec<InvokerSpec>,
+    /// Sorted by arrival (ties: config order); index = burst id.
+    pub bursts: Vec<BurstSpec>,
+    pub actions: Vec<ActionRef>,
+    pub client: ClientSpec,
+    pub controller: ControllerSpec,
+    pub queue_latency: TimeDist,
+    pub invoker: InvokerModel,
+    pub serverful: ServerfulSpec,
+    pub functions: u64,
+}
+
+impl Scenario {
+    /// Reads the config at `path` (with its includes and the `--set` overrides `sets`) and
+    /// validates it: the one way commands turn a config file into a scenario.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, ConfigError> {
+        let config = crate::config::load_config(path, sets)?;
+        Scenario::from_config(&config, path)
+    }
+
+    /// Like [`Scenario::load`], on `invokers` instead of the config's `[cluster]` (one group
+    /// per invoker, in order): how a command asks the model about another cluster, such as
+    /// the live one it measured. The result is validated like any scenario: a burst that can
+    /// never fit these invokers is an error naming `cluster.invokers`.
+    pub fn load_on_cluster(
+        path: &Path,
+        sets: &[String],
+        invokers: &[InvokerSpec],
+    ) -> Result<Scenario, ConfigError> {
+        let mut config = crate::config::load_config(path, sets)?;
+        config.cluster = ClusterConfig {
+            invokers: invokers
+                .iter()
+                .map(|i| InvokerGroup {
+                    count: 1,
+                    cpus: i.cpus,
+                    user_memory_mb: Some(i.user_memory_mb),
+                })
+                .collect(),
+        };
+        Scenario::from_config(&config, path)
+    }
+
+    /// Validates `config` (read from `origin`); errors name `origin` and the field path.
+    pub fn from_config(config: &Config, origin: &Path) -> Result<Scenario, ConfigError> {
+        build::scenario(config, origin).map_err(|e| ConfigError::invalid(origin, e))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A short label for reports: the policy as written, or `serverful`.
+    pub fn label(&self) -> String {
+        match self.mode {
+            Mode::Openwhisk => self.policy.to_string(),
+            Mode::Serverful => format!(
+                "serverful {{ nodes = {}, cpus_per_node = {} }}",
+                self.serverful.nodes, self.serverful.cpus_per_node
+            ),
+        }
+    }
+
+    /// Number of functions the run will record.
+    pub fn functions(&self) -> u64 {
+        self.functions
+    }
+
+    /// True when the client sends one request per burst (burst policies).
+    pub fn is_burst(&self) -> bool {
+        self.policy.is_burst()
+    }
+
+    /// The inputs of burst `burst`'s functions in worker order, as [`crate::simulate`] draws
+    /// them with `seed` (stream `workload`, index = burst id): a live run that calls this
+    /// gives its functions exactly the simulated work.
+    pub fn function_inputs(&self, seed: u64, burst: usize) -> Vec<FunctionInput> {
+        self.workload
+            .burst_inputs(seed, burst as u64, self.bursts[burst].workers)
+            .collect()
+    }
+
+    /// Total CPUs of the invokers.
+    pub fn total_cpus(&self) -> u64 {
+        self.invokers.iter().map(|i| i.cpus as u64).sum()
+    }
+}
