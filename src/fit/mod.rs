@@ -385,17 +385,7 @@ impl Problem {
 
 /// Reads a number at a dotted path (`a.b.c`, `a.b[2].c`) of a TOML value.
 fn lookup(value: &toml::Value, path: &str) -> Option<f64> {
-    let mut v = value;
-    for part in path.split('.') {
-        let (key, index) = match part.split_once('[') {
-            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (part, None),
-        };
-        v = v.get(key)?;
-        if let Some(i) = index {
-            v = v.get(i)?;
-        }
-    }
+    let v = sim_core::config::value_at(value, path)?;
     v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
 }
 
