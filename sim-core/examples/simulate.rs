@@ -14,9 +14,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let path = Path::new(path);
-    let scenario = match sim_core::load_config(path, &args[1..])
-        .and_then(|c| sim_core::Scenario::from_config(&c, path))
-    {
+    let scenario = match sim_core::Scenario::load(path, &args[1..]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -8,8 +8,8 @@
 //! component draws from its own seeded RNG stream, so the same scenario and seed give
 //! byte-identical records.
 //!
-//! Entry points: [`config::load_config`] (TOML with includes and `--set` overrides),
-//! [`scenario::Scenario::from_config`] (validation), and [`simulate`]. Every config key, with
+//! Entry points: [`Scenario::load`] (TOML with includes and `--set` overrides, validated; or its
+//! two halves [`config::load_config`] and [`Scenario::from_config`]), and [`simulate`]. Every config key, with
 //! its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
 //! --example simulate -- CONFIG` runs the engine alone.
 

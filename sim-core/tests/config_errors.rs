@@ -2,6 +2,8 @@
 
 mod common;
 use common::{load, load_err, Dir};
+use sim_core::scenario::InvokerSpec;
+use sim_core::Scenario;
 
 const BASE: &str = r#"
 [[cluster.invokers]]
@@ -158,6 +160,39 @@ fn set_overrides_values_and_bad_paths_fail() {
     );
     let e = load(&p, &["no_equals_sign"]).unwrap_err().to_string();
     assert!(e.contains("expected `dotted.path=value`"), "{e}");
+}
+
+#[test]
+fn a_scenario_on_another_cluster_is_validated_again() {
+    let dir = Dir::new();
+    let p = dir.write(
+        "c.toml",
+        &format!("{BASE}[controller]\non_no_capacity = \"reject\"\n"),
+    );
+    let on = [
+        InvokerSpec {
+            cpus: 2,
+            user_memory_mb: 1024,
+        },
+        InvokerSpec {
+            cpus: 3,
+            user_memory_mb: 4096,
+        },
+    ];
+    let sc = Scenario::load_on_cluster(&p, &[], &on).unwrap();
+    assert_eq!(sc.invokers, on);
+    assert_eq!(sc.total_cpus(), 5);
+    // The same variant through `--set`.
+    let set = "cluster.invokers=[{ cpus = 2, user_memory_mb = 1024 }, { cpus = 3, user_memory_mb = 4096 }]";
+    assert_eq!(Scenario::load(&p, &[set.to_string()]).unwrap(), sc);
+    // The 4 workers of the burst fit 5 CPUs but never 2, and the config rejects what does not fit.
+    let e = Scenario::load_on_cluster(&p, &[], &on[..1])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("c.toml: field `bursts[0].workers`") && e.contains("never fits"),
+        "{e}"
+    );
 }
 
 #[test]

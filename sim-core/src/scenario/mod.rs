@@ -141,22 +141,42 @@ pub struct ServerfulSpec {
 }
 
 /// A validated simulation input.
+///
+/// Read-only once built: its parts were checked together (a burst against the cluster's CPUs,
+/// a function's memory against the invokers'), so editing one (say `invokers`) could break
+/// what was checked. For a variant, change the config and validate again:
+/// [`Scenario::load`] with `--set`-style overrides (`cluster.invokers=[{ cpus = 8 }]`), or
+/// [`Scenario::load_on_cluster`] for another set of invokers. The fields stay public for
+/// reading (the root crate reads `mode`, `policy`, `actions`, `controller` and `invokers`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
+    /// Run name (config `name`, or the file stem).
     pub name: String,
+    /// The config's seed (the run's default seed).
     pub seed: u64,
+    /// Which platform runs the functions.
     pub mode: Mode,
+    /// Placement policy.
     pub policy: PolicySpec,
+    /// What each function does.
     pub workload: Workload,
+    /// One entry per invoker; index = invoker id.
     pub invokers: Vec<InvokerSpec>,
     /// Sorted by arrival (ties: config order); index = burst id.
     pub bursts: Vec<BurstSpec>,
+    /// The distinct actions of the bursts; [`BurstSpec::action`] indexes it.
     pub actions: Vec<ActionRef>,
+    /// `[client]`.
     pub client: ClientSpec,
+    /// `[controller]`.
     pub controller: ControllerSpec,
+    /// `[queue] latency`.
     pub queue_latency: TimeDist,
+    /// `[invoker]` and its sub-tables.
     pub invoker: InvokerModel,
+    /// `[serverful]` (used with `mode = "serverful"`).
     pub serverful: ServerfulSpec,
+    /// Functions in the run: the sum of the bursts' workers.
     pub functions: u64,
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sim_core::config::{load_config, ConfigError};
+use sim_core::config::ConfigError;
 use sim_core::{simulate, Scenario, SimOutput};
 
 /// A temp dir holding config files written by a test.
@@ -22,8 +22,7 @@ impl Dir {
 
 pub fn load(path: &Path, sets: &[&str]) -> Result<Scenario, ConfigError> {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let config = load_config(path, &sets)?;
-    Scenario::from_config(&config, path)
+    Scenario::load(path, &sets)
 }
 
 pub fn scenario(toml: &str) -> Scenario {
