@@ -7,6 +7,7 @@
 use crate::burst_common::{check_any_split, usable, PlanBuilder};
 use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
 
+/// Best-fit packing of a burst (`burst-best-fit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BestFit;
 

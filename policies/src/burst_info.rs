@@ -15,6 +15,7 @@ use crate::PlacementPlan;
 /// layout has `burst_id == 0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BurstInfo {
+    /// The burst (its index in the run); 0 when read back from the wire.
     pub burst_id: u64,
     /// invoker id -> container id -> (first worker, last worker), inclusive.
     pub invokers: BTreeMap<u32, BTreeMap<u64, (u32, u32)>>,
@@ -123,8 +124,12 @@ impl fmt::Display for BurstInfo {
 /// What the in-container dispatcher hands one worker: who it is and the whole layout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkerInfo<'a> {
+    /// This worker's id within the burst (`0..N`).
     pub worker_id: u32,
+    /// The run-wide id of the container it runs in.
     pub container_id: u64,
+    /// The invoker that runs its container.
     pub invoker_id: u32,
+    /// Where every worker of the burst runs.
     pub burst_info: &'a BurstInfo,
 }

@@ -22,6 +22,7 @@ pub struct InvokerView {
 /// The whole cluster, indexed by invoker id (`invokers[i].id == i`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterView {
+    /// Every invoker, healthy or not; index = invoker id.
     pub invokers: Vec<InvokerView>,
 }
 

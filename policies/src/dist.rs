@@ -23,38 +23,53 @@ const Z_P99: f64 = 2.326_347_874_040_841;
     deny_unknown_fields
 )]
 pub enum Distribution {
+    /// Always `value`.
     Constant {
+        /// The one value.
         value: f64,
     },
+    /// Uniform on `[min, max)`.
     Uniform {
+        /// Lower bound (inclusive).
         min: f64,
+        /// Upper bound (exclusive).
         max: f64,
     },
     /// Normal, truncated at 0 (negative draws are drawn again).
     Normal {
+        /// Mean before truncation.
         mean: f64,
+        /// Standard deviation before truncation.
         std: f64,
     },
     /// Lognormal by `median` and `p99`, or by the underlying normal's `mu` and `sigma`.
     Lognormal {
+        /// Median (50th percentile); given with `p99`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         median: Option<f64>,
+        /// 99th percentile; given with `median`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         p99: Option<f64>,
+        /// Mean of the underlying normal; given with `sigma`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mu: Option<f64>,
+        /// Standard deviation of the underlying normal; given with `mu`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sigma: Option<f64>,
     },
+    /// Exponential (memoryless), e.g. queueing delays.
     Exponential {
+        /// Mean (1 / rate).
         mean: f64,
     },
     /// Draws uniformly from a list of observed samples.
     Empirical {
+        /// The observations, each equally likely.
         samples: Vec<f64>,
     },
     /// Function `i` of a group gets `values[i % len]`: per-function inputs given explicitly.
     PerFunction {
+        /// One value per function, repeated cyclically.
         values: Vec<f64>,
     },
 }
@@ -116,6 +131,7 @@ impl Default for Distribution {
 }
 
 impl Distribution {
+    /// Always `value`.
     pub fn constant(value: f64) -> Self {
         Distribution::Constant { value }
     }

@@ -31,6 +31,7 @@ pub struct ShardingBalancer {
 }
 
 impl ShardingBalancer {
+    /// A balancer with no step sizes computed yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -14,8 +14,10 @@
 use crate::burst_common::{check_any_split, plan_from_counts, usable};
 use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
 
+/// Most-free-invoker-first filling of a burst (`burst-heterogeneous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heterogeneous {
+    /// One container per invoker (true), or one one-CPU container per worker (false).
     pub join: bool,
 }
 

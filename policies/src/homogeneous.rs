@@ -19,7 +19,9 @@ use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, Placeme
 /// is treated as 1 so that placing never panics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Homogeneous {
+    /// Workers (and CPUs) per container.
     pub granularity: u32,
+    /// Merge the burst's containers that land on the same invoker.
     pub join: bool,
 }
 

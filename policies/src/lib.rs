@@ -5,6 +5,8 @@
 //! pure: no I/O, no clock, no global state; randomness, where needed, comes from the caller's RNG
 //! or from a hash of the request, so a plan is a deterministic function of its inputs.
 
+#![deny(missing_docs)]
+
 pub mod burst_info;
 pub mod cluster;
 pub mod dist;

@@ -26,6 +26,7 @@ impl ContainerPlacement {
 /// ranges are contiguous, disjoint and cover `0..workers`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlacementPlan {
+    /// The containers, in worker-id order.
     pub containers: Vec<ContainerPlacement>,
     /// True when the policy placed work beyond an invoker's capacity (OpenWhisk's overload case:
     /// a random healthy invoker was forced).
@@ -42,12 +43,26 @@ impl PlacementPlan {
 /// Why a request could not be placed.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum PlacementError {
+    /// Every invoker is unhealthy.
     #[error("no healthy invoker")]
     NoHealthyInvoker,
+    /// Not enough free CPUs now; the request may fit later.
     #[error("burst of {needed} workers does not fit in {free} free CPUs")]
-    DoesNotFit { needed: u64, free: u64 },
+    DoesNotFit {
+        /// Workers of the request.
+        needed: u64,
+        /// Free CPUs over healthy invokers.
+        free: u64,
+    },
+    /// More workers than the healthy cluster has CPUs: it will not fit even when idle.
     #[error("burst of {needed} workers can never fit: the cluster has {total} CPUs")]
-    NeverFits { needed: u64, total: u64 },
+    NeverFits {
+        /// Workers of the request.
+        needed: u64,
+        /// CPUs over healthy invokers.
+        total: u64,
+    },
+    /// The request asks for 0 workers.
     #[error("request has no workers")]
     Empty,
 }

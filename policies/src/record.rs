@@ -16,6 +16,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The lowercase name used in records and reports (`ok`, `rejected`, `failed`).
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -51,6 +52,7 @@ pub struct FunctionRecord {
     pub cpu_shared: bool,
     /// True when its container was created for it (cold start).
     pub cold: bool,
+    /// How it ended.
     pub status: Status,
     /// Why it failed or was rejected (empty when `Ok`).
     pub reason: String,

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// The action (function code) being invoked; OpenWhisk hashes namespace and name to pick a home invoker.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActionRef {
+    /// OpenWhisk namespace (the simulator uses `tenant<N>`).
     pub namespace: String,
+    /// Action name within the namespace.
     pub name: String,
     /// Memory limit of one function instance, in MB.
     pub memory_mb: u64,
@@ -17,6 +19,7 @@ pub struct ActionRef {
 pub struct PlacementRequest {
     /// Unique per request within a run; policies may hash it for deterministic tie-breaks.
     pub request_id: u64,
+    /// The action invoked.
     pub action: ActionRef,
     /// Number of workers (functions) to place; worker ids are `0..workers`.
     pub workers: u32,

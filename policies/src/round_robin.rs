@@ -11,6 +11,7 @@ use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, Placeme
 /// Containers of `granularity` workers; 0 (rejected by `PolicySpec::validate`) acts as 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoundRobin {
+    /// Workers (and CPUs) per container.
     pub granularity: u32,
 }
 

@@ -23,6 +23,7 @@ pub enum PolicySpec {
     Faas,
     /// Containers of exactly `granularity` workers, spread over invokers by free CPUs.
     BurstHomogeneous {
+        /// Workers (and CPUs) per container, >= 1.
         granularity: u32,
         /// Merge the containers of the burst that land on the same invoker.
         #[serde(default)]
@@ -30,13 +31,18 @@ pub enum PolicySpec {
     },
     /// Fill the invokers with most free CPUs first, one container per invoker.
     BurstHeterogeneous {
+        /// One container per invoker (true, the thesis' default), or one one-CPU container per
+        /// worker (false).
         #[serde(default = "default_true")]
         join: bool,
     },
     /// Best-fit packing: the invoker whose free CPUs fit the rest most tightly first.
     BurstBestFit,
     /// Containers of `granularity` workers dealt round-robin over invokers.
-    BurstRoundRobin { granularity: u32 },
+    BurstRoundRobin {
+        /// Workers (and CPUs) per container, >= 1.
+        granularity: u32,
+    },
 }
 
 fn default_true() -> bool {

@@ -14,11 +14,16 @@ pub enum Workload {
         duration: Distribution,
     },
     /// Busy CPU work: `work` seconds on one dedicated core; slower under processor sharing.
-    Cpu { work: Distribution },
+    Cpu {
+        /// Seconds of CPU work per function, on one dedicated core.
+        work: Distribution,
+    },
     /// Monte Carlo estimate of pi: `points` random points per function, at
     /// `seconds_per_million_points` on one dedicated core. CPU-bound.
     Montecarlo {
+        /// Random points per function.
         points: Distribution,
+        /// Time for a million points on one dedicated core (a property of the machine).
         seconds_per_million_points: f64,
     },
 }
@@ -56,14 +61,21 @@ impl Workload {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FunctionInput {
+    /// Sleep this long.
     Sleep {
+        /// Seconds of sleep.
         seconds: f64,
     },
+    /// Busy work of this length on one dedicated core.
     Cpu {
+        /// Seconds of CPU work.
         seconds: f64,
     },
+    /// Draw this many random points.
     Montecarlo {
+        /// Random points to draw.
         points: u64,
+        /// Time for a million points on one dedicated core.
         seconds_per_million_points: f64,
     },
 }
@@ -80,6 +92,7 @@ impl FunctionInput {
         }
     }
 
+    /// True when the function needs a CPU to progress (so it slows down under sharing).
     pub fn is_cpu_bound(&self) -> bool {
         !matches!(self, FunctionInput::Sleep { .. })
     }
