@@ -1,7 +1,7 @@
-//! A simulation config: its TOML schema ([`schema`]), and its loading: includes merged
-//! ([`include`]), `--set` overrides applied ([`set`]), then deserialization with errors that
-//! name the file and the field path ([`diagnose`], through the one dotted-path reader,
-//! [`path`]).
+//! A simulation config: its TOML schema (module `schema`, re-exported here: [`Config`] and its
+//! sections), and its loading ([`load_config`]): includes merged (`include`), `--set`
+//! overrides applied ([`apply_set`]), then deserialization with errors that name the file and
+//! the field path ([`parse_config_value`]). One dotted-path reader, [`path`], serves all three.
 
 mod diagnose;
 mod include;

@@ -42,7 +42,7 @@ pub struct Config {
     /// Run seed (the CLI's `--seed` overrides it).
     #[serde(default)]
     pub seed: u64,
-    /// Files merged under this one (paths relative to this file); resolved by [`load_config`].
+    /// Files merged under this one (paths relative to this file); resolved by [`super::load_config`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
     /// `openwhisk` (the platform model) or `serverful` (a cluster that boots, then runs the work).
