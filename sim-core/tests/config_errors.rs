@@ -1,9 +1,13 @@
 //! Bad input gives one error naming the file, the field path and what was expected.
 
 mod common;
+use std::path::Path;
+
 use common::{load, load_err, Dir};
+use sim_core::config::{apply_set, parse_config_value, value_at};
 use sim_core::scenario::InvokerSpec;
 use sim_core::Scenario;
+use toml::Value;
 
 const BASE: &str = r#"
 [[cluster.invokers]]
@@ -213,7 +217,7 @@ fn bad_distribution_names_the_field() {
 
 #[test]
 fn reference_config_documents_every_default() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml");
+    let path = reference_path();
     let config = sim_core::load_config(&path, &[]).unwrap();
     let sc = sim_core::Scenario::from_config(&config, &path).unwrap();
     assert_eq!(sc.functions(), 120);
@@ -224,6 +228,94 @@ fn reference_config_documents_every_default() {
     assert_eq!(c.queue, sim_core::config::QueueConfig::default());
     assert_eq!(c.invoker, sim_core::config::InvokerConfig::default());
     assert_eq!(c.serverful, sim_core::config::ServerfulConfig::default());
+}
+
+#[test]
+fn reference_config_lists_every_key_of_the_schema() {
+    let path = reference_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Keys documented as comments (`# include = [...]`) count: restore them.
+    let restored: Vec<&str> = text
+        .lines()
+        .map(|line| commented_assignment(line).unwrap_or(line))
+        .collect();
+    let reference: Value = toml::from_str(&restored.join("\n")).unwrap();
+    // Reference -> schema: every key written there is one the schema knows (deny_unknown_fields).
+    if let Err(e) = parse_config_value(reference.clone(), &path) {
+        panic!("reference.toml has a key the schema does not know: {e}");
+    }
+    // Schema -> reference: every key the schema accepts is written there.
+    let mut missing = Vec::new();
+    missing_keys(&reference, "", &path, &mut missing);
+    assert!(
+        missing.is_empty(),
+        "keys the config schema accepts but reference.toml does not list: {missing:?}"
+    );
+}
+
+fn reference_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml")
+}
+
+/// `key = value ...` when `line` is a commented-out assignment `# key = value ...`.
+fn commented_assignment(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix('#')?.trim_start();
+    let key_len = rest.find(|c: char| !(c.is_ascii_lowercase() || c == '_'))?;
+    (key_len > 0 && rest[key_len..].trim_start().starts_with('=')).then_some(rest)
+}
+
+/// The keys the schema accepts in the table at `path` of `config`: the list that its
+/// unknown-field error gives for a probe key.
+fn schema_keys(config: &Value, path: &str, origin: &Path) -> Vec<String> {
+    let probe_key = if path.is_empty() {
+        "probe_key".to_string()
+    } else {
+        format!("{path}.probe_key")
+    };
+    let mut probe = config.clone();
+    apply_set(&mut probe, &format!("{probe_key}=0"), origin).unwrap();
+    let Err(e) = parse_config_value(probe, origin) else {
+        panic!("`{path}` accepts any key: its struct lacks deny_unknown_fields");
+    };
+    let Some((_, expected)) = e.message.split_once("expected") else {
+        panic!("`{path}`: no list of known fields in: {e}");
+    };
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
+}
+
+/// Adds to `missing` the keys the schema accepts under the table at `path` that `config` does
+/// not have. A distribution table is a value; an array of tables counts a key as present when
+/// one of its entries has it.
+fn missing_keys(config: &Value, path: &str, origin: &Path, missing: &mut Vec<String>) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    for key in schema_keys(config, path, origin) {
+        let field = join(&key);
+        match value_at(config, &field) {
+            None => missing.push(field),
+            Some(Value::Table(t)) if !t.contains_key("dist") => {
+                missing_keys(config, &field, origin, missing)
+            }
+            Some(Value::Array(entries)) if entries.first().is_some_and(Value::is_table) => {
+                for inner in schema_keys(config, &format!("{field}[0]"), origin) {
+                    if !entries.iter().any(|e| e.get(&inner).is_some()) {
+                        missing.push(format!("{field}[].{inner}"));
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 #[test]
