@@ -4,7 +4,7 @@
 //! on few invokers and small holes are filled before large ones are broken up, which keeps
 //! large blocks of free CPUs for later bursts. One container per invoker.
 
-use crate::burst_common::{check_any_split, usable, PlanBuilder};
+use crate::burst_common::{check_any_split, most_free_first, PlanBuilder};
 use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
 
 /// Best-fit packing of a burst (`burst-best-fit`).
@@ -18,10 +18,13 @@ impl PlacementPolicy for BestFit {
         view: &ClusterView,
     ) -> Result<PlacementPlan, PlacementError> {
         check_any_split(request.workers, view)?;
-        // Ascending free CPUs, descending id within equal free CPUs: the last entry is the
-        // most-free invoker with the lowest id.
-        let mut sorted: Vec<(u32, u32)> = usable(view).map(|i| (i.free_cpus, i.id)).collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        // `(free, id)` by ascending free CPUs, descending id within equal free CPUs: the last
+        // entry is the most-free invoker with the lowest id.
+        let mut sorted: Vec<(u32, u32)> = most_free_first(view)
+            .into_iter()
+            .rev()
+            .map(|(id, free)| (free, id))
+            .collect();
         let mut plan = PlanBuilder::default();
         let mut rest = request.workers;
         while rest > 0 {

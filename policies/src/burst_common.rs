@@ -10,6 +10,14 @@ pub(crate) fn usable(view: &ClusterView) -> impl Iterator<Item = &InvokerView> {
         .filter(|i| i.healthy && i.free_cpus > 0)
 }
 
+/// Usable invokers as `(id, free CPUs)`, most free CPUs first (ties: lowest id): the order in
+/// which burst policies prefer invokers.
+pub(crate) fn most_free_first(view: &ClusterView) -> Vec<(u32, u32)> {
+    let mut order: Vec<(u32, u32)> = usable(view).map(|i| (i.id, i.free_cpus)).collect();
+    order.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    order
+}
+
 /// Rejects empty requests and clusters without a healthy invoker.
 fn check_basic(workers: u32, view: &ClusterView) -> Result<(), PlacementError> {
     if workers == 0 {

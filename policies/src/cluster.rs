@@ -29,19 +29,19 @@ pub struct ClusterView {
 impl ClusterView {
     /// Total free CPUs over healthy invokers.
     pub fn free_cpus(&self) -> u64 {
-        self.invokers
-            .iter()
-            .filter(|i| i.healthy)
-            .map(|i| i.free_cpus as u64)
-            .sum()
+        self.sum_healthy(|i| i.free_cpus)
     }
 
     /// Total CPUs over healthy invokers.
     pub fn total_cpus(&self) -> u64 {
+        self.sum_healthy(|i| i.total_cpus)
+    }
+
+    fn sum_healthy(&self, cpus: impl Fn(&InvokerView) -> u32) -> u64 {
         self.invokers
             .iter()
             .filter(|i| i.healthy)
-            .map(|i| i.total_cpus as u64)
+            .map(|i| cpus(i) as u64)
             .sum()
     }
 }

@@ -168,7 +168,7 @@ impl Distribution {
                 Ok((mu, s))
             }
             _ => {
-                let given: Vec<String> = [
+                let given = [
                     ("median", median),
                     ("p99", p99),
                     ("mu", mu),
@@ -177,17 +177,15 @@ impl Distribution {
                 .into_iter()
                 .filter(|(_, v)| v.is_some())
                 .map(|(name, _)| format!("`{name}`"))
-                .collect();
+                .collect::<Vec<_>>()
+                .join(", ");
                 let got = if given.is_empty() {
-                    "none of them".to_string()
+                    "none of them"
                 } else {
-                    given.join(", ")
+                    &given
                 };
-                Err(FieldError::new(
-                    "",
-                    "either `median` and `p99`, or `mu` and `sigma`",
-                    got,
-                ))
+                let expected = "either `median` and `p99`, or `mu` and `sigma`";
+                Err(FieldError::new("", expected, got))
             }
         }
     }

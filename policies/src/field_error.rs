@@ -61,3 +61,27 @@ impl fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldError;
+
+    #[test]
+    fn paths_compose_outwards() {
+        let e = FieldError::new("min", "a finite number >= 0", -1.0);
+        assert_eq!(e.clone().under("duration").path, "duration.min");
+        assert_eq!(e.clone().under("").path, "min");
+        let indexed = FieldError::new("[2]", "a file path string", "integer");
+        assert_eq!(indexed.under("include").path, "include[2]");
+        let whole = FieldError::new("", "min <= max", "min = 2, max = 1");
+        assert_eq!(whole.clone().under("queue.latency").path, "queue.latency");
+        assert_eq!(
+            whole.to_string(),
+            "expected min <= max, got min = 2, max = 1"
+        );
+        assert_eq!(
+            e.under("work").to_string(),
+            "`work.min`: expected a finite number >= 0, got -1"
+        );
+    }
+}

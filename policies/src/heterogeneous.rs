@@ -11,7 +11,7 @@
 //! container per worker. This isolates the value of sharing a container from that of the
 //! invoker choice. The default (`PolicySpec`) is `join = true`, the thesis' behaviour.
 
-use crate::burst_common::{check_any_split, plan_from_counts, usable};
+use crate::burst_common::{check_any_split, most_free_first, plan_from_counts};
 use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
 
 /// Most-free-invoker-first filling of a burst (`burst-heterogeneous`).
@@ -28,11 +28,9 @@ impl PlacementPolicy for Heterogeneous {
         view: &ClusterView,
     ) -> Result<PlacementPlan, PlacementError> {
         check_any_split(request.workers, view)?;
-        let mut order: Vec<(u32, u32)> = usable(view).map(|i| (i.id, i.free_cpus)).collect();
-        order.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut rest = request.workers;
         let mut counts = Vec::new();
-        for (id, free) in order {
+        for (id, free) in most_free_first(view) {
             if rest == 0 {
                 break;
             }
