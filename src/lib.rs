@@ -5,6 +5,7 @@
 //! The binary (`src/main.rs`) only parses arguments and dispatches to these modules, so sweeps
 //! and the live executor's glue reuse the same pipeline and report writer.
 
+pub mod args;
 pub mod bench;
 pub mod compare;
 pub mod error;

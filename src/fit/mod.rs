@@ -289,9 +289,7 @@ impl Problem {
             let config_path = self.base.join(&exp.config);
             let mut sets = exp.sets.clone();
             sets.extend(param_sets.iter().cloned());
-            let value = sim_core::config::load_config_value(&config_path, &sets)?;
-            let config = sim_core::config::parse_config_value(value, &config_path)?;
-            let scenario = sim_core::scenario::Scenario::from_config(&config, &config_path)?;
+            let scenario = sim_core::Scenario::load(&config_path, &sets)?;
             let mut rows: Vec<(String, f64, f64)> = Vec::new();
             let mut error = 0.0;
             let seeds = &self.spec.seeds;
@@ -492,8 +490,8 @@ fn write_profile(
         .map_err(|e| input(&profile_path, format!("cannot write: {e}")))
 }
 
-/// Entry point of `burstsim fit`.
-pub fn run(args: &FitArgs) -> Result<(), Error> {
+/// `burstsim fit`.
+pub fn main(args: &FitArgs) -> Result<(), Error> {
     let outcome = if args.check {
         check(&args.spec)?
     } else {
