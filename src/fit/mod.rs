@@ -484,10 +484,7 @@ fn write_profile(
     for line in outcome.table().lines() {
         let _ = writeln!(header, "#   {line}");
     }
-    let tmp = profile_path.with_extension("toml.tmp");
-    std::fs::write(&tmp, format!("{header}\n{body}"))
-        .and_then(|_| std::fs::rename(&tmp, &profile_path))
-        .map_err(|e| input(&profile_path, format!("cannot write: {e}")))
+    crate::atomic::write_bytes(&profile_path, format!("{header}\n{body}").as_bytes())
 }
 
 /// `burstsim fit`.
