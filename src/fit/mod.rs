@@ -8,7 +8,7 @@
 //! every experiment is reported, so a fit is a claim with its error, not a copied number.
 
 pub mod measured;
-pub mod nelder_mead;
+pub mod minimize;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -422,18 +422,13 @@ pub fn fit(spec_path: &Path) -> Result<FitOutcome, Error> {
     let start = problem.point(&problem.current_values()?);
     // The objective must not fail half-way: check once that every experiment runs.
     problem.evaluate(&problem.values(&start))?;
-    let minimum = nelder_mead::minimize(
-        |x| {
-            problem
-                .evaluate(&problem.values(x))
-                .map(|(v, _)| v)
-                .unwrap_or(f64::INFINITY)
-        },
-        &start,
-        0.15,
-        problem.spec.max_evaluations,
-        1e-9,
-    );
+    let objective = |x: &[f64]| {
+        problem
+            .evaluate(&problem.values(x))
+            .map(|(v, _)| v)
+            .unwrap_or(f64::INFINITY)
+    };
+    let minimum = minimize::minimize(objective, &start, 0.15, problem.spec.max_evaluations, 1e-9);
     let values = problem.values(&minimum.x);
     let (objective, experiments) = problem.evaluate(&values)?;
     let outcome = FitOutcome {
