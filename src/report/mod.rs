@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::{atomic, Error};
 
 pub use plots::{LatencyBox, Timeline};
-pub use summary::{percentile, summary_table, ConcurrencyCurve, Summary};
+pub use summary::{first_submission, percentile, summary_table, ConcurrencyCurve, Summary};
 pub use tables::{records_frame, write_records_csv, write_records_parquet};
 
 /// One run as the report writer sees it.

@@ -12,7 +12,7 @@ use plotters::style::FontStyle;
 use policies::FunctionRecord;
 
 use super::render::{write_png_svg, DrawError, Plot};
-use super::summary::{percentile, ConcurrencyCurve};
+use super::summary::{first_submission, percentile, ConcurrencyCurve};
 use crate::Error;
 
 /// Above this many functions the timeline draws an evenly spaced subsample (every k-th function
@@ -189,12 +189,7 @@ pub struct LatencyBox {
 impl LatencyBox {
     /// The box of the start latencies (t_start since the first submission) of `ok` functions.
     pub fn from_records(label: &str, records: &[FunctionRecord]) -> LatencyBox {
-        let t0 = records
-            .iter()
-            .map(|r| r.t_submit)
-            .filter(|t| t.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        let t0 = if t0.is_finite() { t0 } else { 0.0 };
+        let t0 = first_submission(records);
         let mut values: Vec<f64> = records
             .iter()
             .filter(|r| r.is_ok() && r.t_start.is_finite())
