@@ -440,15 +440,38 @@ fn live_bursts_through_docker_and_crun() {
 }
 
 #[test]
-fn unknown_runtime_is_a_clear_error() {
+fn cluster_exit_codes_say_who_is_at_fault() {
     let dir = tempfile::tempdir().unwrap();
-    let out = burstsim()
-        .args(["cluster", "up", "--runtime", "podman", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let cluster = |args: &[&str]| {
+        let out = burstsim()
+            .arg("cluster")
+            .args(args)
+            .arg("--dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), err)
+    };
+    // The user's mistakes (exit 2): bad flags, a directory without a cluster.
+    let (code, err) = cluster(&["up", "--runtime", "podman"]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--runtime") && err.contains("podman"), "{err}");
+    let (code, err) = cluster(&["up", "--nodes", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--nodes"), "{err}");
     assert!(!dir.path().join("cluster.toml").exists());
+    let (code, err) = cluster(&["down"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no cluster is up"), "{err}");
+    // The environment's (exit 1): the state `cluster up` left is unreadable.
+    let state = dir.path().join("cluster-state.json");
+    std::fs::write(&state, "{ \"redis_pid\": ").unwrap();
+    let (code, err) = cluster(&["down"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("malformed cluster state"), "{err}");
+    assert!(
+        state.exists(),
+        "a state that does not parse is left for a person to look at"
+    );
 }
