@@ -148,25 +148,35 @@ impl Runtime {
         Ok(())
     }
 
-    /// Ids of the containers the runtime knows.
+    /// Ids of the containers the runtime knows. `runc list` (1.1) fails when a container is
+    /// deleted while it lists ("stat /run/runc/<id>: no such file or directory"): that race
+    /// with another agent's cleanup is retried, so a cleanup never skips containers for it.
     pub fn list(&self) -> Result<Vec<String>> {
-        let out = self
-            .cmd()
-            .args(["list", "-q"])
-            .output()
-            .with_context(|| format!("running `{} list`", self.binary.display()))?;
-        if !out.status.success() {
-            return Err(Error::Container(format!(
-                "`{} list` failed: {}",
-                self.binary.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+        let mut attempts = 0;
+        loop {
+            let out = self
+                .cmd()
+                .args(["list", "-q"])
+                .output()
+                .with_context(|| format!("running `{} list`", self.binary.display()))?;
+            if out.status.success() {
+                return Ok(String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect());
+            }
+            let err = String::from_utf8_lossy(&out.stderr);
+            attempts += 1;
+            if !err.contains("no such file or directory") || attempts >= 10 {
+                return Err(Error::Container(format!(
+                    "`{} list` failed: {}",
+                    self.binary.display(),
+                    err.trim()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect())
     }
 }
 
