@@ -158,6 +158,45 @@ impl RunState<'_> {
         }
     }
 
+    /// The placement request for `req`: the whole burst, or (FaaS) its first function.
+    fn placement_request(&self, req: Request) -> PlacementRequest {
+        let burst = &self.run.bursts[req.burst];
+        if self.run.policy.is_burst() {
+            PlacementRequest {
+                request_id: PlacementRequest::burst_request_id(burst.burst_id),
+                action: burst.action.clone(),
+                workers: req.workers,
+            }
+        } else {
+            let f = self.base[req.burst] + req.first as u64;
+            PlacementRequest {
+                request_id: PlacementRequest::invocation_request_id(f),
+                action: burst.action.clone(),
+                workers: 1,
+            }
+        }
+    }
+
+    /// Rejects the first waiting request, `req`, when `e` says it can never fit, or does not
+    /// fit now and the run rejects rather than queues (first attempts only); true when it did.
+    fn reject_unplaceable(&mut self, req: Request, e: PlacementError) -> bool {
+        let reason = match e {
+            PlacementError::NeverFits { needed, total } => {
+                format!("burst of {needed} workers can never fit in {total} CPUs")
+            }
+            PlacementError::DoesNotFit { .. }
+                if self.run.on_no_capacity == OnNoCapacity::Reject && req.attempt == 0 =>
+            {
+                e.to_string()
+            }
+            // Not now: wait for capacity (or healthy invokers) to come back.
+            _ => return false,
+        };
+        self.waiting.pop_front();
+        self.reject(req, &reason);
+        true
+    }
+
     /// Settles the functions of `req` as rejected with `reason`.
     fn reject(&mut self, req: Request, reason: &str) {
         for w in req.first..req.first + req.workers {
@@ -426,55 +465,55 @@ impl Controller {
     fn submit(&mut self, st: &mut RunState<'_>) -> Result<()> {
         while let Some(&req) = st.waiting.front() {
             let view = view_of(&self.cluster, &st.hbs, &st.reserved_cpus, &st.reserved_mem);
-            let left_queue = if st.run.policy.is_burst() {
-                self.submit_burst(st, req, &view)?
-            } else {
-                self.submit_invocation(st, req, &view)?
-            };
-            if !left_queue {
+            if !self.submit_first(st, req, &view)? {
                 break;
             }
         }
         Ok(())
     }
 
-    /// Places a burst request and sends one message per container; false when it must wait
-    /// for capacity (it stays first in the queue).
-    fn submit_burst(
+    /// Places `req`, the first waiting request, and submits it: one message per container
+    /// (bursts) or for its first function (FaaS, the rest waits first in the queue). False
+    /// when it must wait for capacity; a burst that can never fit, or does not fit now under
+    /// `OnNoCapacity::Reject`, is rejected instead.
+    fn submit_first(
         &mut self,
         st: &mut RunState<'_>,
         req: Request,
         view: &ClusterView,
     ) -> Result<bool> {
-        let run = st.run;
-        let burst = &run.bursts[req.burst];
+        let burst_mode = st.run.policy.is_burst();
         let t_plan = Instant::now();
-        let request = PlacementRequest {
-            request_id: PlacementRequest::burst_request_id(burst.burst_id),
-            action: burst.action.clone(),
-            workers: req.workers,
-        };
-        let plan = match st.policy.place(&request, view) {
-            Ok(plan) => plan,
-            Err(PlacementError::NeverFits { needed, total }) => {
+        let workers = match st.policy.place(&st.placement_request(req), view) {
+            Ok(plan) if burst_mode => {
                 st.waiting.pop_front();
-                st.reject(
-                    req,
-                    &format!("burst of {needed} workers can never fit in {total} CPUs"),
-                );
-                return Ok(true);
+                self.send_burst(st, req, plan)?;
+                req.workers
             }
-            Err(e @ PlacementError::DoesNotFit { .. })
-                if run.on_no_capacity == OnNoCapacity::Reject && req.attempt == 0 =>
-            {
-                st.waiting.pop_front();
-                st.reject(req, &e.to_string());
-                return Ok(true);
-            }
-            // Not now: wait for capacity (or healthy invokers) to come back.
+            Ok(plan) => match plan.containers.first() {
+                Some(c) => {
+                    self.send_invocation(st, req, c.invoker)?;
+                    1
+                }
+                None => return Ok(false),
+            },
+            Err(e) if burst_mode => return Ok(st.reject_unplaceable(req, e)),
             Err(_) => return Ok(false),
         };
-        st.waiting.pop_front();
+        st.submit_seconds
+            .push((workers, t_plan.elapsed().as_secs_f64()));
+        Ok(true)
+    }
+
+    /// Sends one message per container of `plan`, the placement of burst request `req`.
+    fn send_burst(
+        &mut self,
+        st: &mut RunState<'_>,
+        req: Request,
+        plan: PlacementPlan,
+    ) -> Result<()> {
+        let run = st.run;
+        let burst = &run.bursts[req.burst];
         let cids: Vec<u64> = (0..plan.containers.len() as u64)
             .map(|i| st.next_container + i)
             .collect();
@@ -509,37 +548,16 @@ impl Controller {
             };
             st.submitted(job_id, job);
         }
-        st.submit_seconds
-            .push((req.workers, t_plan.elapsed().as_secs_f64()));
-        Ok(true)
+        Ok(())
     }
 
-    /// FaaS: places the request's first function, one request and one message per
-    /// invocation; false when it must wait for capacity.
-    fn submit_invocation(
-        &mut self,
-        st: &mut RunState<'_>,
-        req: Request,
-        view: &ClusterView,
-    ) -> Result<bool> {
+    /// FaaS: sends the first function of `req` to invoker `inv`; the rest of the request
+    /// waits first in the queue.
+    fn send_invocation(&mut self, st: &mut RunState<'_>, req: Request, inv: u32) -> Result<()> {
         let run = st.run;
         let burst = &run.bursts[req.burst];
-        let t_plan = Instant::now();
         let w = req.first;
         let f = st.base[req.burst] + w as u64;
-        let request = PlacementRequest {
-            request_id: PlacementRequest::invocation_request_id(f),
-            action: burst.action.clone(),
-            workers: 1,
-        };
-        let Some(inv) = st
-            .policy
-            .place(&request, view)
-            .ok()
-            .and_then(|plan| plan.containers.first().map(|c| c.invoker))
-        else {
-            return Ok(false);
-        };
         let job_id = st.next_job;
         st.next_job += 1;
         let msg = AgentMsg::Invoke(InvokeJob {
@@ -570,7 +588,6 @@ impl Controller {
             attempt: req.attempt,
         };
         st.submitted(job_id, job);
-        st.submit_seconds.push((1, t_plan.elapsed().as_secs_f64()));
         st.waiting.pop_front();
         if req.workers > 1 {
             st.waiting.push_front(Request {
@@ -579,7 +596,7 @@ impl Controller {
                 ..req
             });
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Reads the results that arrived (blocking briefly) and settles their functions.
