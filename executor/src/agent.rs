@@ -60,9 +60,14 @@ pub fn find_worker_binary(cluster: &ClusterFile) -> Result<PathBuf> {
     )))
 }
 
+/// Container-name prefix of every agent of cluster `name`.
+pub fn cluster_prefix(name: &str) -> String {
+    format!("bs-{name}-")
+}
+
 /// Container-name prefix of agent `id` of cluster `name`: everything the agent creates has it.
 pub fn container_prefix(name: &str, id: u32) -> String {
-    format!("bs-{name}-i{id}-")
+    format!("{}i{id}-", cluster_prefix(name))
 }
 
 struct Warm {
@@ -377,12 +382,19 @@ impl Agent {
         self.freed.notify_all();
     }
 
-    fn burst(&self, job: BurstJob, t_dispatch: f64) {
-        let mut result = JobResult {
-            run_id: job.run_id.clone(),
-            job_id: job.job_id,
+    /// The result of job `job_id` of `run_id` before it runs: not ready, no worker report.
+    fn pending_result(
+        &self,
+        run_id: &str,
+        job_id: u64,
+        container_id: u64,
+        t_dispatch: f64,
+    ) -> JobResult {
+        JobResult {
+            run_id: run_id.to_string(),
+            job_id,
             invoker: self.id,
-            container_id: job.container_id,
+            container_id,
             t_dispatch,
             t_ready: f64::NAN,
             cold: true,
@@ -390,10 +402,13 @@ impl Agent {
             cpu_shared: self.cpu_shared,
             workers: Vec::new(),
             error: None,
-        };
-        match self.burst_inner(&job, &mut result) {
-            Ok(()) => {}
-            Err(e) => result.error = Some(e.to_string()),
+        }
+    }
+
+    fn burst(&self, job: BurstJob, t_dispatch: f64) {
+        let mut result = self.pending_result(&job.run_id, job.job_id, job.container_id, t_dispatch);
+        if let Err(e) = self.burst_inner(&job, &mut result) {
+            result.error = Some(e.to_string());
         }
         self.publish(&result);
     }
@@ -458,19 +473,11 @@ impl Agent {
     }
 
     fn invoke(&self, job: InvokeJob, t_dispatch: f64) {
-        let mut result = JobResult {
-            run_id: job.run_id.clone(),
-            job_id: job.job_id,
-            invoker: self.id,
-            container_id: job.new_container_id,
-            t_dispatch,
-            t_ready: f64::NAN,
-            cold: false,
-            cpus: Vec::new(),
-            cpu_shared: true,
-            workers: Vec::new(),
-            error: None,
-        };
+        let mut result =
+            self.pending_result(&job.run_id, job.job_id, job.new_container_id, t_dispatch);
+        // Warm until `claim` says otherwise; FaaS containers share the invoker's CPUs.
+        result.cold = false;
+        result.cpu_shared = true;
         if let Err(e) = self.invoke_inner(&job, &mut result) {
             result.error = Some(e.to_string());
         }

@@ -1,7 +1,9 @@
 //! A local test cluster on one machine: a redis-server plus K agent processes, each advertising
 //! its own 127.0.0.x address. `up` writes the cluster file and a state file (pids) into a run
 //! directory; `down` stops everything it started, and the agents clean up their containers.
+//! `leftovers` is the check (for tests and tools) that a cluster left nothing on this machine.
 
+use std::fmt;
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -13,9 +15,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use crate::agent::cluster_prefix;
+use crate::backend::list_containers;
 use crate::cluster::{physical_cores, ClusterFile};
 use crate::docker::DockerBackend;
 use crate::error::{Context, Error, Result};
+use crate::reaper::leftover_cgroups;
 use crate::runtime::{prepare_cgroups_for_crun, RuntimeKind};
 use crate::transport::Broker;
 
@@ -379,4 +384,69 @@ pub fn container_processes(prefix: &str) -> Vec<i32> {
         }
     }
     pids
+}
+
+/// What the agents of a cluster left on this machine.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Containers the cluster's backend still lists.
+    pub containers: Vec<String>,
+    /// Container cgroups, over every hierarchy.
+    pub cgroups: Vec<PathBuf>,
+    /// Bundle (OCI) or payload (Docker) directories of the agents.
+    pub dirs: Vec<PathBuf>,
+    /// Processes still running in one of the cluster's containers.
+    pub processes: Vec<i32>,
+}
+
+impl Leftovers {
+    pub fn is_empty(&self) -> bool {
+        *self == Leftovers::default()
+    }
+}
+
+impl fmt::Display for Leftovers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "containers {:?}, cgroups {:?}, dirs {:?}, processes {:?}",
+            self.containers, self.cgroups, self.dirs, self.processes
+        )
+    }
+}
+
+/// What the agents of `cluster` have left on this machine now: containers (by the cluster's
+/// name prefix, in its backend's list), cgroups, bundle or payload directories, processes.
+pub fn leftovers(cluster: &ClusterFile) -> Result<Leftovers> {
+    let prefix = cluster_prefix(&cluster.name);
+    let containers = list_containers(cluster.runtime)?
+        .into_iter()
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    let dirs = (0..cluster.agents.len())
+        .flat_map(|i| {
+            fs::read_dir(cluster.state_dir.join(format!("agent{i}/bundles")))
+                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect();
+    Ok(Leftovers {
+        containers,
+        cgroups: leftover_cgroups(&prefix),
+        dirs,
+        processes: container_processes(&prefix),
+    })
+}
+
+/// What is still left of `cluster` after waiting up to `within` for its agents to clean up
+/// (empty: nothing).
+pub fn leftovers_within(cluster: &ClusterFile, within: Duration) -> Result<Leftovers> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = leftovers(cluster)?;
+        if left.is_empty() || Instant::now() >= deadline {
+            return Ok(left);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
