@@ -235,6 +235,7 @@ pub fn physical_cores() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Fault;
 
     #[test]
     fn parses_and_names_bad_fields() {
@@ -250,6 +251,15 @@ mod tests {
         let gap = "broker = \"redis://x\"\n[[agents]]\nid = 1\ncpus = 2\n";
         let e = format!("{}", ClusterFile::parse(gap).unwrap_err());
         assert!(e.contains("agents[0].id"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_or_missing_cluster_file_is_the_users_fault() {
+        let bad = "broker = \"http://x\"\n[[agents]]\nid = 0\ncpus = 2\n";
+        assert_eq!(ClusterFile::parse(bad).unwrap_err().fault(), Fault::User);
+        let e = ClusterFile::load(Path::new("/nonexistent/cluster.toml")).unwrap_err();
+        assert_eq!(e.fault(), Fault::User);
+        assert!(e.to_string().contains("/nonexistent/cluster.toml"), "{e}");
     }
 
     #[test]
