@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use policies::workload::FunctionInput;
 use policies::{
-    ActionRef, BurstInfo, ClusterView, FunctionRecord, InvokerView, PlacementError, PlacementPlan,
-    PlacementPolicy, PlacementRequest, PolicySpec, Status,
+    ActionRef, BurstInfo, ClusterView, FunctionRecord, InvokerView, Outcome, PlacementError,
+    PlacementPlan, PlacementPolicy, PlacementRequest, PolicySpec,
 };
 
 use crate::clock;
@@ -202,9 +202,7 @@ impl RunState<'_> {
         for w in req.first..req.first + req.workers {
             let f = self.base[req.burst] + w as u64;
             if settle(&mut self.done, f) {
-                let r = &mut self.records[f as usize];
-                r.status = Status::Rejected;
-                r.reason = reason.to_string();
+                self.records[f as usize].outcome = Outcome::rejected(reason);
             }
         }
     }
@@ -262,11 +260,10 @@ impl RunState<'_> {
             if settle(&mut self.done, f) {
                 let r = &mut self.records[f as usize];
                 r.invoker = job.invoker;
-                r.status = Status::Failed;
-                r.reason = format!(
+                r.outcome = Outcome::failed(format!(
                     "invoker {} lost: no heartbeat for {hb_timeout_ms} ms, or it restarted",
                     job.invoker
-                );
+                ));
             }
         }
     }
@@ -288,10 +285,9 @@ fn record_result(
     r.cold = res.cold;
     r.t_dispatch = res.t_dispatch - t0;
     r.t_container_ready = res.t_ready - t0;
-    r.status = Status::Failed;
     match (&res.error, res.workers.get(i)) {
         (None, Some(Ok(w))) => {
-            r.status = Status::Ok;
+            r.outcome = Outcome::Ok;
             r.t_start = w.t_start - t0;
             r.t_end = w.t_fn_end - t0;
             return Some(WorkerTrace {
@@ -302,9 +298,9 @@ fn record_result(
                 output: w.output,
             });
         }
-        (None, Some(Err(e))) => r.reason = format!("worker failed: {e}"),
-        (Some(e), _) => r.reason = format!("container failed: {e}"),
-        (None, None) => r.reason = "no report from the worker".into(),
+        (None, Some(Err(e))) => r.outcome = Outcome::failed(format!("worker failed: {e}")),
+        (Some(e), _) => r.outcome = Outcome::failed(format!("container failed: {e}")),
+        (None, None) => r.outcome = Outcome::failed("no report from the worker"),
     }
     None
 }
@@ -324,7 +320,7 @@ fn pending_records(run: &LiveRun, order: &[usize]) -> (Vec<u64>, Vec<FunctionRec
         for w in 0..burst.inputs.len() as u32 {
             let mut rec =
                 FunctionRecord::pending(base[b] + w as u64, burst.burst_id, burst.tenant, w);
-            rec.status = Status::Failed;
+            rec.outcome = Outcome::failed("not run");
             records.push(rec);
         }
     }
@@ -666,8 +662,7 @@ impl Controller {
         for (r, done) in st.records.iter_mut().zip(&mut st.done) {
             if !*done {
                 *done = true;
-                r.status = Status::Failed;
-                r.reason = why.clone();
+                r.outcome = Outcome::failed(why.clone());
             }
         }
         for inv in 0..self.cluster.agents.len() as u32 {

@@ -63,7 +63,7 @@ fn burst_runs_pinned_workers_and_cleans_up(runtime: RuntimeKind) {
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
     assert_eq!(out.records.len(), 2);
     for r in &out.records {
-        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.status(), Status::Ok, "{r:?}");
         assert!(r.cold);
         assert!(r.t_submit <= r.t_dispatch, "{r:?}");
         assert!(r.t_dispatch <= r.t_container_ready, "{r:?}");
@@ -105,7 +105,7 @@ fn faas_reuses_warm_containers(runtime: RuntimeKind) {
     };
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
     for r in &out.records {
-        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.status(), Status::Ok, "{r:?}");
         assert!(r.cpu_shared);
         assert_eq!(r.cpu, None);
     }
@@ -128,10 +128,14 @@ fn killed_agent_fails_its_functions_and_is_cleaned_up(runtime: RuntimeKind) {
     killer.join().unwrap();
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     let lost = out.records.iter().find(|r| r.invoker == 1).unwrap();
-    assert_eq!(lost.status, Status::Failed, "{lost:?}");
-    assert!(lost.reason.contains("invoker 1 lost"), "{}", lost.reason);
+    assert_eq!(lost.status(), Status::Failed, "{lost:?}");
+    assert!(
+        lost.outcome.reason().contains("invoker 1 lost"),
+        "{}",
+        lost.outcome.reason()
+    );
     let kept = out.records.iter().find(|r| r.invoker == 0).unwrap();
-    assert_eq!(kept.status, Status::Ok, "{kept:?}");
+    assert_eq!(kept.status(), Status::Ok, "{kept:?}");
     assert_clean(&up, Duration::from_secs(15));
 }
 
@@ -150,8 +154,12 @@ fn cancelled_run_removes_its_containers(runtime: RuntimeKind) {
     assert!(out.cancelled);
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
     for r in &out.records {
-        assert_eq!(r.status, Status::Failed, "{r:?}");
-        assert!(r.reason.contains("cancelled"), "{}", r.reason);
+        assert_eq!(r.status(), Status::Failed, "{r:?}");
+        assert!(
+            r.outcome.reason().contains("cancelled"),
+            "{}",
+            r.outcome.reason()
+        );
     }
     // The agents killed the containers at once (well before the 20 s sleeps end).
     assert_clean(&up, Duration::from_secs(15));
@@ -185,7 +193,7 @@ fn docker_container_gets_its_cpuset_and_memory_limit() {
         Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
     });
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
-    assert_eq!(out.records[0].status, Status::Ok, "{:?}", out.records[0]);
+    assert_eq!(out.records[0].status(), Status::Ok, "{:?}", out.records[0]);
     let cores = executor::cluster::physical_cores();
     let cpu = up.cluster.host_cpus(0, cores)[0];
     assert_eq!(

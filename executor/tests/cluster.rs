@@ -47,7 +47,7 @@ fn retry_reruns_the_functions_of_a_killed_agent_elsewhere() {
     // Both ran to completion, once each, on the surviving invoker.
     assert_eq!(out.records.len(), 2);
     for r in &out.records {
-        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.status(), Status::Ok, "{r:?}");
         assert_eq!(r.invoker, 0, "{r:?}");
     }
     assert_eq!(out.traces.len(), 2);
@@ -72,7 +72,7 @@ fn malformed_messages_are_skipped() {
         on_no_capacity: OnNoCapacity::Queue,
     };
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
-    assert_eq!(out.records[0].status, Status::Ok, "{:?}", out.records[0]);
+    assert_eq!(out.records[0].status(), Status::Ok, "{:?}", out.records[0]);
     let log = std::fs::read_to_string(up.dir.path().join("agent0.log")).unwrap();
     assert!(log.contains("rejected: malformed agent message"), "{log}");
     assert!(local::is_alive(up.state.agent_pids[0]));
@@ -127,10 +127,14 @@ fn restarted_agent_loses_its_jobs_and_cleans_the_old_containers() {
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
     let mut second = restarter.join().unwrap();
     let lost = out.records.iter().find(|r| r.invoker == 1).unwrap();
-    assert_eq!(lost.status, Status::Failed, "{lost:?}");
-    assert!(lost.reason.contains("restarted"), "{}", lost.reason);
+    assert_eq!(lost.status(), Status::Failed, "{lost:?}");
+    assert!(
+        lost.outcome.reason().contains("restarted"),
+        "{}",
+        lost.outcome.reason()
+    );
     let kept = out.records.iter().find(|r| r.invoker == 0).unwrap();
-    assert_eq!(kept.status, Status::Ok, "{kept:?}");
+    assert_eq!(kept.status(), Status::Ok, "{kept:?}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(second.id() as i32),
         nix::sys::signal::SIGTERM,

@@ -2,7 +2,7 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
-use policies::{FunctionRecord, PlacementPolicy, Status};
+use policies::{FunctionRecord, Outcome, PlacementPolicy, Status};
 
 use crate::client::ClientState;
 use crate::container::Container;
@@ -153,10 +153,9 @@ impl<'a> Sim<'a> {
         // One pass over the records (they are the largest table of a run).
         let mut rejected = 0;
         for rec in &mut self.records {
-            match rec.status {
+            match rec.status() {
                 Status::Ok if rec.t_end.is_nan() => {
-                    rec.status = Status::Failed;
-                    rec.reason = "never completed: its message could not be run".into();
+                    rec.outcome = Outcome::failed("never completed: its message could not be run");
                 }
                 Status::Rejected => rejected += 1,
                 _ => {}

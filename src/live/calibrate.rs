@@ -74,7 +74,7 @@ fn run(
             "calibration run failed: {} of {} functions did not complete (first: {})",
             failed.len(),
             out.records.len(),
-            r.reason
+            r.outcome.reason()
         )));
     }
     Ok(out)

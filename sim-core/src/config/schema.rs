@@ -6,7 +6,7 @@
 //! [`crate::scenario::Scenario::from_config`], not here.
 
 pub use policies::OnNoCapacity;
-use policies::{Distribution, PolicySpec, Workload};
+use policies::{Distribution, PolicySpec, RecoverySpec, Workload};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A time in seconds: a number or a [`Distribution`] table.
@@ -52,6 +52,10 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Placement policy (`[policy] name = "burst-heterogeneous"`); `faas` means vanilla OpenWhisk.
     pub policy: PolicySpec,
+    /// What happens when a function fails or straggles (`[recovery] name = "rerun-pack"`);
+    /// default `none`. See [`policies::recovery`].
+    #[serde(default, skip_serializing_if = "is_no_recovery")]
+    pub recovery: RecoverySpec,
     /// What each function does.
     pub workload: Workload,
     /// Group requests (bursts); in faas mode each stands for N single invocations.
@@ -343,6 +347,9 @@ impl Default for ServerfulConfig {
     }
 }
 
+fn is_no_recovery(r: &RecoverySpec) -> bool {
+    *r == RecoverySpec::None
+}
 fn one() -> u32 {
     1
 }

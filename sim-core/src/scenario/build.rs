@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use policies::{ActionRef, FieldError, PolicySpec};
+use policies::{ActionRef, FieldError, PolicySpec, RecoverySpec};
 
 use super::{
     secs_to_ns, BurstSpec, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
@@ -19,6 +19,7 @@ use crate::config::{
 pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, FieldError> {
     let name = run_name(config.name.as_deref(), origin)?;
     config.policy.validate().map_err(|e| e.under("policy"))?;
+    recovery(&config.recovery, &config.policy)?;
     config
         .workload
         .validate()
@@ -37,6 +38,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         seed: config.seed,
         mode: config.mode,
         policy: config.policy.clone(),
+        recovery: config.recovery.clone(),
         workload: config.workload.clone(),
         invokers,
         bursts: expanded.bursts,
@@ -48,6 +50,27 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         serverful,
         functions: expanded.functions,
     })
+}
+
+/// `[recovery]`: valid parameters, and a policy for the kind of placement (`openwhisk` for
+/// FaaS only; `fail-burst`, the re-runs and speculation for bursts only).
+fn recovery(recovery: &RecoverySpec, policy: &PolicySpec) -> Result<(), FieldError> {
+    recovery.validate().map_err(|e| e.under("recovery"))?;
+    let fits = if policy.is_burst() {
+        recovery.for_bursts()
+    } else {
+        recovery.for_faas()
+    };
+    if !fits {
+        let expected = if policy.is_burst() {
+            "a burst recovery policy (none, fail-burst, rerun-failed-workers, rerun-pack, \
+             speculate-stragglers) for a burst placement policy"
+        } else {
+            "`none` or `openwhisk { client_retries = N }` for the faas placement policy"
+        };
+        return Err(FieldError::new("recovery.name", expected, recovery.name()));
+    }
+    Ok(())
 }
 
 /// The run name: `name`, or the config file's stem.
