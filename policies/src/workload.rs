@@ -78,13 +78,32 @@ pub enum FunctionInput {
         /// Time for a million points on one dedicated core.
         seconds_per_million_points: f64,
     },
+    /// A crashing function (fault injection in live runs): sleeps `seconds`, then its worker
+    /// process exits with `code`.
+    Exit {
+        /// Seconds before it exits.
+        seconds: f64,
+        /// The worker's exit code.
+        code: i32,
+    },
+    /// A memory-hungry function (fault injection in live runs): touches `megabytes` of memory
+    /// and holds it for `seconds`; past its container's memory limit it is OOM-killed.
+    Allocate {
+        /// Memory touched, MB.
+        megabytes: u64,
+        /// Seconds it holds the memory.
+        seconds: f64,
+    },
 }
 
 impl FunctionInput {
     /// Seconds the function takes on one dedicated core (or asleep).
     pub fn solo_seconds(&self) -> f64 {
         match *self {
-            FunctionInput::Sleep { seconds } | FunctionInput::Cpu { seconds } => seconds,
+            FunctionInput::Sleep { seconds }
+            | FunctionInput::Cpu { seconds }
+            | FunctionInput::Exit { seconds, .. }
+            | FunctionInput::Allocate { seconds, .. } => seconds,
             FunctionInput::Montecarlo {
                 points,
                 seconds_per_million_points,
@@ -94,7 +113,10 @@ impl FunctionInput {
 
     /// True when the function needs a CPU to progress (so it slows down under sharing).
     pub fn is_cpu_bound(&self) -> bool {
-        !matches!(self, FunctionInput::Sleep { .. })
+        matches!(
+            self,
+            FunctionInput::Cpu { .. } | FunctionInput::Montecarlo { .. }
+        )
     }
 }
 

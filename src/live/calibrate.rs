@@ -12,7 +12,7 @@ use clap::Args;
 use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity, RunOutcome};
 use executor::ClusterFile;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, FunctionRecord, PolicySpec};
+use policies::{ActionRef, FunctionRecord, PolicySpec, RecoverySpec};
 
 use crate::report::percentile;
 use crate::Error;
@@ -60,6 +60,7 @@ fn run(
 ) -> Result<RunOutcome, Error> {
     let run = LiveRun {
         policy,
+        recovery: RecoverySpec::None,
         bursts,
         seed: 0,
         on_no_capacity: OnNoCapacity::Queue,

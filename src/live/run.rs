@@ -41,6 +41,7 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
         .collect();
     Ok(LiveRun {
         policy: sc.policy.clone(),
+        recovery: sc.recovery.clone(),
         bursts,
         seed,
         on_no_capacity: sc.controller.on_no_capacity,

@@ -1,7 +1,18 @@
 //! The controller: builds a `ClusterView` from the agents' heartbeats, asks the configured
 //! policy for a plan, submits one message per container (bursts) or per invocation (FaaS),
-//! gathers the results into `FunctionRecord`s, and fails (or, with `retry`, re-places) the
-//! functions of an agent whose heartbeats stop. Every wait is bounded by the run timeout.
+//! and gathers the results into `FunctionRecord`s, one per attempt of a function. Failures (a
+//! worker that crashed or was OOM-killed, a container that failed, an agent whose heartbeats
+//! stop or that restarted) go to the run's recovery policy (`policies::recovery`, the same as
+//! the simulator's), which may re-run functions elsewhere as new attempts (`state`).
+//!
+//! While it runs, the controller holds a lease on the run in the broker: agents remove the
+//! containers of a run whose lease expired (its controller was killed). A broker restart is
+//! survived: calls reconnect with backoff for `broker_outage_s`, then the controller renews its
+//! lease, re-sends the jobs in flight (agents run each job once and send a finished job's
+//! result again) and re-reads the results. Every wait is bounded by the run timeout.
+
+mod attempts;
+mod state;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +21,7 @@ use std::time::{Duration, Instant};
 use policies::workload::FunctionInput;
 use policies::{
     ActionRef, BurstInfo, ClusterView, FunctionRecord, InvokerView, Outcome, PlacementError,
-    PlacementPlan, PlacementPolicy, PlacementRequest, PolicySpec,
+    PlacementPlan, PlacementPolicy, PlacementRequest, PolicySpec, RecoverySpec,
 };
 
 use crate::clock;
@@ -19,6 +30,8 @@ use crate::error::{Error, Result};
 use crate::payload::Layout;
 use crate::protocol::{self, AgentMsg, BurstJob, Heartbeat, InvokeJob, JobResult};
 use crate::transport::Broker;
+use attempts::Attempts;
+use state::{first_attempts, Inflight, Request, RunState};
 
 /// One group request of a live run.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +51,9 @@ pub use policies::OnNoCapacity;
 #[derive(Debug, Clone)]
 pub struct LiveRun {
     pub policy: PolicySpec,
+    /// What happens when functions fail or straggle (the cluster file's `retry = true` stands
+    /// for a re-run policy when this is `none`).
+    pub recovery: RecoverySpec,
     pub bursts: Vec<LiveBurst>,
     pub seed: u64,
     pub on_no_capacity: OnNoCapacity,
@@ -59,272 +75,14 @@ pub struct RunOutcome {
     pub run_id: String,
     /// CLOCK_REALTIME of the first submission (record times are relative to it).
     pub t0: f64,
-    /// One per function, in function-id order.
+    /// One per attempt of each function, by function id then attempt.
     pub records: Vec<FunctionRecord>,
+    /// One per completed function, by function id.
     pub traces: Vec<WorkerTrace>,
     /// (workers, seconds) the controller spent planning and submitting each request.
     pub submit_seconds: Vec<(u32, f64)>,
     /// True when the run was cancelled (Ctrl-C).
     pub cancelled: bool,
-}
-
-/// A job submitted to an agent and not yet settled.
-struct Inflight {
-    invoker: u32,
-    /// The agent process the job went to: a restarted agent (new pid) lost the job.
-    agent_pid: u32,
-    /// Function ids of the job's workers, in worker order.
-    functions: Vec<u64>,
-    cpus: u32,
-    memory_mb: u64,
-    burst: usize,
-    /// Worker ids (within the burst) of the job.
-    first_worker: u32,
-    /// Retries of a job survive in its functions' ids; attempts are counted per job.
-    attempt: u32,
-}
-
-/// Workers `first..first + workers` of burst `burst` (an index into `LiveRun::bursts`),
-/// waiting to be placed.
-#[derive(Debug, Clone, Copy)]
-struct Request {
-    burst: usize,
-    first: u32,
-    workers: u32,
-    /// 0 for the first placement; each re-placement of a lost agent's job counts one up.
-    attempt: u32,
-}
-
-/// What `Controller::run` tracks between its steps (admit, submit, collect, monitor).
-struct RunState<'a> {
-    run: &'a LiveRun,
-    policy: Box<dyn PlacementPolicy>,
-    run_id: String,
-    results_key: String,
-    /// Burst indices in arrival order, and the arrival time of the first.
-    order: Vec<usize>,
-    at0: f64,
-    /// Function id of each burst's worker 0: ids are dense, in arrival order.
-    base: Vec<u64>,
-    /// One per function, indexed by function id.
-    records: Vec<FunctionRecord>,
-    done: Vec<bool>,
-    traces: Vec<WorkerTrace>,
-    submit_seconds: Vec<(u32, f64)>,
-    inflight: BTreeMap<u64, Inflight>,
-    /// Per invoker, what this run submitted and has not yet seen finish.
-    reserved_cpus: Vec<u32>,
-    reserved_mem: Vec<u64>,
-    /// Requests waiting for capacity, in FIFO order.
-    waiting: VecDeque<Request>,
-    /// Index into `order` of the next burst to arrive.
-    next_burst: usize,
-    next_job: u64,
-    next_container: u64,
-    /// Id of the last message read from the results stream.
-    last_result: String,
-    hbs: Vec<Option<Heartbeat>>,
-    last_hb: Instant,
-    /// CLOCK_REALTIME of the start: record times are relative to it.
-    t0: f64,
-    deadline: Instant,
-}
-
-impl RunState<'_> {
-    fn all_done(&self) -> bool {
-        self.done.iter().all(|d| *d)
-    }
-
-    /// Due bursts join the waiting queue in arrival order, stamped with their submit time.
-    fn admit_due(&mut self) {
-        let run = self.run;
-        let elapsed = clock::now() - self.t0;
-        while let Some(&b) = self.order.get(self.next_burst) {
-            if run.bursts[b].at - self.at0 > elapsed {
-                break;
-            }
-            let n = run.bursts[b].inputs.len() as u32;
-            let t_submit = clock::now() - self.t0;
-            for w in 0..n {
-                self.records[(self.base[b] + w as u64) as usize].t_submit = t_submit;
-            }
-            self.waiting.push_back(Request {
-                burst: b,
-                first: 0,
-                workers: n,
-                attempt: 0,
-            });
-            self.next_burst += 1;
-        }
-    }
-
-    /// The placement request for `req`: the whole burst, or (FaaS) its first function.
-    fn placement_request(&self, req: Request) -> PlacementRequest {
-        let burst = &self.run.bursts[req.burst];
-        if self.run.policy.is_burst() {
-            PlacementRequest {
-                request_id: PlacementRequest::burst_request_id(burst.burst_id),
-                action: burst.action.clone(),
-                workers: req.workers,
-            }
-        } else {
-            let f = self.base[req.burst] + req.first as u64;
-            PlacementRequest {
-                request_id: PlacementRequest::invocation_request_id(f),
-                action: burst.action.clone(),
-                workers: 1,
-            }
-        }
-    }
-
-    /// Rejects the first waiting request, `req`, when `e` says it can never fit, or does not
-    /// fit now and the run rejects rather than queues (first attempts only); true when it did.
-    fn reject_unplaceable(&mut self, req: Request, e: PlacementError) -> bool {
-        let reason = match e {
-            PlacementError::NeverFits { needed, total } => {
-                format!("burst of {needed} workers can never fit in {total} CPUs")
-            }
-            PlacementError::DoesNotFit { .. }
-                if self.run.on_no_capacity == OnNoCapacity::Reject && req.attempt == 0 =>
-            {
-                e.to_string()
-            }
-            // Not now: wait for capacity (or healthy invokers) to come back.
-            _ => return false,
-        };
-        self.waiting.pop_front();
-        self.reject(req, &reason);
-        true
-    }
-
-    /// Settles the functions of `req` as rejected with `reason`.
-    fn reject(&mut self, req: Request, reason: &str) {
-        for w in req.first..req.first + req.workers {
-            let f = self.base[req.burst] + w as u64;
-            if settle(&mut self.done, f) {
-                self.records[f as usize].outcome = Outcome::rejected(reason);
-            }
-        }
-    }
-
-    /// Records a submitted job: its capacity is reserved until its result (or its agent's
-    /// loss) settles it.
-    fn submitted(&mut self, job_id: u64, job: Inflight) {
-        self.reserved_cpus[job.invoker as usize] += job.cpus;
-        self.reserved_mem[job.invoker as usize] += job.memory_mb;
-        self.inflight.insert(job_id, job);
-    }
-
-    fn release(&mut self, job: &Inflight) {
-        self.reserved_cpus[job.invoker as usize] -= job.cpus;
-        self.reserved_mem[job.invoker as usize] -= job.memory_mb;
-    }
-
-    /// Settles the functions of the job `res` reports on. A result for a job already settled
-    /// (its agent was declared lost) is dropped.
-    fn settle_result(&mut self, res: &JobResult) {
-        let Some(job) = self.inflight.remove(&res.job_id) else {
-            return;
-        };
-        self.release(&job);
-        for (i, &f) in job.functions.iter().enumerate() {
-            if settle(&mut self.done, f) {
-                let r = &mut self.records[f as usize];
-                if let Some(trace) = record_result(r, f, res, i, self.t0) {
-                    self.traces.push(trace);
-                }
-            }
-        }
-    }
-
-    /// Removes and returns the jobs whose agent has no heartbeat or a new pid.
-    fn take_lost_jobs(&mut self) -> Vec<Inflight> {
-        let lost: Vec<u64> = self
-            .inflight
-            .iter()
-            .filter(|(_, j)| {
-                self.hbs[j.invoker as usize]
-                    .as_ref()
-                    .is_none_or(|h| h.pid != j.agent_pid)
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        lost.iter()
-            .filter_map(|id| self.inflight.remove(id))
-            .collect()
-    }
-
-    /// Fails the functions of a lost agent's job.
-    fn fail_lost(&mut self, job: Inflight, hb_timeout_ms: u64) {
-        for f in job.functions {
-            if settle(&mut self.done, f) {
-                let r = &mut self.records[f as usize];
-                r.invoker = job.invoker;
-                r.outcome = Outcome::failed(format!(
-                    "invoker {} lost: no heartbeat for {hb_timeout_ms} ms, or it restarted",
-                    job.invoker
-                ));
-            }
-        }
-    }
-}
-
-/// Fills the record of function `f`, worker `i` of the job `res` reports on; returns the
-/// worker's trace when it ran.
-fn record_result(
-    r: &mut FunctionRecord,
-    f: u64,
-    res: &JobResult,
-    i: usize,
-    t0: f64,
-) -> Option<WorkerTrace> {
-    r.invoker = res.invoker;
-    r.container = res.container_id;
-    r.cpu = res.cpus.get(i).copied();
-    r.cpu_shared = res.cpu_shared;
-    r.cold = res.cold;
-    r.t_dispatch = res.t_dispatch - t0;
-    r.t_container_ready = res.t_ready - t0;
-    match (&res.error, res.workers.get(i)) {
-        (None, Some(Ok(w))) => {
-            r.outcome = Outcome::Ok;
-            r.t_start = w.t_start - t0;
-            r.t_end = w.t_fn_end - t0;
-            return Some(WorkerTrace {
-                function_id: f,
-                invoker: res.invoker,
-                container: res.container_id,
-                affinity: w.affinity.clone(),
-                output: w.output,
-            });
-        }
-        (None, Some(Err(e))) => r.outcome = Outcome::failed(format!("worker failed: {e}")),
-        (Some(e), _) => r.outcome = Outcome::failed(format!("container failed: {e}")),
-        (None, None) => r.outcome = Outcome::failed("no report from the worker"),
-    }
-    None
-}
-
-/// Function ids in arrival order (each burst's worker 0) and one record per function, Failed
-/// until its result arrives.
-fn pending_records(run: &LiveRun, order: &[usize]) -> (Vec<u64>, Vec<FunctionRecord>) {
-    let mut base = vec![0u64; run.bursts.len()];
-    let mut next = 0u64;
-    for &b in order {
-        base[b] = next;
-        next += run.bursts[b].inputs.len() as u64;
-    }
-    let mut records: Vec<FunctionRecord> = Vec::with_capacity(next as usize);
-    for &b in order {
-        let burst = &run.bursts[b];
-        for w in 0..burst.inputs.len() as u32 {
-            let mut rec =
-                FunctionRecord::pending(base[b] + w as u64, burst.burst_id, burst.tenant, w);
-            rec.outcome = Outcome::failed("not run");
-            records.push(rec);
-        }
-    }
-    (base, records)
 }
 
 pub struct Controller {
@@ -339,7 +97,8 @@ impl Controller {
             &cluster.broker,
             &cluster.name,
             Duration::from_millis(cluster.connect_timeout_ms),
-        )?;
+        )?
+        .reconnecting_for(Duration::from_secs_f64(cluster.broker_outage_s));
         Ok(Controller { cluster, broker })
     }
 
@@ -383,8 +142,12 @@ impl Controller {
 
     /// Sends `msg` to agent `invoker`'s queue.
     pub fn send(&mut self, invoker: u32, msg: &AgentMsg) -> Result<()> {
+        self.send_raw(invoker, &serde_json::to_string(msg)?)
+    }
+
+    fn send_raw(&mut self, invoker: u32, body: &str) -> Result<()> {
         let key = self.broker.queue_key(invoker);
-        self.broker.push(&key, &serde_json::to_string(msg)?)?;
+        self.broker.push(&key, body)?;
         Ok(())
     }
 
@@ -392,39 +155,66 @@ impl Controller {
         Duration::from_secs_f64(self.cluster.run_timeout_s)
     }
 
+    /// How long a run's lease lasts without renewal: agents remove the containers of a run
+    /// whose lease expired.
+    fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(2 * self.cluster.heartbeat_timeout_ms)
+    }
+
+    /// The recovery policy `run` gets on this cluster: its own, or for `none` on a cluster
+    /// file with `retry = true`, re-runs.
+    pub fn recovery_for(&self, run: &LiveRun) -> RecoverySpec {
+        match (&run.recovery, self.cluster.retry) {
+            (RecoverySpec::None, true) if run.policy.is_burst() => {
+                RecoverySpec::RerunFailedWorkers { retries: 3 }
+            }
+            (RecoverySpec::None, true) => RecoverySpec::Openwhisk { client_retries: 3 },
+            (spec, _) => spec.clone(),
+        }
+    }
+
     /// Runs `run` and returns its records. Functions that cannot complete are reported
     /// `Failed` with the reason; the run never waits longer than the cluster's run timeout.
     pub fn run(&mut self, run: &LiveRun, cancel: &AtomicBool) -> Result<RunOutcome> {
         self.wait_for_agents(Duration::from_millis(self.cluster.heartbeat_timeout_ms * 3))?;
         let mut st = self.start(run)?;
-        let cancelled = loop {
-            if cancel.load(Ordering::Relaxed) {
-                break true;
-            }
-            if st.all_done() || Instant::now() >= st.deadline {
-                break false;
-            }
-            st.admit_due();
-            self.submit(&mut st)?;
-            self.collect(&mut st)?;
-            self.monitor(&mut st)?;
-        };
+        // On an error (the broker gone for good) the agents end the run once its lease expires.
+        let cancelled = self.steps(&mut st, cancel)?;
         Ok(self.finish(st, cancelled))
     }
 
-    /// A new run: an empty results stream, a pending record per function, the deadline.
+    /// The run's steps until every function is settled, the deadline passes or `cancel` is
+    /// set (then true).
+    fn steps(&mut self, st: &mut RunState<'_>, cancel: &AtomicBool) -> Result<bool> {
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(true);
+            }
+            if st.all_done() || Instant::now() >= st.deadline {
+                return Ok(false);
+            }
+            self.after_broker_restart(st)?;
+            st.admit_due();
+            self.submit(st)?;
+            self.collect(st)?;
+            self.monitor(st)?;
+            self.send_stops(st);
+        }
+    }
+
+    /// A new run: its lease, an empty results stream, the first attempt of every function,
+    /// the deadline.
     fn start<'a>(&mut self, run: &'a LiveRun) -> Result<RunState<'a>> {
         let n_agents = self.cluster.agents.len();
-        let policy = run.policy.build();
         let run_id = format!("r{:08x}", (clock::now() * 1e6) as u64 & 0xffff_ffff);
+        self.broker.renew_lease(&run_id, self.lease_ttl())?;
         let results_key = self.broker.results_key(&run_id);
         self.broker.delete(&results_key)?;
         let mut order: Vec<usize> = (0..run.bursts.len()).collect();
         order.sort_by(|&a, &b| run.bursts[a].at.total_cmp(&run.bursts[b].at));
         let at0 = order.first().map(|&i| run.bursts[i].at).unwrap_or(0.0);
-        let (base, records) = pending_records(run, &order);
+        let (base, records) = first_attempts(run, &order);
         let hbs = self.heartbeats()?;
-        let last_hb = Instant::now();
         let t0 = clock::now();
         // The timeout counts from the last arrival, so long arrival schedules are not cut short.
         let last_at = order.last().map(|&i| run.bursts[i].at - at0).unwrap_or(0.0);
@@ -432,14 +222,14 @@ impl Controller {
             Instant::now() + Duration::from_secs_f64(last_at.max(0.0)) + self.run_timeout();
         Ok(RunState {
             run,
-            policy,
+            policy: run.policy.build(),
+            recovery: self.recovery_for(run).build(),
             run_id,
             results_key,
             order,
             at0,
             base,
-            done: vec![false; records.len()],
-            records,
+            attempts: Attempts::new(records),
             traces: Vec::new(),
             submit_seconds: Vec::new(),
             inflight: BTreeMap::new(),
@@ -451,16 +241,53 @@ impl Controller {
             next_container: 0,
             last_result: "0-0".to_string(),
             hbs,
-            last_hb,
+            last_hb: Instant::now(),
+            grace_until: Instant::now(),
+            broker_epoch: self.broker.epoch(),
+            to_stop: Vec::new(),
             t0,
             deadline,
         })
     }
 
+    /// After a broker restart (which lost its streams and keys): renews the lease, gives the
+    /// agents a heartbeat timeout to publish their heartbeats again, re-sends every job in
+    /// flight (an agent runs a job once, and sends a finished one's result again) and reads
+    /// the results stream from its start.
+    fn after_broker_restart(&mut self, st: &mut RunState<'_>) -> Result<()> {
+        if self.broker.epoch() == st.broker_epoch {
+            return Ok(());
+        }
+        st.broker_epoch = self.broker.epoch();
+        self.broker.renew_lease(&st.run_id, self.lease_ttl())?;
+        st.grace_until = Instant::now()
+            + Duration::from_millis(self.cluster.heartbeat_timeout_ms)
+            + Duration::from_secs(2);
+        st.last_result = "0-0".to_string();
+        let resend: Vec<(u32, String)> = st
+            .inflight
+            .values()
+            .map(|j| (j.invoker, j.message.clone()))
+            .collect();
+        for (invoker, body) in &resend {
+            self.send_raw(*invoker, body)?;
+        }
+        eprintln!(
+            "controller: the broker restarted; re-sent {} job(s) in flight",
+            resend.len()
+        );
+        Ok(())
+    }
+
     /// Submits the waiting requests that fit, in FIFO order, up to the first that does not.
     fn submit(&mut self, st: &mut RunState<'_>) -> Result<()> {
         while let Some(&req) = st.waiting.front() {
+            if st.settled_while_waiting(req) {
+                st.waiting.pop_front();
+                continue;
+            }
             let view = view_of(&self.cluster, &st.hbs, &st.reserved_cpus, &st.reserved_mem);
+            let view = st.view_for(req, view);
             if !self.submit_first(st, req, &view)? {
                 break;
             }
@@ -493,12 +320,38 @@ impl Controller {
                 }
                 None => return Ok(false),
             },
+            // Unhealthy agents may come back (restarted, or after a broker restart): a request
+            // waits unless even the whole declared cluster could never hold it.
+            Err(PlacementError::NeverFits { .. }) if burst_mode && self.fits_declared(st, req) => {
+                return Ok(false)
+            }
             Err(e) if burst_mode => return Ok(st.reject_unplaceable(req, e)),
             Err(_) => return Ok(false),
         };
         st.submit_seconds
             .push((workers, t_plan.elapsed().as_secs_f64()));
         Ok(true)
+    }
+
+    /// True when `req` fits the cluster file's agents, all healthy and idle.
+    fn fits_declared(&self, st: &RunState<'_>, req: Request) -> bool {
+        let idle = ClusterView {
+            invokers: self
+                .cluster
+                .agents
+                .iter()
+                .enumerate()
+                .map(|(i, a)| InvokerView {
+                    id: i as u32,
+                    total_cpus: a.cpus,
+                    free_cpus: a.cpus,
+                    user_memory_mb: a.memory_mb,
+                    free_memory_mb: a.memory_mb,
+                    healthy: true,
+                })
+                .collect(),
+        };
+        st.policy.place(&st.placement_request(req), &idle).is_ok()
     }
 
     /// Sends one message per container of `plan`, the placement of burst request `req`.
@@ -516,6 +369,7 @@ impl Controller {
         st.next_container += cids.len() as u64;
         let plan = offset_plan(plan, req.first);
         let layout = Layout::from(&BurstInfo::from_plan(burst.burst_id, &plan, &cids));
+        let functions = st.functions_of(req);
         for (c, &cid) in plan.containers.iter().zip(&cids) {
             let job_id = st.next_job;
             st.next_job += 1;
@@ -531,16 +385,18 @@ impl Controller {
                 memory_mb: burst.action.memory_mb,
                 seed: run.seed ^ burst.burst_id.rotate_left(32),
             });
-            self.send(c.invoker, &msg)?;
+            let message = serde_json::to_string(&msg)?;
+            self.send_raw(c.invoker, &message)?;
+            let skip = lo - req.first as usize;
             let job = Inflight {
                 invoker: c.invoker,
                 agent_pid: pid_of(&st.hbs, c.invoker),
-                functions: (lo..hi).map(|w| st.base[req.burst] + w as u64).collect(),
+                functions: functions[skip..skip + c.workers as usize].to_vec(),
                 cpus: c.workers,
                 memory_mb: 0,
                 burst: req.burst,
-                first_worker: c.first_worker,
-                attempt: req.attempt,
+                backed_up: false,
+                message,
             };
             st.submitted(job_id, job);
         }
@@ -554,6 +410,7 @@ impl Controller {
         let burst = &run.bursts[req.burst];
         let w = req.first;
         let f = st.base[req.burst] + w as u64;
+        let a = st.attempts.latest(f);
         let job_id = st.next_job;
         st.next_job += 1;
         let msg = AgentMsg::Invoke(InvokeJob {
@@ -569,19 +426,20 @@ impl Controller {
         });
         st.next_container += 1;
         // FaaS clients send one request per function: its own submit time.
-        if req.attempt == 0 {
-            st.records[f as usize].t_submit = clock::now() - st.t0;
+        if a == 0 {
+            st.attempts.record_mut(f, 0).t_submit = st.now();
         }
-        self.send(inv, &msg)?;
+        let message = serde_json::to_string(&msg)?;
+        self.send_raw(inv, &message)?;
         let job = Inflight {
             invoker: inv,
             agent_pid: pid_of(&st.hbs, inv),
-            functions: vec![f],
+            functions: vec![(f, a)],
             cpus: 0,
             memory_mb: burst.action.memory_mb,
             burst: req.burst,
-            first_worker: w,
-            attempt: req.attempt,
+            backed_up: false,
+            message,
         };
         st.submitted(job_id, job);
         st.waiting.pop_front();
@@ -619,37 +477,52 @@ impl Controller {
         Ok(())
     }
 
-    /// Invoker monitor: every half heartbeat period, refreshes the heartbeats and settles the
-    /// jobs of lost agents (re-placed with `retry`, failed otherwise).
+    /// Every half heartbeat period: renews the run's lease, refreshes the heartbeats, settles
+    /// the jobs of lost agents (the recovery policy decides what then), and asks for backup
+    /// copies of stragglers.
     fn monitor(&mut self, st: &mut RunState<'_>) -> Result<()> {
         if st.last_hb.elapsed() < Duration::from_millis(self.cluster.heartbeat_period_ms / 2) {
             return Ok(());
         }
+        self.broker.renew_lease(&st.run_id, self.lease_ttl())?;
         st.hbs = self.heartbeats()?;
         st.last_hb = Instant::now();
-        for job in st.take_lost_jobs() {
-            st.release(&job);
-            if self.cluster.retry && job.attempt < 3 {
-                eprintln!(
-                    "controller: invoker {} lost; re-placing {} function(s)",
-                    job.invoker,
-                    job.functions.len()
-                );
-                st.waiting.push_front(Request {
-                    burst: job.burst,
-                    first: job.first_worker,
-                    workers: job.functions.len() as u32,
-                    attempt: job.attempt + 1,
-                });
-            } else {
-                st.fail_lost(job, self.cluster.heartbeat_timeout_ms);
-            }
+        // Heartbeats read just after a broker restart are missing: grace first.
+        self.after_broker_restart(st)?;
+        for (job_id, job) in st.take_lost_jobs() {
+            let reason = format!(
+                "invoker {} lost: no heartbeat for {} ms, or it restarted",
+                job.invoker, self.cluster.heartbeat_timeout_ms
+            );
+            eprintln!(
+                "controller: job {job_id} ({} function(s), first {}) failed: {reason}",
+                job.functions.len(),
+                job.functions
+                    .first()
+                    .map(|&(f, _)| st.describe(f))
+                    .unwrap_or_default()
+            );
+            st.fail_job(job, &reason);
         }
+        st.speculate();
         Ok(())
     }
 
-    /// Ends the run: fails what did not complete and has every agent drop the run's
-    /// containers (running ones on cancel, warm ones always).
+    /// Stops, on their agents, the jobs the last steps settled while they ran.
+    fn send_stops(&mut self, st: &mut RunState<'_>) {
+        for (invoker, job_id) in std::mem::take(&mut st.to_stop) {
+            let msg = AgentMsg::Stop {
+                run_id: st.run_id.clone(),
+                job_id,
+            };
+            if let Err(e) = self.send(invoker, &msg) {
+                eprintln!("controller: could not stop job {job_id} on invoker {invoker}: {e}");
+            }
+        }
+    }
+
+    /// Ends the run: fails what did not complete, has every agent drop the run's containers
+    /// (running ones on cancel, warm ones always), and gives up the lease.
     fn finish(&mut self, mut st: RunState<'_>, cancelled: bool) -> RunOutcome {
         let why = if cancelled {
             "run cancelled".to_string()
@@ -659,12 +532,8 @@ impl Controller {
                 self.run_timeout().as_secs_f64()
             )
         };
-        for (r, done) in st.records.iter_mut().zip(&mut st.done) {
-            if !*done {
-                *done = true;
-                r.outcome = Outcome::failed(why.clone());
-            }
-        }
+        st.attempts
+            .close_all_open(|_| Outcome::failed(why.as_str()));
         for inv in 0..self.cluster.agents.len() as u32 {
             let end = AgentMsg::EndRun {
                 run_id: st.run_id.clone(),
@@ -674,13 +543,16 @@ impl Controller {
             }
         }
         let _ = self.broker.delete(&st.results_key);
-        st.traces.sort_by_key(|t| t.function_id);
+        let lease = self.broker.lease_key(&st.run_id);
+        let _ = self.broker.delete(&lease);
+        let (run_id, t0, submit_seconds) = (st.run_id.clone(), st.t0, st.submit_seconds.clone());
+        let (records, traces) = st.into_parts();
         RunOutcome {
-            run_id: st.run_id,
-            t0: st.t0,
-            records: st.records,
-            traces: st.traces,
-            submit_seconds: st.submit_seconds,
+            run_id,
+            t0,
+            records,
+            traces,
+            submit_seconds,
             cancelled,
         }
     }
@@ -689,11 +561,6 @@ impl Controller {
 /// The pid in invoker `i`'s heartbeat (0 when it has none).
 fn pid_of(hbs: &[Option<Heartbeat>], i: u32) -> u32 {
     hbs[i as usize].as_ref().map(|h| h.pid).unwrap_or(0)
-}
-
-/// Marks function `f` settled; false when it already was (a duplicate result).
-fn settle(done: &mut [bool], f: u64) -> bool {
-    !std::mem::replace(&mut done[f as usize], true)
 }
 
 /// The controller's view: each invoker's heartbeat, less what this controller has submitted
