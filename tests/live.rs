@@ -281,6 +281,96 @@ fn ctrl_c_of_the_controller_leaves_nothing_behind() {
     cluster.assert_clean();
 }
 
+/// Starts `burstsim live` of a FaaS run on `cluster` (two invocations of one action: 0.1 s,
+/// which leaves its container warm and idle, and 30 s), waits until both containers exist and
+/// the first has finished, and SIGKILLs it. Returns the names of the containers it left.
+fn kill_a_live_controller(cluster: &Cluster, work: &Path) -> Vec<String> {
+    let cfg = work.join("k.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"k\"\nseed = 3\n[[cluster.invokers]]\ncpus = 1\ncount = 2\n\
+         [policy]\nname = \"faas\"\n[workload]\nkind = \"sleep\"\n\
+         duration = { dist = \"per_function\", values = [0.1, 30.0] }\n\
+         [[bursts]]\nat = 0.0\nworkers = 2\n",
+    )
+    .unwrap();
+    let mut child = live(&cfg, &cluster.file(), &work.join("killed"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let info = cluster.cluster();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let left = loop {
+        let containers = executor::local::leftovers(&info).unwrap().containers;
+        if containers.len() == 2 {
+            break containers;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never started its containers"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The 0.1 s function ends: its container stays warm and idle, the other runs 30 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let still = executor::local::leftovers(&info).unwrap().containers;
+    assert_eq!(
+        still.len(),
+        2,
+        "the killed controller left its containers: {still:?}"
+    );
+    left
+}
+
+/// A SIGKILLed `burstsim live` leaves a running and a warm container; its agents see its
+/// lease expire and remove both, so the next `burstsim live` runs on a clean cluster (its
+/// functions complete), and nothing is left afterwards.
+#[test]
+fn sigkilled_controller_is_reaped_for_the_next_live_run() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    kill_a_live_controller(&cluster, work.path());
+    let next = write_config(work.path(), "next", "name = \"faas\"", 2, 0.1);
+    ok(&live(&next, &cluster.file(), &work.path().join("next-out"))
+        .output()
+        .unwrap());
+    let csv = std::fs::read_to_string(work.path().join("next-out/records.csv")).unwrap();
+    assert!(csv.lines().skip(1).all(|l| l.contains(",ok,")), "{csv}");
+    cluster.assert_clean();
+    let logs: String = (0..2)
+        .map(|i| std::fs::read_to_string(cluster.dir.path().join(format!("agent{i}.log"))).unwrap())
+        .collect();
+    assert!(
+        logs.contains("its controller is gone (no lease); removing its containers"),
+        "{logs}"
+    );
+}
+
+/// A SIGKILLed `burstsim live`, then `burstsim cluster down` at once: nothing is left.
+#[test]
+fn sigkilled_controller_is_reaped_by_cluster_down() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    kill_a_live_controller(&cluster, work.path());
+    let info = cluster.cluster();
+    ok(&burstsim()
+        .args(["cluster", "down", "--dir"])
+        .arg(cluster.dir.path())
+        .output()
+        .unwrap());
+    let left = executor::local::leftovers(&info).unwrap();
+    assert!(left.is_empty(), "left behind: {left}");
+}
+
 #[test]
 fn broker_down_and_bad_cluster_file_are_clear_errors() {
     let work = tempfile::tempdir().unwrap();
