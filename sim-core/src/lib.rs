@@ -16,6 +16,7 @@
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod fuzzing;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;

@@ -106,6 +106,20 @@ fn recovery_policy_must_suit_the_placement() {
 }
 
 #[test]
+fn too_many_functions_is_an_error_before_any_expansion() {
+    // 4e9 repetitions would be billions of bursts in memory if expanded before the check.
+    let msg = load_err(
+        &BASE.replace(
+            "workers = 4",
+            "workers = 4\ncount = 4000000000\nevery = 1.0",
+        ),
+        &[],
+    );
+    assert!(msg.contains("field `bursts`"), "{msg}");
+    assert!(msg.contains("functions in total, got 16000000000"), "{msg}");
+}
+
+#[test]
 fn never_fitting_burst_with_reject_is_an_error() {
     let text = format!(
         "{}[controller]\non_no_capacity = \"reject\"\n",

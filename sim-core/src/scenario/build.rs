@@ -286,9 +286,17 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
             "none",
         ));
     }
+    // Checked before expanding `count`: a mistyped count must be an error, not an allocation
+    // of billions of bursts.
+    let functions = section.iter().fold(0u64, |n, b| {
+        n.saturating_add(b.workers as u64 * b.count as u64)
+    });
+    if functions > u32::MAX as u64 {
+        let expected = format!("at most {} functions in total", u32::MAX);
+        return Err(FieldError::new("bursts", expected, functions));
+    }
     let mut actions = Actions::default();
     let mut expanded = Vec::new();
-    let mut functions: u64 = 0;
     for (i, burst) in section.iter().enumerate() {
         let field = |f: &str| format!("bursts[{i}].{f}");
         let at_ns = seconds(&field("at"), burst.at)?;
@@ -300,7 +308,6 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
         let action = actions.intern(i, burst)?;
         for r in 0..burst.count {
             let at = at_ns.saturating_add(every_ns.saturating_mul(r as u64));
-            functions += burst.workers as u64;
             let spec = BurstSpec {
                 at_ns: at,
                 workers: burst.workers,
@@ -310,10 +317,6 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
             };
             expanded.push(((at, i, r), spec));
         }
-    }
-    if functions > u32::MAX as u64 {
-        let expected = format!("at most {} functions in total", u32::MAX);
-        return Err(FieldError::new("bursts", expected, functions));
     }
     expanded.sort_by_key(|(order, _)| *order);
     let mut next = 0u64;
