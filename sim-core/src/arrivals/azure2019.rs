@@ -325,29 +325,7 @@ impl Azure2019Trace {
             Some(_) => HashMap::new(),
             None => read_memory(&dir, &config.days, config.bad_lines, &mut skipped)?,
         };
-        // First pass: invocations in the window per function.
-        let mut seen: HashMap<String, Seen> = HashMap::new();
-        for (d, &day) in config.days.iter().enumerate() {
-            let path = dir.join(invocations_file(day));
-            scan_invocations(&path, config.bad_lines, Some(&mut skipped), |line| {
-                let total = window_total(&line.counts, d, minute_range);
-                let order = seen.len();
-                seen.entry(line.key)
-                    .or_insert_with(|| Seen {
-                        order,
-                        owner: line.owner.to_string(),
-                        app: line.app.to_string(),
-                        func: line.func.to_string(),
-                        invocations: 0,
-                    })
-                    .invocations += total;
-            })?;
-        }
-        let mut in_window: Vec<(String, Seen)> = seen
-            .into_iter()
-            .filter(|(_, s)| s.invocations > 0)
-            .collect();
-        in_window.sort_by_key(|(_, s)| s.order);
+        let in_window = count_in_window(&dir, config, minute_range, &mut skipped)?;
         let functions_in_window = in_window.len() as u64;
         // Replayable: with durations, and with memory data unless memory_mb is given.
         let mut candidates: Vec<Candidate> = in_window
@@ -381,41 +359,12 @@ impl Azure2019Trace {
                 keep[i - 1]
             });
         }
-        // Second pass: the chosen functions' non-zero minutes in the window.
-        let index: HashMap<&str, usize> = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.key.as_str(), i))
-            .collect();
-        let mut minutes: Vec<Vec<(u32, u32)>> = vec![Vec::new(); candidates.len()];
-        for (d, &day) in config.days.iter().enumerate() {
-            let path = dir.join(invocations_file(day));
-            scan_invocations(&path, config.bad_lines, None, |line| {
-                if let Some(&i) = index.get(line.key.as_str()) {
-                    let first = (d * MINUTES) as u32;
-                    for (m, &c) in line.counts.iter().enumerate() {
-                        let minute = first + m as u32;
-                        if c > 0 && (minute_range.0..minute_range.1).contains(&minute) {
-                            minutes[i].push((minute, c));
-                        }
-                    }
-                }
-            })?;
-        }
+        let minutes = keep_minutes(&dir, config, minute_range, &candidates)?;
         let mut tenants: HashMap<&str, u32> = HashMap::new();
         let mut apps: HashMap<String, u64> = HashMap::new();
         let mut functions = Vec::with_capacity(candidates.len());
         let mut invocations = 0;
-        for (c, mut mins) in candidates.iter().zip(minutes) {
-            // Several rows of one function (e.g. one per trigger) add up.
-            mins.sort_by_key(|(m, _)| *m);
-            mins.dedup_by(|later, earlier| {
-                let same = later.0 == earlier.0;
-                if same {
-                    earlier.1 = earlier.1.saturating_add(later.1);
-                }
-                same
-            });
+        for (c, mins) in candidates.iter().zip(minutes) {
             let s = &c.seen;
             let next_tenant = tenants.len() as u32;
             let tenant = *tenants.entry(s.owner.as_str()).or_insert(next_tenant);
@@ -499,6 +448,80 @@ impl Azure2019Trace {
             .collect();
         Box::new(merge(sources))
     }
+}
+
+/// First pass over the invocation files: each function with invocations in the minutes of
+/// `range`, with that count, in order of first appearance.
+fn count_in_window(
+    dir: &Path,
+    config: &Azure2019Config,
+    range: (u32, u32),
+    skipped: &mut Skipped,
+) -> Result<Vec<(String, Seen)>, TraceError> {
+    let mut seen: HashMap<String, Seen> = HashMap::new();
+    for (d, &day) in config.days.iter().enumerate() {
+        let path = dir.join(invocations_file(day));
+        scan_invocations(&path, config.bad_lines, Some(&mut *skipped), |line| {
+            let total = window_total(&line.counts, d, range);
+            let order = seen.len();
+            seen.entry(line.key)
+                .or_insert_with(|| Seen {
+                    order,
+                    owner: line.owner.to_string(),
+                    app: line.app.to_string(),
+                    func: line.func.to_string(),
+                    invocations: 0,
+                })
+                .invocations += total;
+        })?;
+    }
+    let mut in_window: Vec<(String, Seen)> = seen
+        .into_iter()
+        .filter(|(_, s)| s.invocations > 0)
+        .collect();
+    in_window.sort_by_key(|(_, s)| s.order);
+    Ok(in_window)
+}
+
+/// Second pass: the non-zero minutes of `range` of each chosen function, by minute (rows of
+/// one function, e.g. one per trigger, add up).
+fn keep_minutes(
+    dir: &Path,
+    config: &Azure2019Config,
+    range: (u32, u32),
+    chosen: &[Candidate<'_>],
+) -> Result<Vec<Vec<(u32, u32)>>, TraceError> {
+    let index: HashMap<&str, usize> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.as_str(), i))
+        .collect();
+    let mut minutes: Vec<Vec<(u32, u32)>> = vec![Vec::new(); chosen.len()];
+    for (d, &day) in config.days.iter().enumerate() {
+        let path = dir.join(invocations_file(day));
+        scan_invocations(&path, config.bad_lines, None, |line| {
+            if let Some(&i) = index.get(line.key.as_str()) {
+                let first = (d * MINUTES) as u32;
+                for (m, &c) in line.counts.iter().enumerate() {
+                    let minute = first + m as u32;
+                    if c > 0 && (range.0..range.1).contains(&minute) {
+                        minutes[i].push((minute, c));
+                    }
+                }
+            }
+        })?;
+    }
+    for mins in &mut minutes {
+        mins.sort_by_key(|(m, _)| *m);
+        mins.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = earlier.1.saturating_add(later.1);
+            }
+            same
+        });
+    }
+    Ok(minutes)
 }
 
 /// Invocations of `counts` (day index `d` of the files) in the minutes of `range`.
