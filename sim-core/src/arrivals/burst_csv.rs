@@ -98,6 +98,8 @@ pub struct BurstCsvTrace {
     pub summary: TraceSummary,
     /// Functions (the sum of the bursts' workers) in the window.
     pub workers: u64,
+    /// The widest burst in the window.
+    pub widest: u32,
     /// The file's disorder in the window, ns.
     pub lag_ns: u64,
     path: PathBuf,
@@ -124,7 +126,7 @@ impl BurstCsvTrace {
         let mut actions: HashMap<(u32, String), u32> = HashMap::new();
         let mut functions = Vec::new();
         let mut disorder = Disorder::default();
-        let (mut bursts, mut workers) = (0u64, 0u64);
+        let (mut bursts, mut workers, mut widest) = (0u64, 0u64, 0u32);
         while let Some((n, text)) = file.next_line()? {
             let line = match parse(&idx, text) {
                 Ok(line) => line,
@@ -139,6 +141,7 @@ impl BurstCsvTrace {
             disorder.see(at_ns(line.at - window.0));
             bursts += 1;
             workers += line.workers as u64;
+            widest = widest.max(line.workers);
             let key = (line.tenant, line.action.to_string());
             let next = functions.len() as u32;
             if let std::collections::hash_map::Entry::Vacant(slot) = actions.entry(key) {
@@ -161,6 +164,7 @@ impl BurstCsvTrace {
             },
             functions,
             workers,
+            widest,
             lag_ns: disorder.lag_ns,
             path,
             actions,
