@@ -1,6 +1,6 @@
-//! What a live test does when this machine cannot run it (not root, a runtime or redis-server
-//! missing): it says so where a reader and the test command both see it, and never passes
-//! silently. A skip prints `SKIPPED: <test>: <reason>`, appends that line to the file named by
+//! What a live test (one that needs root and the machine's services: runtimes, redis-server,
+//! a Docker engine, Slurm) does when this machine cannot run it: it says so where a reader and
+//! the test command both see it, and never passes silently. A skip prints `SKIPPED: <test>: <reason>`, appends that line to the file named by
 //! `$BURSTSIM_SKIP_LOG` (scripts/test.sh sets it and counts the lines in its closing
 //! `tests: N passed, N failed, N skipped`), and, when `$BURSTSIM_REQUIRE_LIVE=1` (CI, which
 //! installs everything), fails the test instead.
