@@ -212,6 +212,8 @@ fn live_burst_writes_the_simulators_files(runtime: &str) {
     assert_eq!(summary["ok"], 2, "{runtime}: {summary}");
     assert_eq!(summary["live"]["agents"], 2);
     assert_eq!(summary["live"]["runtime"], runtime, "{summary}");
+    assert_eq!(summary["live"]["recovery"], "none", "{summary}");
+    assert_eq!(summary["live"]["attempts"], 2, "{summary}");
     // Pinning, seen from inside each worker.
     let traces: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(live_dir.join("live_workers.json")).unwrap())

@@ -102,7 +102,9 @@ fn faas_reuses_warm_containers(runtime: RuntimeKind) {
         recovery: RecoverySpec::None,
         bursts: vec![
             burst(0, 0.0, vec![sleep(0.05)]),
-            burst(1, 1.0, vec![sleep(0.05)]),
+            // Late enough for the first to have finished even when a cold start is slow (Docker
+            // under load), well within the keep-alive.
+            burst(1, 3.0, vec![sleep(0.05)]),
         ],
         seed: 1,
         on_no_capacity: OnNoCapacity::Queue,

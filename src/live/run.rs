@@ -79,6 +79,8 @@ pub fn live_report(
             "requests": out.submit_seconds.len(),
             "max_plan_submit_s": max_submit,
             "cancelled": out.cancelled,
+            "recovery": out.recovery.to_string(),
+            "attempts": out.records.len(),
         }
     });
     RunReport {

@@ -83,6 +83,8 @@ pub struct RunOutcome {
     pub submit_seconds: Vec<(u32, f64)>,
     /// True when the run was cancelled (Ctrl-C).
     pub cancelled: bool,
+    /// The recovery policy the run had (see `Controller::recovery_for`).
+    pub recovery: RecoverySpec,
 }
 
 pub struct Controller {
@@ -546,6 +548,7 @@ impl Controller {
         let lease = self.broker.lease_key(&st.run_id);
         let _ = self.broker.delete(&lease);
         let (run_id, t0, submit_seconds) = (st.run_id.clone(), st.t0, st.submit_seconds.clone());
+        let recovery = self.recovery_for(st.run);
         let (records, traces) = st.into_parts();
         RunOutcome {
             run_id,
@@ -554,6 +557,7 @@ impl Controller {
             traces,
             submit_seconds,
             cancelled,
+            recovery,
         }
     }
 }
