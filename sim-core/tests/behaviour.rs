@@ -161,6 +161,35 @@ action = "small"
     assert!((small.t_end - 2.0).abs() < 1e-6, "{small:?}");
 }
 
+#[test]
+fn shares_leave_no_core_idle() {
+    // Shares 512 (64 GB of 128 GB) and 2 (128 MB) on 4 cores: two runnable functions, so each
+    // gets a whole core (CFS is work-conserving), not 4 * 2 / 514 of one while cores idle.
+    let text = r#"
+[[cluster.invokers]]
+cpus = 4
+user_memory_mb = 131072
+[policy]
+name = "faas"
+[workload]
+kind = "cpu"
+work = { dist = "constant", value = 1.0 }
+[[bursts]]
+workers = 1
+memory_mb = 65536
+action = "big"
+[[bursts]]
+workers = 1
+memory_mb = 128
+action = "small"
+"#;
+    let out = run(text);
+    for r in &out.records {
+        assert!((r.t_end - r.t_start - 1.0).abs() < 1e-9, "{r:?}");
+        assert!(!r.cpu_shared, "{r:?}");
+    }
+}
+
 const WARM: &str = r#"
 [[cluster.invokers]]
 cpus = 4
