@@ -70,6 +70,14 @@ pub fn main(args: &ConfigArgs) -> Result<(), Error> {
     let result = simulate(args.load()?, args.options.seed);
     let dir = args.options.out_dir(&result.name);
     println!("{}: {} (seed {})", result.name, result.label, result.seed);
+    for (entry, found) in &result.scenario.trace_summaries {
+        println!("{entry}: {found}");
+    }
+    if let Some(e) = &result.output.stats.arrival_error {
+        return Err(Error::input(format!(
+            "a trace stopped replaying: {e} (it changed since it was read?)"
+        )));
+    }
     let run = result.into_report();
     print!("{}", summary_table(&[(run.name.as_str(), &run.summary)]));
     report::write_run(&dir, &run)?;

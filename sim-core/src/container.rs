@@ -161,7 +161,7 @@ impl Sim<'_> {
         let inv = c.invoker as usize;
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
         // Under CPU shares each CPU-bound worker was counted as it finished.
-        if self.exclusive_cpu || !self.cpu_bound {
+        if self.exclusive_cpu || !self.cpu_bound[action as usize] {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];

@@ -2,6 +2,8 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
+use std::borrow::Cow;
+
 use policies::{FunctionRecord, PlacementPolicy, Status};
 
 use crate::client::ClientState;
@@ -12,7 +14,7 @@ use crate::event::Event;
 use crate::invoker::InvokerState;
 use crate::metrics::{SimOutput, SimStats};
 use crate::queue::QueueState;
-use crate::scenario::{secs_to_ns, CpuModel, Scenario};
+use crate::scenario::{BurstSpec, CpuModel, Scenario};
 
 /// One request from the client: a whole burst, or one function (faas).
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +44,13 @@ pub(crate) struct Sim<'a> {
     /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
     pub exclusive_policy: bool,
     pub exclusive_cpu: bool,
-    pub cpu_bound: bool,
+    /// Per action: its functions need a CPU to progress (slow down under CPU shares).
+    pub cpu_bound: Vec<bool>,
+    /// This run's bursts by arrival (index = burst id): the config's, merged with what the
+    /// arrival sources drew for the seed.
+    pub bursts: Cow<'a, [BurstSpec]>,
+    /// Functions in the run.
+    pub functions: u64,
     pub q: EventQueue<Event>,
     pub now: u64,
     /// First submission; record times are relative to it.
@@ -70,23 +78,30 @@ impl<'a> Sim<'a> {
     pub fn new(sc: &'a Scenario, seed: u64) -> Self {
         let policy = sc.policy.build();
         let exclusive_policy = policy.exclusive_cpus();
-        let n = sc.functions as usize;
+        let run = sc.run_bursts(seed);
+        let n = run.functions as usize;
         let mut records = Vec::with_capacity(n);
         let mut work_ns = Vec::with_capacity(n);
-        for (b, burst) in sc.bursts.iter().enumerate() {
-            let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
-            for (k, input) in (0..burst.workers).zip(inputs) {
+        for (b, burst) in run.bursts.iter().enumerate() {
+            for (k, work) in (0..burst.workers).zip(sc.work_ns(seed, b as u64, burst)) {
                 let fid = burst.first_function + k as u64;
                 records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
-                work_ns.push(secs_to_ns(input.solo_seconds()));
+                work_ns.push(work);
             }
         }
+        let stats = SimStats {
+            arrival_error: run.error.map(|e| e.to_string()),
+            ..SimStats::default()
+        };
         let mut sim = Sim {
             sc,
             policy,
             exclusive_policy,
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
-            cpu_bound: sc.workload.is_cpu_bound(),
+            cpu_bound: (0..sc.actions.len() as u32)
+                .map(|a| sc.action_is_cpu_bound(a))
+                .collect(),
+            functions: run.functions,
             q: EventQueue::new(),
             now: 0,
             t0: None,
@@ -110,9 +125,10 @@ impl<'a> Sim<'a> {
                 .collect(),
             containers: Vec::new(),
             // FaaS sends one request, and publishes one message, per function.
-            requests: Vec::with_capacity(if sc.is_burst() { sc.bursts.len() } else { n }),
+            requests: Vec::with_capacity(if sc.is_burst() { run.bursts.len() } else { n }),
             messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
-            stats: SimStats::default(),
+            bursts: run.bursts,
+            stats,
             finished: 0,
             cpu_done_buf: Vec::new(),
         };
@@ -121,10 +137,10 @@ impl<'a> Sim<'a> {
     }
 
     pub fn run(mut self) -> SimOutput {
-        for (b, burst) in self.sc.bursts.iter().enumerate() {
+        for (b, burst) in self.bursts.iter().enumerate() {
             self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
         }
-        while self.finished < self.sc.functions {
+        while self.finished < self.functions {
             let Some((t, event)) = self.q.pop() else {
                 break;
             };
