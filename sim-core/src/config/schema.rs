@@ -157,10 +157,14 @@ impl Default for ClientConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// Processing time per request (the controller serves requests one at a time).
+    /// Processing time per request (authentication, action lookup, placement): a latency.
     #[serde(default)]
     pub processing: Dur,
-    /// Time to publish each container's message of a plan (sequential).
+    /// Requests handled at once, each from processing to its last published message; 0 =
+    /// unlimited (OpenWhisk's controller handles activations concurrently), 1 = one at a time.
+    #[serde(default)]
+    pub concurrency: u32,
+    /// Time to publish each container's message of a plan (sequential within one request).
     #[serde(default)]
     pub per_container: Dur,
     /// Invokers report freed CPUs every period, s; the controller's view lags by up to one period.
@@ -174,6 +178,7 @@ impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
             processing: Dur::default(),
+            concurrency: 0,
             per_container: Dur::default(),
             heartbeat_period: 1.0,
             on_no_capacity: OnNoCapacity::Queue,

@@ -235,6 +235,7 @@ fn controller(section: &ControllerConfig) -> Result<ControllerSpec, FieldError> 
     }
     Ok(ControllerSpec {
         processing: time_dist("controller.processing", &section.processing)?,
+        concurrency: section.concurrency,
         per_container: time_dist("controller.per_container", &section.per_container)?,
         heartbeat_ns: secs_to_ns(heartbeat).max(1),
         on_no_capacity: section.on_no_capacity,
