@@ -33,6 +33,6 @@ pub use field_error::FieldError;
 pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
 pub use policy::PlacementPolicy;
 pub use record::{FunctionRecord, Status};
-pub use request::{ActionRef, OnNoCapacity, PlacementRequest};
+pub use request::{ActionKind, ActionRef, OnNoCapacity, PlacementRequest};
 pub use spec::PolicySpec;
 pub use workload::Workload;

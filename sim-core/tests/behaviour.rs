@@ -567,6 +567,46 @@ create = 1.0
         .all(|r| r.status == Status::Ok && r.t_end.is_finite()));
 }
 
+const THESIS_FAAS: &str = r#"
+[[cluster.invokers]]
+cpus = 24
+[[cluster.invokers]]
+count = 2
+cpus = 48
+[[cluster.invokers]]
+cpus = 12
+[policy]
+name = "faas"
+[workload]
+kind = "sleep"
+duration = { dist = "constant", value = 5.0 }
+[[bursts]]
+workers = 120
+action = "sleep"
+"#;
+
+#[test]
+fn faas_docker_actions_run_on_the_blackbox_invoker() {
+    // OpenWhisk keeps the last 10% of invokers (at least one) for blackbox actions: on the
+    // thesis' four invokers every Lithops (docker) invocation runs on the 12-CPU one.
+    let invokers = |text: &str| -> std::collections::BTreeSet<u32> {
+        run(text).records.iter().map(|r| r.invoker).collect()
+    };
+    assert_eq!(invokers(THESIS_FAAS), [3].into());
+    // A managed action may use all four (ceil(0.9 * 4) = 4), and without the split
+    // (blackbox_fraction = 1) docker actions may too.
+    let managed = THESIS_FAAS.replace(
+        "action = \"sleep\"",
+        "action = \"sleep\"\nkind = \"managed\"",
+    );
+    assert!(invokers(&managed).len() > 1);
+    let unsplit = THESIS_FAAS.replace(
+        "name = \"faas\"",
+        "name = \"faas\"\nblackbox_fraction = 1.0",
+    );
+    assert!(invokers(&unsplit).len() > 1);
+}
+
 #[test]
 fn function_inputs_match_the_simulated_work() {
     let sc = scenario(RANDOM_BURSTS);

@@ -6,7 +6,7 @@
 //! [`crate::scenario::Scenario::from_config`], not here.
 
 pub use policies::OnNoCapacity;
-use policies::{Distribution, PolicySpec, Workload};
+use policies::{ActionKind, Distribution, PolicySpec, Workload};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A time in seconds: a number or a [`Distribution`] table.
@@ -123,6 +123,10 @@ pub struct BurstConfig {
     /// Memory of one function, MB.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// `docker` (a blackbox image, as Lithops deploys its runtime) or `managed` (an OpenWhisk
+    /// runtime kind): which invokers the faas balancer may use, whether prewarm can serve it.
+    #[serde(default)]
+    pub kind: ActionKind,
     /// Repeat this burst `count` times, `every` seconds apart.
     #[serde(default = "one")]
     pub count: u32,

@@ -378,6 +378,7 @@ impl Actions {
                 namespace: format!("tenant{}", burst.tenant),
                 name,
                 memory_mb: burst.memory_mb,
+                kind: burst.kind,
             },
             workload: workload.clone(),
         })
