@@ -242,10 +242,23 @@ fn keep_alive_evicts_idle_containers() {
 }
 
 #[test]
+fn paused_after_openwhisk_pause_grace_by_default() {
+    // OpenWhisk pauses an idle container after 50 ms (invoker application.conf, pause-grace):
+    // a reuse 4 s after the last run pays the unpause.
+    let out = run(&WARM.replace("pause_grace = 10.0\n", ""));
+    let r = &out.records[1];
+    assert!(
+        !r.cold && (r.t_container_ready - r.t_dispatch - 0.11).abs() < 1e-9,
+        "{r:?}"
+    );
+}
+
+#[test]
 fn prewarm_stem_cells_are_used_and_refilled() {
     let text = WARM
         .replace("every = 5.0", "every = 0.0")
         .replace("count = 3", "count = 2")
+        .replace("action = \"f\"", "action = \"f\"\nkind = \"managed\"")
         + "[invoker.prewarm]\ncount = 1\nmemory_mb = 256\ninit = 0.05\n";
     let out = run(&text);
     let r = &out.records;
@@ -267,6 +280,39 @@ fn prewarm_stem_cells_are_used_and_refilled() {
     // Different memory: no prewarm.
     let out = run(&text.replace("memory_mb = 256\ninit", "memory_mb = 512\ninit"));
     assert_eq!(out.stats.prewarm_starts, 0);
+}
+
+#[test]
+fn prewarm_containers_take_user_memory() {
+    // OpenWhisk counts prewarmed containers (ready or starting) in the invoker's user memory
+    // (ContainerPool: hasPoolSpaceFor(busy ++ free ++ prewarmed, prewarmStarting, ...)).
+    // 768 MB, one 256 MB stem: two docker functions fit (docker actions never take a stem);
+    // the third waits for the first to finish and reuses its container.
+    let text = WARM
+        .replace(
+            "[[cluster.invokers]]\ncpus = 4",
+            "[[cluster.invokers]]\ncpus = 4\nuser_memory_mb = 768",
+        )
+        .replace("every = 5.0", "every = 0.0")
+        + "[invoker.prewarm]\ncount = 1\nmemory_mb = 256\ninit = 0.05\n";
+    let out = run(&text);
+    let r = &out.records;
+    assert_eq!(out.stats.prewarm_starts, 0);
+    assert!(r[0].cold && r[1].cold && !r[2].cold, "{r:?}");
+    assert!(r[2].t_start >= r[0].t_end, "{r:?}");
+    // As many stems as memory allows: 3 wanted, 2 fit in 512 MB; the one taken by a managed
+    // function keeps its memory, so no refill fits either.
+    let text = WARM
+        .replace(
+            "[[cluster.invokers]]\ncpus = 4",
+            "[[cluster.invokers]]\ncpus = 4\nuser_memory_mb = 512",
+        )
+        .replace("count = 3", "count = 1")
+        .replace("action = \"f\"", "action = \"f\"\nkind = \"managed\"")
+        + "[invoker.prewarm]\ncount = 3\nmemory_mb = 256\ninit = 0.05\n";
+    let out = run(&text);
+    assert_eq!(out.stats.prewarm_starts, 1);
+    assert_eq!(out.stats.containers_created, 2);
 }
 
 #[test]

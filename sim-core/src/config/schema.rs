@@ -249,10 +249,11 @@ impl Default for Contention {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prewarm {
-    /// Stem-cell containers kept ready per invoker.
+    /// Stem-cell containers kept ready per invoker, as user memory allows (they take it).
     #[serde(default)]
     pub count: u32,
-    /// Memory of a stem cell; only single-worker containers of this memory can use one.
+    /// Memory of a stem cell; only single-worker containers of managed actions with this
+    /// memory can use one.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
     /// Time to specialise a stem cell for an action (instead of engine + cold start).
@@ -306,6 +307,7 @@ pub struct InvokerConfig {
     /// Extra when the warm container was paused (idle longer than `pause_grace`).
     #[serde(default)]
     pub unpause: Dur,
+    /// An idle container is paused after this, s (OpenWhisk: 50 ms).
     #[serde(default = "default_pause_grace")]
     pub pause_grace: f64,
     /// Idle containers are removed after this, s.
@@ -370,8 +372,9 @@ fn default_memory() -> u64 {
 fn default_user_memory() -> u64 {
     2048
 }
+/// OpenWhisk's `container-proxy.timeouts.pause-grace` (invoker application.conf: 50 ms).
 fn default_pause_grace() -> f64 {
-    10.0
+    0.05
 }
 fn default_keep_alive() -> f64 {
     600.0
