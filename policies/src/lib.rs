@@ -32,7 +32,7 @@ pub use dist::Distribution;
 pub use field_error::FieldError;
 pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
 pub use policy::PlacementPolicy;
-pub use record::{FunctionRecord, Status};
+pub use record::{first_submission, start_latencies, FunctionRecord, Status};
 pub use request::{ActionKind, ActionRef, OnNoCapacity, PlacementRequest};
 pub use spec::PolicySpec;
 pub use workload::Workload;
