@@ -163,6 +163,12 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
             "field `mode`: only `openwhisk` configs run live (serverful is a model only)",
         ));
     }
+    if sc.workload.program().is_some() {
+        return Err(Error::input(
+            "field `workload.kind`: `steps` workloads (group communication) are simulated only: \
+             the live executor does not run them yet",
+        ));
+    }
     let bursts = sc
         .bursts
         .iter()

@@ -23,6 +23,13 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         .workload
         .validate()
         .map_err(|e| e.under("workload"))?;
+    if config.workload.program().is_some() {
+        return Err(FieldError::new(
+            "workload.kind",
+            "`sleep`, `cpu` or `montecarlo` (the simulator does not run `steps` programs yet)",
+            "steps",
+        ));
+    }
     let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
     let serverful = serverful(&config.serverful)?;
     check_platform(config.mode, &invokers, &serverful)?;
