@@ -111,6 +111,7 @@ fn check_structure(
             // an execution order and there is no cycle.
             prop_assert!((d as usize) < i);
             prop_assert_eq!(plan.transfers()[d as usize].dst, t.src);
+            prop_assert!(plan.dependents_of(d as usize).contains(&(i as u32)));
         }
         prop_assert!(plan.sends_of(t.src).contains(&(i as u32)));
         prop_assert!(plan.receives_of(t.dst).contains(&(i as u32)));

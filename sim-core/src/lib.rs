@@ -13,6 +13,7 @@
 //! its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
 //! --example simulate -- CONFIG` runs the engine alone.
 
+pub mod comm;
 pub mod config;
 pub mod engine;
 pub mod event;
@@ -38,7 +39,7 @@ pub use scenario::Scenario;
 /// `--seed` override). Same scenario and seed give identical output.
 pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutput {
     match scenario.mode {
-        config::Mode::Openwhisk => sim::Sim::new(scenario, seed).run(),
+        config::Mode::Openwhisk | config::Mode::Direct => sim::Sim::new(scenario, seed).run(),
         config::Mode::Serverful => serverful::simulate(scenario, seed),
     }
 }

@@ -55,5 +55,10 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
         end_time_s: secs(last),
         ..SimStats::default()
     };
-    SimOutput { records, stats }
+    SimOutput {
+        records,
+        stats,
+        steps: Vec::new(),
+        comm: None,
+    }
 }

@@ -15,6 +15,7 @@ pub mod collective;
 pub mod layout;
 pub mod plan;
 pub mod program;
+pub mod record;
 pub mod units;
 
 pub use collective::{
@@ -23,4 +24,5 @@ pub use collective::{
 pub use layout::{CommLayout, Pack};
 pub use plan::{chunk_bytes, chunk_count, MessagePlan, Route, Transfer};
 pub use program::{Program, Step, StepKind};
+pub use record::StepRecord;
 pub use units::{ByteSize, Rate};

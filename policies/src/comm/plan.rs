@@ -144,6 +144,8 @@ pub struct MessagePlan {
     transfers: Vec<Transfer>,
     /// Dependencies of transfer t: `deps.get(t)`.
     deps: Index,
+    /// Transfers that depend on transfer t.
+    dependents: Index,
     /// Transfers sent by worker w, in plan order.
     sends: Index,
     /// Transfers received by worker w, in plan order.
@@ -223,6 +225,11 @@ impl MessagePlan {
     /// The transfers that must be delivered to `transfers()[t].src` before it sends `t`.
     pub fn after(&self, t: usize) -> &[u32] {
         self.deps.get(t)
+    }
+
+    /// The transfers that list `t` in their [`MessagePlan::after`].
+    pub fn dependents_of(&self, t: usize) -> &[u32] {
+        self.dependents.get(t)
     }
 
     /// Indices of the transfers worker `w` sends, in plan order.
@@ -356,6 +363,7 @@ impl Builder<'_> {
         let mut dep_pairs = self.dep_pairs;
         dep_pairs.sort_unstable();
         let deps = Index::build(count, dep_pairs.iter().copied());
+        let dependents = Index::build(count, dep_pairs.iter().map(|&(t, d)| (d, t)));
         let transfers = self.transfers;
         let indexed = || transfers.iter().enumerate().map(|(i, t)| (i as u32, t));
         let sends = Index::build(n as usize, indexed().map(|(i, t)| (t.src, i)));
@@ -369,6 +377,7 @@ impl Builder<'_> {
             chunk_size: self.chunk_size,
             transfers,
             deps,
+            dependents,
             sends,
             receives,
             fanouts,

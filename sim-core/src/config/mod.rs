@@ -5,6 +5,7 @@
 
 mod diagnose;
 mod include;
+mod network;
 pub mod path;
 mod schema;
 mod set;
@@ -16,6 +17,7 @@ use policies::FieldError;
 use toml::Value;
 
 pub use diagnose::parse_config_value;
+pub use network::{BackendConfig, DirectConfig, NetworkConfig};
 pub use path::value_at;
 pub use schema::*;
 pub use set::apply_set;

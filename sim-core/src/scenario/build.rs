@@ -23,22 +23,16 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         .workload
         .validate()
         .map_err(|e| e.under("workload"))?;
-    if config.workload.program().is_some() {
-        return Err(FieldError::new(
-            "workload.kind",
-            "`sleep`, `cpu` or `montecarlo` (the simulator does not run `steps` programs yet)",
-            "steps",
-        ));
-    }
     let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
     let serverful = serverful(&config.serverful)?;
     check_platform(config.mode, &invokers, &serverful)?;
-    let invoker = invoker_model(&config.invoker, &config.policy)?;
+    let invoker = invoker_model(&config.invoker, &config.policy, config.mode)?;
     let client = client(&config.client)?;
     let controller = controller(&config.controller)?;
     let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
     let limits = FitLimits::new(config, &invokers, invoker.cpu_model);
     let expanded = bursts(&config.bursts, &limits)?;
+    let comm = super::comm::comm(config)?;
     Ok(Scenario {
         name,
         seed: config.seed,
@@ -54,6 +48,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         invoker,
         serverful,
         functions: expanded.functions,
+        comm,
     })
 }
 
@@ -122,7 +117,7 @@ fn check_platform(
             "at least one invoker group ([[cluster.invokers]] with cpus)",
             "none",
         )),
-        Mode::Openwhisk => Ok(()),
+        Mode::Openwhisk | Mode::Direct => Ok(()),
         Mode::Serverful => {
             at_least_one("serverful.nodes", serverful.nodes as u64)?;
             at_least_one("serverful.cpus_per_node", serverful.cpus_per_node as u64)
@@ -131,8 +126,13 @@ fn check_platform(
 }
 
 /// `[invoker]` and its sub-tables; `auto` CPU model resolved for `policy`.
-fn invoker_model(section: &InvokerConfig, policy: &PolicySpec) -> Result<InvokerModel, FieldError> {
+fn invoker_model(
+    section: &InvokerConfig,
+    policy: &PolicySpec,
+    mode: Mode,
+) -> Result<InvokerModel, FieldError> {
     let cpu_model = match section.cpu_model {
+        _ if mode == Mode::Direct => CpuModel::Exclusive,
         CpuModelSpec::Exclusive => CpuModel::Exclusive,
         CpuModelSpec::Shares => CpuModel::Shares,
         CpuModelSpec::Auto if policy.is_burst() => CpuModel::Exclusive,

@@ -12,6 +12,9 @@ use crate::config::{
 };
 
 mod build;
+mod comm;
+
+pub use comm::{BackendSpec, CommSpec};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -178,6 +181,8 @@ pub struct Scenario {
     pub serverful: ServerfulSpec,
     /// Functions in the run: the sum of the bursts' workers.
     pub functions: u64,
+    /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
+    pub comm: Option<CommSpec>,
 }
 
 impl Scenario {
@@ -231,6 +236,10 @@ impl Scenario {
             Mode::Serverful => format!(
                 "serverful {{ nodes = {}, cpus_per_node = {} }}",
                 self.serverful.nodes, self.serverful.cpus_per_node
+            ),
+            Mode::Direct => format!(
+                "direct {{ granularity = {} }}",
+                self.comm.as_ref().map_or(1, |c| c.direct_granularity)
             ),
         }
     }
