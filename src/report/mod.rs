@@ -2,6 +2,7 @@
 //! Everything is a function of the records, so the same records give byte-identical files.
 
 pub mod plots;
+pub mod steps;
 mod summary;
 pub mod tables;
 
