@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use sim_core::Scenario;
+
 use crate::error::Error;
 
 /// `burstsim bench` arguments.
@@ -54,8 +56,7 @@ pub fn peak_rss_mb() -> f64 {
 
 /// Simulates one config in this process, `repeat` times, keeping the fastest run.
 pub fn run_case(config: &Path, repeat: u32) -> Result<BenchResult, Error> {
-    let cfg = sim_core::config::load_config(config, &[])?;
-    let scenario = sim_core::scenario::Scenario::from_config(&cfg, config)?;
+    let scenario = Scenario::load(config, &[])?;
     let mut best: Option<BenchResult> = None;
     for _ in 0..repeat.max(1) {
         let started = Instant::now();
@@ -94,8 +95,8 @@ fn default_configs() -> Result<Vec<PathBuf>, Error> {
     Ok(configs)
 }
 
-/// Entry point of `burstsim bench`.
-pub fn run(args: &BenchArgs) -> Result<(), Error> {
+/// `burstsim bench`.
+pub fn main(args: &BenchArgs) -> Result<(), Error> {
     let configs = if args.configs.is_empty() {
         default_configs()?
     } else {
@@ -118,8 +119,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     }
     // Bad input is reported here, with exit code 2, before any child runs.
     for config in &configs {
-        let cfg = sim_core::config::load_config(config, &[])?;
-        sim_core::scenario::Scenario::from_config(&cfg, config)?;
+        Scenario::load(config, &[])?;
     }
     let exe = std::env::current_exe().map_err(|e| Error::Other(e.into()))?;
     println!(

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use polars::prelude::*;
 
+use crate::args::RunOptions;
 use crate::report::{self, plots, summary_table, LatencyBox, RunReport, Summary, Timeline};
-use crate::run::simulate_file;
+use crate::run::simulate;
 use crate::Error;
 
 /// Arguments of `burstsim compare --config A --config B ...`.
@@ -18,15 +19,10 @@ pub struct CompareArgs {
     /// Scenario configs (TOML), one per run: `--config A --config B` (at least two).
     #[arg(long = "config", value_name = "FILE", required = true)]
     pub configs: Vec<PathBuf>,
-    /// Output folder (default: results/compare-<name1>-<name2>...).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Seed for every run (overrides the configs' `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override a value in every config: `--set key.path=value`, repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    /// `--out` (default: results/compare-<name1>-<name2>...), `--seed` and `--set`, applied to
+    /// every config.
+    #[command(flatten)]
+    pub options: RunOptions,
 }
 
 /// `burstsim compare`.
@@ -39,13 +35,12 @@ pub fn main(args: &CompareArgs) -> Result<(), Error> {
     // Simulate everything before writing anything: a bad config fails the whole command early.
     let mut runs = Vec::with_capacity(args.configs.len());
     for path in &args.configs {
-        runs.push(simulate_file(path, &args.sets, args.seed)?);
+        runs.push(simulate(args.options.load(path)?, args.options.seed));
     }
     let names = unique_names(runs.iter().map(|r| r.name.as_str()));
     let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("results").join(format!("compare-{}", names.join("-"))));
+        .options
+        .out_dir(&format!("compare-{}", names.join("-")));
     let mut seeds = Vec::new();
     let mut reports: Vec<RunReport> = Vec::new();
     for (run, name) in runs.into_iter().zip(&names) {

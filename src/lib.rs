@@ -3,8 +3,11 @@
 //! `report` computes the summary figures and writes records (CSV, Parquet), `summary.json` and
 //! the plots (timeline, start-latency boxplot); `compare` runs several configs side by side.
 //! The binary (`src/main.rs`) only parses arguments and dispatches to these modules, so sweeps
-//! and the live executor's glue reuse the same pipeline and report writer.
+//! and the live executor's glue reuse the same pipeline and report writer. `args` holds the
+//! options every config-running command shares; every output file goes through `atomic`.
 
+pub mod args;
+pub mod atomic;
 pub mod bench;
 pub mod compare;
 pub mod error;

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use burstsim::args::ConfigArgs;
 use burstsim::{compare, run, Error};
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -10,18 +11,23 @@ use clap::{CommandFactory, Parser, Subcommand};
 ///
 /// Without a subcommand, `burstsim --config FILE` runs one simulation (same as `burstsim run`).
 #[derive(Parser)]
-#[command(name = "burstsim", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "burstsim",
+    version,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    run: Option<run::RunArgs>,
+    run: Option<ConfigArgs>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run one simulation and write its records, summary and plots.
-    Run(run::RunArgs),
+    Run(ConfigArgs),
     /// Run several configs and show them side by side.
     Compare(compare::CompareArgs),
     /// Run a parameter sweep (grid of configs x seeds) in parallel into one table and plots.
@@ -51,11 +57,11 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare::main(&args),
         Some(Command::Sweep(args)) => burstsim::sweep::main(&args),
         Some(Command::Merge(args)) => burstsim::sweep::merge::main(&args),
-        Some(Command::Fit(args)) => burstsim::fit::run(&args),
-        Some(Command::Bench(args)) => burstsim::bench::run(&args),
-        Some(Command::Agent(args)) => burstsim::live::agent_main(&args),
-        Some(Command::Live(args)) => burstsim::live::live_main(&args),
-        Some(Command::Cluster(args)) => burstsim::live::cluster_main(&args),
+        Some(Command::Fit(args)) => burstsim::fit::main(&args),
+        Some(Command::Bench(args)) => burstsim::bench::main(&args),
+        Some(Command::Agent(args)) => burstsim::live::agent::main(&args),
+        Some(Command::Live(args)) => burstsim::live::run::main(&args),
+        Some(Command::Cluster(args)) => burstsim::live::cluster::main(&args),
         Some(Command::Calibrate(args)) => burstsim::live::calibrate::main(&args),
         Some(Command::Validate(args)) => burstsim::live::validate::main(&args),
         None => match cli.run {

@@ -2,30 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-use sim_core::config::load_config;
 use sim_core::{Scenario, SimOutput};
 
+use crate::args::ConfigArgs;
 use crate::report::steps::CommSummary;
 use crate::report::{self, summary_table, RunReport, Summary};
 use crate::Error;
-
-/// Arguments of `burstsim [run] --config FILE`.
-#[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// The scenario config (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
-    /// Output folder (default: results/<config name>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Seed for the run (overrides the config's `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override a config value: `--set key.path=value` (TOML value), repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-}
 
 /// A finished simulation.
 #[derive(Debug, Clone)]
@@ -61,19 +43,22 @@ impl RunResult {
 /// Loads `path` with the `--set` overrides `sets`, validates it and simulates it with `seed`
 /// (default: the config's seed).
 pub fn simulate_file(path: &Path, sets: &[String], seed: Option<u64>) -> Result<RunResult, Error> {
-    let config = load_config(path, sets)?;
-    let scenario = Scenario::from_config(&config, path)?;
+    Ok(simulate(Scenario::load(path, sets)?, seed))
+}
+
+/// Simulates a validated scenario with `seed` (default: the scenario's seed) and summarises it.
+pub fn simulate(scenario: Scenario, seed: Option<u64>) -> RunResult {
     let seed = seed.unwrap_or(scenario.seed());
     let output = sim_core::simulate(&scenario, seed);
     let summary = Summary::from_records(&output.records);
-    Ok(RunResult {
+    RunResult {
         name: scenario.name().to_string(),
         label: scenario.label(),
         seed,
         scenario,
         output,
         summary,
-    })
+    }
 }
 
 /// The default output folder of a run: `results/<name>`.
@@ -82,12 +67,9 @@ pub fn default_out_dir(name: &str) -> PathBuf {
 }
 
 /// `burstsim run`: simulate, print the summary, write the report.
-pub fn main(args: &RunArgs) -> Result<(), Error> {
-    let mut result = simulate_file(&args.config, &args.sets, args.seed)?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&result.name));
+pub fn main(args: &ConfigArgs) -> Result<(), Error> {
+    let mut result = simulate(args.load()?, args.options.seed);
+    let dir = args.options.out_dir(&result.name);
     println!("{}: {} (seed {})", result.name, result.label, result.seed);
     // A `steps` workload also gets its step table, communication figures and step timeline.
     let steps = std::mem::take(&mut result.output.steps);

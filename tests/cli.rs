@@ -255,6 +255,9 @@ fn no_arguments_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = burstsim(&[], dir.path());
     assert_eq!(out.status.code(), Some(2));
+    // The usage error shows what the tool can do: the commands, not only a missing `--config`.
+    let help = stderr(&out);
+    assert!(help.contains("compare") && help.contains("sweep"), "{help}");
 }
 
 #[test]

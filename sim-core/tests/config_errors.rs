@@ -219,7 +219,7 @@ fn bad_distribution_names_the_field() {
 fn reference_config_documents_every_default() {
     let path = reference_path();
     let config = sim_core::load_config(&path, &[]).unwrap();
-    let sc = sim_core::Scenario::from_config(&config, &path).unwrap();
+    let sc = Scenario::from_config(&config, &path).unwrap();
     assert_eq!(sc.functions(), 120);
     // The values written there are the defaults.
     let c = config;
@@ -254,7 +254,7 @@ fn reference_config_lists_every_key_of_the_schema() {
 }
 
 fn reference_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml")
 }
 
 /// `key = value ...` when `line` is a commented-out assignment `# key = value ...`.
@@ -320,7 +320,7 @@ fn missing_keys(config: &Value, path: &str, origin: &Path, missing: &mut Vec<Str
 
 #[test]
 fn config_round_trips_through_toml() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference.toml");
     let mut config = sim_core::load_config(&path, &[]).unwrap();
     config.invoker.create = sim_core::config::Dur(policies::Distribution::Lognormal {
         median: Some(0.5),
@@ -329,8 +329,8 @@ fn config_round_trips_through_toml() {
         sigma: None,
     });
     let text = toml::to_string(&config).unwrap();
-    let value: toml::Value = toml::from_str(&text).unwrap();
-    let back = sim_core::config::parse_config_value(value, &path).unwrap();
+    let value: Value = toml::from_str(&text).unwrap();
+    let back = parse_config_value(value, &path).unwrap();
     assert_eq!(back, config, "{text}");
 }
 

@@ -8,13 +8,14 @@
 //! every experiment is reported, so a fit is a claim with its error, not a copied number.
 
 pub mod measured;
-pub mod nelder_mead;
+pub mod minimize;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sim_core::Scenario;
 
 use crate::error::Error;
 use crate::report::Summary;
@@ -75,6 +76,35 @@ pub struct FitParam {
     pub integer: bool,
 }
 
+impl FitParam {
+    /// The search scale: the value itself, or its logarithm with `log`.
+    fn scaled(&self, v: f64) -> f64 {
+        if self.log {
+            v.ln()
+        } else {
+            v
+        }
+    }
+
+    /// The value at `u` in `[0, 1]` along the range (rounded with `integer`).
+    pub fn value_at(&self, u: f64) -> f64 {
+        let (lo, hi) = (self.scaled(self.min), self.scaled(self.max));
+        let s = lo + u * (hi - lo);
+        let v = if self.log { s.exp() } else { s };
+        if self.integer {
+            v.round()
+        } else {
+            v
+        }
+    }
+
+    /// Where `v`, clamped into the range, lies along it, in `[0, 1]`.
+    pub fn unit_of(&self, v: f64) -> f64 {
+        let (lo, hi) = (self.scaled(self.min), self.scaled(self.max));
+        (self.scaled(v.clamp(self.min, self.max)) - lo) / (hi - lo)
+    }
+}
+
 /// One experiment the profile must reproduce.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,12 +128,14 @@ fn default_weight() -> f64 {
     1.0
 }
 
+/// One figure of an experiment: (figure, reference, simulated).
+pub type FigureRow = (String, f64, f64);
+
 /// How one experiment compares with its reference, for the report.
 #[derive(Debug, Clone)]
 pub struct ExperimentFit {
     pub name: String,
-    /// (figure, reference, simulated) rows.
-    pub rows: Vec<(String, f64, f64)>,
+    pub rows: Vec<FigureRow>,
     /// The experiment's contribution to the objective.
     pub error: f64,
 }
@@ -229,40 +261,14 @@ impl Problem {
 
     /// Parameter values from a point of the unit cube.
     fn values(&self, x: &[f64]) -> Vec<f64> {
-        self.spec
-            .params
-            .iter()
-            .zip(x)
-            .map(|(p, &u)| {
-                let v = if p.log {
-                    (p.min.ln() + u * (p.max.ln() - p.min.ln())).exp()
-                } else {
-                    p.min + u * (p.max - p.min)
-                };
-                if p.integer {
-                    v.round()
-                } else {
-                    v
-                }
-            })
-            .collect()
+        let params = self.spec.params.iter();
+        params.zip(x).map(|(p, &u)| p.value_at(u)).collect()
     }
 
     /// The unit-cube point of parameter values.
     fn point(&self, values: &[f64]) -> Vec<f64> {
-        self.spec
-            .params
-            .iter()
-            .zip(values)
-            .map(|(p, &v)| {
-                let v = v.clamp(p.min, p.max);
-                if p.log {
-                    (v.ln() - p.min.ln()) / (p.max.ln() - p.min.ln())
-                } else {
-                    (v - p.min) / (p.max - p.min)
-                }
-            })
-            .collect()
+        let params = self.spec.params.iter();
+        params.zip(values).map(|(p, &v)| p.unit_of(v)).collect()
     }
 
     fn sets(&self, values: &[f64]) -> Vec<String> {
@@ -289,71 +295,11 @@ impl Problem {
             let config_path = self.base.join(&exp.config);
             let mut sets = exp.sets.clone();
             sets.extend(param_sets.iter().cloned());
-            let value = sim_core::config::load_config_value(&config_path, &sets)?;
-            let config = sim_core::config::parse_config_value(value, &config_path)?;
-            let scenario = sim_core::scenario::Scenario::from_config(&config, &config_path)?;
-            let mut rows: Vec<(String, f64, f64)> = Vec::new();
-            let mut error = 0.0;
-            let seeds = &self.spec.seeds;
-            match measured {
-                Some(reference) => {
-                    let runs: Vec<Vec<f64>> = seeds
-                        .iter()
-                        .map(|&seed| {
-                            let out = sim_core::simulate(&scenario, seed);
-                            let mut lat: Vec<f64> = out
-                                .records
-                                .iter()
-                                .filter(|r| r.is_ok())
-                                .map(|r| r.start_latency())
-                                .collect();
-                            lat.sort_by(f64::total_cmp);
-                            lat
-                        })
-                        .collect();
-                    let mean_quantile = |q: f64| {
-                        runs.iter().map(|l| quantile(l, q)).sum::<f64>() / runs.len() as f64
-                    };
-                    for q in FIT_QUANTILES {
-                        let (meas, sim) = (quantile(reference, q), mean_quantile(q));
-                        error += (sim.max(1e-9) / meas).ln().powi(2);
-                        let label = match q {
-                            0.0 => "start latency min".to_string(),
-                            1.0 => "start latency max".to_string(),
-                            q => format!("start latency p{}", (q * 100.0).round()),
-                        };
-                        rows.push((label, meas, sim));
-                    }
-                    // Reported, not fitted: the data README's p99.
-                    rows.push((
-                        "start latency p99".into(),
-                        quantile(reference, 0.99),
-                        mean_quantile(0.99),
-                    ));
-                }
-                None => {
-                    let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
-                    for &seed in seeds {
-                        let out = sim_core::simulate(&scenario, seed);
-                        let summary = serde_json::to_value(Summary::from_records(&out.records))
-                            .map_err(|e| Error::Other(e.into()))?;
-                        for key in exp.targets.keys() {
-                            let v = summary.get(key).and_then(|v| v.as_f64()).ok_or_else(|| {
-                                Error::Input(format!(
-                                    "experiment `{}`: target `{key}` is not a summary figure",
-                                    exp.name
-                                ))
-                            })?;
-                            *sums.entry(key).or_default() += v / seeds.len() as f64;
-                        }
-                    }
-                    for (key, reference) in &exp.targets {
-                        let sim = sums[key.as_str()];
-                        error += (sim.max(1e-9) / reference).ln().powi(2);
-                        rows.push((key.clone(), *reference, sim));
-                    }
-                }
-            }
+            let scenario = Scenario::load(&config_path, &sets)?;
+            let (error, rows) = match measured {
+                Some(reference) => self.quantile_fit(&scenario, reference),
+                None => self.target_fit(exp, &scenario)?,
+            };
             total += exp.weight * error;
             fits.push(ExperimentFit {
                 name: exp.name.clone(),
@@ -362,6 +308,81 @@ impl Problem {
             });
         }
         Ok((total, fits))
+    }
+
+    /// Squared log-errors of the start-latency quantiles (mean over the seeds) against a
+    /// measured burst, and the report rows.
+    fn quantile_fit(&self, scenario: &Scenario, reference: &[f64]) -> (f64, Vec<FigureRow>) {
+        let runs: Vec<Vec<f64>> = self
+            .spec
+            .seeds
+            .iter()
+            .map(|&seed| {
+                let out = sim_core::simulate(scenario, seed);
+                let mut lat: Vec<f64> = out
+                    .records
+                    .iter()
+                    .filter(|r| r.is_ok())
+                    .map(|r| r.start_latency())
+                    .collect();
+                lat.sort_by(f64::total_cmp);
+                lat
+            })
+            .collect();
+        let mean_quantile =
+            |q: f64| runs.iter().map(|l| quantile(l, q)).sum::<f64>() / runs.len() as f64;
+        let mut error = 0.0;
+        let mut rows = Vec::new();
+        for q in FIT_QUANTILES {
+            let (meas, sim) = (quantile(reference, q), mean_quantile(q));
+            error += (sim.max(1e-9) / meas).ln().powi(2);
+            let label = match q {
+                0.0 => "start latency min".to_string(),
+                1.0 => "start latency max".to_string(),
+                q => format!("start latency p{}", (q * 100.0).round()),
+            };
+            rows.push((label, meas, sim));
+        }
+        // Reported, not fitted: the data README's p99.
+        rows.push((
+            "start latency p99".into(),
+            quantile(reference, 0.99),
+            mean_quantile(0.99),
+        ));
+        (error, rows)
+    }
+
+    /// Squared log-errors of summary figures (mean over the seeds) against the experiment's
+    /// targets, and the report rows.
+    fn target_fit(
+        &self,
+        exp: &Experiment,
+        scenario: &Scenario,
+    ) -> Result<(f64, Vec<FigureRow>), Error> {
+        let seeds = &self.spec.seeds;
+        let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
+        for &seed in seeds {
+            let out = sim_core::simulate(scenario, seed);
+            let summary = serde_json::to_value(Summary::from_records(&out.records))
+                .map_err(|e| Error::Other(e.into()))?;
+            for key in exp.targets.keys() {
+                let v = summary.get(key).and_then(|v| v.as_f64()).ok_or_else(|| {
+                    Error::Input(format!(
+                        "experiment `{}`: target `{key}` is not a summary figure",
+                        exp.name
+                    ))
+                })?;
+                *sums.entry(key).or_default() += v / seeds.len() as f64;
+            }
+        }
+        let mut error = 0.0;
+        let mut rows = Vec::new();
+        for (key, reference) in &exp.targets {
+            let sim = sums[key.as_str()];
+            error += (sim.max(1e-9) / reference).ln().powi(2);
+            rows.push((key.clone(), *reference, sim));
+        }
+        Ok((error, rows))
     }
 
     /// Current parameter values as written in the profile.
@@ -414,18 +435,13 @@ pub fn fit(spec_path: &Path) -> Result<FitOutcome, Error> {
     let start = problem.point(&problem.current_values()?);
     // The objective must not fail half-way: check once that every experiment runs.
     problem.evaluate(&problem.values(&start))?;
-    let minimum = nelder_mead::minimize(
-        |x| {
-            problem
-                .evaluate(&problem.values(x))
-                .map(|(v, _)| v)
-                .unwrap_or(f64::INFINITY)
-        },
-        &start,
-        0.15,
-        problem.spec.max_evaluations,
-        1e-9,
-    );
+    let objective = |x: &[f64]| {
+        problem
+            .evaluate(&problem.values(x))
+            .map(|(v, _)| v)
+            .unwrap_or(f64::INFINITY)
+    };
+    let minimum = minimize::minimize(objective, &start, 0.15, problem.spec.max_evaluations, 1e-9);
     let values = problem.values(&minimum.x);
     let (objective, experiments) = problem.evaluate(&values)?;
     let outcome = FitOutcome {
@@ -476,14 +492,11 @@ fn write_profile(
     for line in outcome.table().lines() {
         let _ = writeln!(header, "#   {line}");
     }
-    let tmp = profile_path.with_extension("toml.tmp");
-    std::fs::write(&tmp, format!("{header}\n{body}"))
-        .and_then(|_| std::fs::rename(&tmp, &profile_path))
-        .map_err(|e| input(&profile_path, format!("cannot write: {e}")))
+    crate::atomic::write_bytes(&profile_path, format!("{header}\n{body}").as_bytes())
 }
 
-/// Entry point of `burstsim fit`.
-pub fn run(args: &FitArgs) -> Result<(), Error> {
+/// `burstsim fit`.
+pub fn main(args: &FitArgs) -> Result<(), Error> {
     let outcome = if args.check {
         check(&args.spec)?
     } else {

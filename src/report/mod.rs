@@ -2,6 +2,7 @@
 //! Everything is a function of the records, so the same records give byte-identical files.
 
 pub mod plots;
+pub mod render;
 pub mod steps;
 mod summary;
 pub mod tables;
@@ -11,10 +12,10 @@ use std::path::Path;
 use policies::FunctionRecord;
 use serde::Serialize;
 
-use crate::Error;
+use crate::{atomic, Error};
 
 pub use plots::{LatencyBox, Timeline};
-pub use summary::{percentile, summary_table, ConcurrencyCurve, Summary};
+pub use summary::{first_submission, percentile, summary_table, ConcurrencyCurve, Summary};
 pub use tables::{records_frame, write_records_csv, write_records_parquet};
 
 /// One run as the report writer sees it.
@@ -67,9 +68,7 @@ pub fn write_summary_json(path: &Path, run: &RunReport) -> Result<(), Error> {
         summary: &run.summary,
         extra: run.extra.as_ref().filter(|e| e.is_object()),
     };
-    let mut text = serde_json::to_string_pretty(&file).map_err(anyhow::Error::from)?;
-    text.push('\n');
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    atomic::write_json(path, &file)
 }
 
 /// Files `write_run` writes, in order.

@@ -11,7 +11,8 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use policies::FunctionRecord;
 
-use super::summary::{percentile, ConcurrencyCurve};
+use super::render::{write_png_svg, DrawError, Plot};
+use super::summary::{first_submission, percentile, ConcurrencyCurve};
 use crate::Error;
 
 /// Above this many functions the timeline draws an evenly spaced subsample (every k-th function
@@ -23,7 +24,8 @@ const CURVE_MAX_POINTS: usize = 4_000;
 /// At most this many outliers are drawn per box (evenly spaced in value order).
 const MAX_OUTLIERS: usize = 2_000;
 
-const FONT: &str = "sans-serif";
+/// The family the embedded font is registered under ([`register_fonts`]).
+pub const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1200, 700);
 const SUBMIT_COLOUR: RGBColor = RGBColor(128, 0, 160);
 /// Tableau 10: distinct, colour-blind friendlier than the plotters default palette.
@@ -187,12 +189,7 @@ pub struct LatencyBox {
 impl LatencyBox {
     /// The box of the start latencies (t_start since the first submission) of `ok` functions.
     pub fn from_records(label: &str, records: &[FunctionRecord]) -> LatencyBox {
-        let t0 = records
-            .iter()
-            .map(|r| r.t_submit)
-            .filter(|t| t.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        let t0 = if t0.is_finite() { t0 } else { 0.0 };
+        let t0 = first_submission(records);
         let mut values: Vec<f64> = records
             .iter()
             .filter(|r| r.is_ok() && r.t_start.is_finite())
@@ -235,36 +232,31 @@ impl LatencyBox {
     }
 }
 
-type DrawResult = Result<(), String>;
+type DrawResult = Result<(), DrawError>;
 
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// Stacked timeline panels on one time axis.
+struct Timelines<'a> {
+    panels: &'a [Timeline],
+    t_max: f64,
+}
+
+/// Latency boxes side by side.
+struct Boxes<'a> {
+    title: &'a str,
+    boxes: &'a [LatencyBox],
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` in `dir`: one timeline panel per entry, stacked, on a
 /// shared time axis so runs compare at a glance.
 pub fn write_timelines(dir: &Path, stem: &str, panels: &[Timeline]) -> Result<(), Error> {
-    register_fonts();
     let height = if panels.len() <= 1 {
         SIZE.1
     } else {
         420 * panels.len() as u32
     };
-    let size = (SIZE.0, height);
     let t_max = panels.iter().map(|p| p.t_max).fold(0.0, f64::max);
-    let png = dir.join(format!("{stem}.png"));
-    draw_timelines(
-        &BitMapBackend::new(&png, size).into_drawing_area(),
-        panels,
-        t_max,
-    )
-    .map_err(|e| drawing_error(&png, e))?;
-    let svg = dir.join(format!("{stem}.svg"));
-    let result = {
-        let area = SVGBackend::new(&svg, size).into_drawing_area();
-        draw_timelines(&area, panels, t_max)
-    };
-    result.map_err(|e| drawing_error(&svg, e))
+    write_png_svg(dir, stem, (SIZE.0, height), &Timelines { panels, t_max })?;
+    Ok(())
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` in `dir`: one box per entry, side by side.
@@ -274,39 +266,27 @@ pub fn write_latency_boxes(
     title: &str,
     boxes: &[LatencyBox],
 ) -> Result<(), Error> {
-    register_fonts();
     let width = SIZE.0.max(220 * boxes.len() as u32);
-    let size = (width, SIZE.1);
-    let png = dir.join(format!("{stem}.png"));
-    draw_boxes(
-        &BitMapBackend::new(&png, size).into_drawing_area(),
-        title,
-        boxes,
-    )
-    .map_err(|e| drawing_error(&png, e))?;
-    let svg = dir.join(format!("{stem}.svg"));
-    let result = {
-        let area = SVGBackend::new(&svg, size).into_drawing_area();
-        draw_boxes(&area, title, boxes)
-    };
-    result.map_err(|e| drawing_error(&svg, e))
+    write_png_svg(dir, stem, (width, SIZE.1), &Boxes { title, boxes })?;
+    Ok(())
 }
 
-fn drawing_error(path: &Path, message: String) -> Error {
-    Error::Other(anyhow::anyhow!("drawing {}: {message}", path.display()))
-}
-
-fn draw_timelines<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    panels: &[Timeline],
-    t_max: f64,
-) -> DrawResult {
-    root.fill(&WHITE).map_err(err)?;
-    let areas = root.split_evenly((panels.len().max(1), 1));
-    for (area, panel) in areas.iter().zip(panels) {
-        draw_timeline(area, panel, t_max)?;
+impl Plot for Timelines<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE)?;
+        let areas = root.split_evenly((self.panels.len().max(1), 1));
+        for (area, panel) in areas.iter().zip(self.panels) {
+            draw_timeline(area, panel, self.t_max)?;
+        }
+        root.present()?;
+        Ok(())
     }
-    root.present().map_err(err)
+}
+
+impl Plot for Boxes<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        draw_boxes(root, self.title, self.boxes)
+    }
 }
 
 fn draw_timeline<DB: DrawingBackend>(
@@ -328,8 +308,7 @@ fn draw_timeline<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(70)
         .right_y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..rows)
-        .map_err(err)?
+        .build_cartesian_2d(0.0..x_max, 0.0..rows)?
         .set_secondary_coord(0.0..x_max, 0.0..y2_max);
     chart
         .configure_mesh()
@@ -339,16 +318,14 @@ fn draw_timeline<DB: DrawingBackend>(
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
         .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     chart
         .configure_secondary_axes()
         .y_desc("functions running")
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
         .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
 
     // One series per invoker, so the legend can name the first few.
     let mut by_invoker: BTreeMap<u32, Vec<(usize, f64, f64)>> = BTreeMap::new();
@@ -358,15 +335,13 @@ fn draw_timeline<DB: DrawingBackend>(
     let invokers = by_invoker.len();
     for (k, (invoker, bars)) in by_invoker.iter().enumerate() {
         let colour = PALETTE[*invoker as usize % PALETTE.len()];
-        let series = chart
-            .draw_series(bars.iter().map(|&(i, start, end)| {
-                let y = i as f64 * stride;
-                Rectangle::new(
-                    [(start, y + 0.1 * stride), (end, y + 0.9 * stride)],
-                    colour.filled(),
-                )
-            }))
-            .map_err(err)?;
+        let series = chart.draw_series(bars.iter().map(|&(i, start, end)| {
+            let y = i as f64 * stride;
+            Rectangle::new(
+                [(start, y + 0.1 * stride), (end, y + 0.9 * stride)],
+                colour.filled(),
+            )
+        }))?;
         if k < LEGEND_INVOKERS {
             let name = if *invoker == u32::MAX {
                 "not placed".to_string()
@@ -399,16 +374,14 @@ fn draw_timeline<DB: DrawingBackend>(
                         SUBMIT_COLOUR.filled(),
                     )
                 }),
-        )
-        .map_err(err)?
+        )?
         .label("submitted")
         .legend(|(x, y)| Circle::new((x + 7, y), 4, SUBMIT_COLOUR.filled()));
     chart
         .draw_secondary_series(LineSeries::new(
             panel.curve.iter().copied(),
             BLACK.stroke_width(2),
-        ))
-        .map_err(err)?
+        ))?
         .label(format!(
             "running (max {} of {})",
             panel.max_concurrency, panel.ran
@@ -420,8 +393,8 @@ fn draw_timeline<DB: DrawingBackend>(
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .draw()
-        .map_err(err)
+        .draw()?;
+    Ok(())
 }
 
 fn draw_boxes<DB: DrawingBackend>(
@@ -429,7 +402,7 @@ fn draw_boxes<DB: DrawingBackend>(
     title: &str,
     boxes: &[LatencyBox],
 ) -> DrawResult {
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE)?;
     let values = boxes
         .iter()
         .flat_map(|b| [b.whisker_hi].into_iter().chain(b.outliers.iter().copied()));
@@ -445,8 +418,7 @@ fn draw_boxes<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..y_max)
-        .map_err(err)?;
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..y_max)?;
     let label_of = |x: &f64| {
         let i = x.round();
         if (x - i).abs() < 1e-6 && i >= 0.0 {
@@ -463,8 +435,7 @@ fn draw_boxes<DB: DrawingBackend>(
         .y_desc("start latency (s)")
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     for (i, b) in boxes.iter().enumerate() {
         if b.count == 0 {
             continue;
@@ -472,34 +443,29 @@ fn draw_boxes<DB: DrawingBackend>(
         let colour = PALETTE[i % PALETTE.len()];
         let (x, half, cap) = (i as f64, 0.18, 0.09);
         let line = BLACK.stroke_width(2);
-        chart
-            .draw_series([
-                Rectangle::new(
-                    [(x - half, b.q1), (x + half, b.q3)],
-                    colour.mix(0.45).filled(),
-                ),
-                Rectangle::new([(x - half, b.q1), (x + half, b.q3)], line),
-            ])
-            .map_err(err)?;
-        chart
-            .draw_series([
-                PathElement::new(
-                    [(x - half, b.median), (x + half, b.median)],
-                    BLACK.stroke_width(3),
-                ),
-                PathElement::new([(x, b.q3), (x, b.whisker_hi)], line),
-                PathElement::new([(x, b.q1), (x, b.whisker_lo)], line),
-                PathElement::new([(x - cap, b.whisker_hi), (x + cap, b.whisker_hi)], line),
-                PathElement::new([(x - cap, b.whisker_lo), (x + cap, b.whisker_lo)], line),
-            ])
-            .map_err(err)?;
-        chart
-            .draw_series(
-                b.outliers
-                    .iter()
-                    .map(|&v| Circle::new((x, v), 3, colour.stroke_width(1))),
-            )
-            .map_err(err)?;
+        chart.draw_series([
+            Rectangle::new(
+                [(x - half, b.q1), (x + half, b.q3)],
+                colour.mix(0.45).filled(),
+            ),
+            Rectangle::new([(x - half, b.q1), (x + half, b.q3)], line),
+        ])?;
+        chart.draw_series([
+            PathElement::new(
+                [(x - half, b.median), (x + half, b.median)],
+                BLACK.stroke_width(3),
+            ),
+            PathElement::new([(x, b.q3), (x, b.whisker_hi)], line),
+            PathElement::new([(x, b.q1), (x, b.whisker_lo)], line),
+            PathElement::new([(x - cap, b.whisker_hi), (x + cap, b.whisker_hi)], line),
+            PathElement::new([(x - cap, b.whisker_lo), (x + cap, b.whisker_lo)], line),
+        ])?;
+        chart.draw_series(
+            b.outliers
+                .iter()
+                .map(|&v| Circle::new((x, v), 3, colour.stroke_width(1))),
+        )?;
     }
-    root.present().map_err(err)
+    root.present()?;
+    Ok(())
 }

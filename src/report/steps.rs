@@ -14,7 +14,8 @@ use policies::comm::{StepKind, StepRecord};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::plots::{register_fonts, PALETTE};
+use super::plots::PALETTE;
+use super::render::{write_png_svg, DrawError, Plot};
 use super::tables::{write_frame_csv, write_frame_parquet};
 use crate::Error;
 
@@ -327,7 +328,6 @@ pub fn write_step_timeline(
     title: &str,
     steps: &[StepRecord],
 ) -> Result<(), Error> {
-    register_fonts();
     let mut by_function: BTreeMap<u64, Vec<&StepRecord>> = BTreeMap::new();
     for s in steps {
         by_function.entry(s.function_id).or_default().push(s);
@@ -370,68 +370,73 @@ pub fn write_step_timeline(
     } else {
         title.to_string()
     };
-    let t_max = steps.iter().map(|s| s.t_end).fold(0.0, f64::max);
-    let rows = drawn.len().max(1);
-    let png = dir.join(format!("{stem}.png"));
-    let area = BitMapBackend::new(&png, SIZE).into_drawing_area();
-    draw_steps(&area, &title, &segments, rows, t_max)
-        .map_err(|e| Error::Other(anyhow::anyhow!("drawing {}: {e}", png.display())))?;
-    drop(area);
-    let svg = dir.join(format!("{stem}.svg"));
-    let result = {
-        let area = SVGBackend::new(&svg, SIZE).into_drawing_area();
-        draw_steps(&area, &title, &segments, rows, t_max)
+    let plot = StepTimeline {
+        title,
+        segments,
+        rows: drawn.len().max(1),
+        t_max: steps.iter().map(|s| s.t_end).fold(0.0, f64::max),
     };
-    result.map_err(|e| Error::Other(anyhow::anyhow!("drawing {}: {e}", svg.display())))
+    write_png_svg(dir, stem, SIZE, &plot).map(|_| ())
 }
 
-fn draw_steps<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    segments: &BTreeMap<Activity, Vec<(usize, f64, f64)>>,
+/// What the step timeline shows, prepared once for both formats.
+struct StepTimeline {
+    title: String,
+    /// Per activity: (row, from, to).
+    segments: BTreeMap<Activity, Vec<(usize, f64, f64)>>,
     rows: usize,
     t_max: f64,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
-    let x_max = if t_max > 0.0 { t_max * 1.03 } else { 1.0 };
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..rows as f64)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_desc("time since first submission (s)")
-        .y_desc("function (by first step start)")
-        .label_style(("sans-serif", 15))
-        .axis_desc_style(("sans-serif", 16))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()
-        .map_err(err)?;
-    for (activity, name, colour) in ACTIVITIES {
-        let bars = segments.get(&activity).map(Vec::as_slice).unwrap_or(&[]);
+}
+
+impl Plot for StepTimeline {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+        root.fill(&WHITE)?;
+        let x_max = if self.t_max > 0.0 {
+            self.t_max * 1.03
+        } else {
+            1.0
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..x_max, 0.0..self.rows as f64)?;
         chart
-            .draw_series(bars.iter().map(|&(row, from, to)| {
-                let y = row as f64;
-                Rectangle::new([(from, y + 0.1), (to, y + 0.9)], colour.filled())
-            }))
-            .map_err(err)?
-            .label(name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled()));
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("time since first submission (s)")
+            .y_desc("function (by first step start)")
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()?;
+        for (activity, name, colour) in ACTIVITIES {
+            let bars = self
+                .segments
+                .get(&activity)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            chart
+                .draw_series(bars.iter().map(|&(row, from, to)| {
+                    let y = row as f64;
+                    Rectangle::new([(from, y + 0.1), (to, y + 0.9)], colour.filled())
+                }))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()?;
+        root.present()?;
+        Ok(())
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
 }
 
 #[cfg(test)]

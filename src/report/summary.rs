@@ -45,16 +45,25 @@ pub struct Summary {
     pub cpu_seconds_used: f64,
 }
 
+/// Time zero of start latencies and makespan: the first submission (0 without any).
+pub fn first_submission(records: &[FunctionRecord]) -> f64 {
+    let t0 = records
+        .iter()
+        .map(|r| r.t_submit)
+        .filter(|t| t.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    if t0.is_finite() {
+        t0
+    } else {
+        0.0
+    }
+}
+
 impl Summary {
     /// Summarise `records` (any order; the result does not depend on it).
     pub fn from_records(records: &[FunctionRecord]) -> Summary {
         let count = |status: Status| records.iter().filter(|r| r.status == status).count() as u64;
-        let t0 = records
-            .iter()
-            .map(|r| r.t_submit)
-            .filter(|t| t.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        let t0 = if t0.is_finite() { t0 } else { 0.0 };
+        let t0 = first_submission(records);
 
         let ran: Vec<&FunctionRecord> = records
             .iter()

@@ -3,14 +3,12 @@
 //! A stage a function never reached (NaN time) and a placement it never got (`u32::MAX`
 //! invoker, `u64::MAX` container) are written as nulls: empty in CSV, null in Parquet.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use polars::prelude::*;
 use policies::FunctionRecord;
 
-use crate::Error;
+use crate::{atomic, Error};
 
 /// Column names, in the order they are written.
 pub const RECORD_COLUMNS: [&str; 16] = [
@@ -113,21 +111,19 @@ pub fn write_records_parquet(path: &Path, records: &[FunctionRecord]) -> Result<
 
 /// Writes any frame as CSV; shared by the per-run and the compare tables.
 pub fn write_frame_csv(path: &Path, frame: &mut DataFrame) -> Result<(), Error> {
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    CsvWriter::new(BufWriter::new(file))
-        .include_header(true)
-        .finish(frame)
-        .map_err(|e| polars_error(e, format!("writing {}", path.display())))
+    atomic::write_file(path, |file| {
+        Ok(CsvWriter::new(file).include_header(true).finish(frame)?)
+    })
 }
 
 /// Writes any frame as Parquet.
 pub fn write_frame_parquet(path: &Path, frame: &mut DataFrame) -> Result<(), Error> {
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(BufWriter::new(file))
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(frame)
-        .map(|_| ())
-        .map_err(|e| polars_error(e, format!("writing {}", path.display())))
+    atomic::write_file(path, |file| {
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(frame)?;
+        Ok(())
+    })
 }
 
 fn polars_error(err: PolarsError, context: String) -> Error {

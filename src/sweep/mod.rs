@@ -217,14 +217,8 @@ pub fn make_row(sweep: &Sweep, run: u64, summary: &Summary) -> Row {
 
 fn write_records(dir: &Path, run: u64, records: &[policies::FunctionRecord]) -> Result<(), Error> {
     let base = dir.join("records").join(format!("run-{run:06}"));
-    let csv = base.with_extension("csv");
-    let temp = store::temp_path(&csv);
-    crate::report::write_records_csv(&temp, records)?;
-    std::fs::rename(&temp, &csv).map_err(|e| Error::io(&csv, e))?;
-    let parquet = base.with_extension("parquet");
-    let temp = store::temp_path(&parquet);
-    crate::report::write_records_parquet(&temp, records)?;
-    std::fs::rename(&temp, &parquet).map_err(|e| Error::io(&parquet, e))
+    crate::report::write_records_csv(&base.with_extension("csv"), records)?;
+    crate::report::write_records_parquet(&base.with_extension("parquet"), records)
 }
 
 fn progress_bar(len: u64, quiet: bool) -> ProgressBar {

@@ -12,11 +12,11 @@ use plotters::prelude::*;
 use serde_json::Value as Json;
 
 use super::row::Row;
-use super::store::{self, AxisInfo, Manifest};
-use crate::report::plots::{register_fonts, PALETTE};
+use super::store::{AxisInfo, Manifest};
+use crate::report::plots::{FONT, PALETTE};
+use crate::report::render::{write_png_svg, DrawError, Plot};
 use crate::Error;
 
-const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1100, 700);
 
 /// One line of a chart: its label and, per x position, (x, min, mean, max).
@@ -53,29 +53,13 @@ pub fn write_plots(
     let series_axis = manifest.plot.series.as_deref().and_then(find);
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
-    register_fonts();
     let mut written = Vec::new();
     for metric in &manifest.plot.metrics {
         let Some(figure) = figure(manifest, x_axis, series_axis, metric, rows) else {
             continue;
         };
-        let stem = file_stem(metric);
-        let png = plots.join(format!("{stem}.png"));
-        let temp = store::temp_path(&png);
-        {
-            let root = BitMapBackend::new(&temp, SIZE).into_drawing_area();
-            draw(&root, &figure).map_err(|e| e.context(format!("drawing {}", png.display())))?;
-        }
-        std::fs::rename(&temp, &png).map_err(|e| Error::io(&png, e))?;
-        let svg = plots.join(format!("{stem}.svg"));
-        let temp = store::temp_path(&svg);
-        {
-            let root = SVGBackend::new(&temp, SIZE).into_drawing_area();
-            draw(&root, &figure).map_err(|e| e.context(format!("drawing {}", svg.display())))?;
-        }
-        std::fs::rename(&temp, &svg).map_err(|e| Error::io(&svg, e))?;
-        written.push(png.display().to_string());
-        written.push(svg.display().to_string());
+        let files = write_png_svg(&plots, &file_stem(metric), SIZE, &figure)?;
+        written.extend(files.iter().map(|f| f.display().to_string()));
     }
     Ok(written)
 }
@@ -217,50 +201,50 @@ fn padded(min: f64, max: f64, log: bool) -> (f64, f64) {
     }
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let pts = fig.lines.iter().flat_map(|l| l.points.iter());
-    let (x0, x1) = pts
-        .clone()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.0), b.max(p.0))
+impl Plot for Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+        let fig = self;
+        let pts = fig.lines.iter().flat_map(|l| l.points.iter());
+        let (x0, x1) = pts
+            .clone()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.0), b.max(p.0))
+            });
+        let (y0, y1) = pts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.3))
         });
-    let (y0, y1) = pts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-        (a.min(p.1), b.max(p.3))
-    });
-    let (x0, x1) = if fig.categories.is_empty() {
-        padded(x0, x1, fig.log_x)
-    } else {
-        (-0.5, fig.categories.len() as f64 - 0.5)
-    };
-    let (y0, y1) = padded(if fig.log_y { y0 } else { y0.min(0.0) }, y1, fig.log_y);
-    match (fig.log_x, fig.log_y) {
-        (false, false) => chart(
-            root,
-            fig,
-            RangedCoordf64::from(x0..x1),
-            RangedCoordf64::from(y0..y1),
-        ),
-        (true, false) => chart(
-            root,
-            fig,
-            LogCoord::from((x0..x1).log_scale()),
-            RangedCoordf64::from(y0..y1),
-        ),
-        (false, true) => chart(
-            root,
-            fig,
-            RangedCoordf64::from(x0..x1),
-            LogCoord::from((y0..y1).log_scale()),
-        ),
-        (true, true) => chart(
-            root,
-            fig,
-            LogCoord::from((x0..x1).log_scale()),
-            LogCoord::from((y0..y1).log_scale()),
-        ),
+        let (x0, x1) = if fig.categories.is_empty() {
+            padded(x0, x1, fig.log_x)
+        } else {
+            (-0.5, fig.categories.len() as f64 - 0.5)
+        };
+        let (y0, y1) = padded(if fig.log_y { y0 } else { y0.min(0.0) }, y1, fig.log_y);
+        match (fig.log_x, fig.log_y) {
+            (false, false) => chart(
+                root,
+                fig,
+                RangedCoordf64::from(x0..x1),
+                RangedCoordf64::from(y0..y1),
+            ),
+            (true, false) => chart(
+                root,
+                fig,
+                LogCoord::from((x0..x1).log_scale()),
+                RangedCoordf64::from(y0..y1),
+            ),
+            (false, true) => chart(
+                root,
+                fig,
+                RangedCoordf64::from(x0..x1),
+                LogCoord::from((y0..y1).log_scale()),
+            ),
+            (true, true) => chart(
+                root,
+                fig,
+                LogCoord::from((x0..x1).log_scale()),
+                LogCoord::from((y0..y1).log_scale()),
+            ),
+        }
     }
 }
 
@@ -299,22 +283,19 @@ fn tick(v: f64) -> String {
     }
 }
 
-fn chart<DB, X, Y>(root: &DrawingArea<DB, Shift>, fig: &Figure, x: X, y: Y) -> anyhow::Result<()>
+fn chart<DB, X, Y>(root: &DrawingArea<DB, Shift>, fig: &Figure, x: X, y: Y) -> Result<(), DrawError>
 where
     DB: DrawingBackend,
-    DB::ErrorType: 'static,
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(root)
         .caption(&fig.title, (FONT, 24))
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(x, y)
-        .map_err(err)?;
+        .build_cartesian_2d(x, y)?;
     let categories = &fig.categories;
     let x_fmt = |v: &f64| {
         if categories.is_empty() {
@@ -340,7 +321,7 @@ where
     if !categories.is_empty() {
         mesh.x_labels(categories.len() * 2 + 1);
     }
-    mesh.draw().map_err(err)?;
+    mesh.draw()?;
     for (i, line) in fig.lines.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let style = ShapeStyle::from(&colour).stroke_width(2);
@@ -348,25 +329,20 @@ where
             .draw_series(LineSeries::new(
                 line.points.iter().map(|p| (p.0, p.2)),
                 style,
-            ))
-            .map_err(err)?
+            ))?
             .label(&line.label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        chart
-            .draw_series(
-                line.points
-                    .iter()
-                    .map(|p| Circle::new((p.0, p.2), 4, colour.filled())),
-            )
-            .map_err(err)?;
-        chart
-            .draw_series(
-                line.points
-                    .iter()
-                    .filter(|p| p.3 > p.1)
-                    .map(|p| ErrorBar::new_vertical(p.0, p.1, p.2, p.3, colour.stroke_width(1), 8)),
-            )
-            .map_err(err)?;
+        chart.draw_series(
+            line.points
+                .iter()
+                .map(|p| Circle::new((p.0, p.2), 4, colour.filled())),
+        )?;
+        chart.draw_series(
+            line.points
+                .iter()
+                .filter(|p| p.3 > p.1)
+                .map(|p| ErrorBar::new_vertical(p.0, p.1, p.2, p.3, colour.stroke_width(1), 8)),
+        )?;
     }
     chart
         .configure_series_labels()
@@ -374,8 +350,7 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .position(legend_corner(fig))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
+        .draw()?;
+    root.present()?;
     Ok(())
 }

@@ -22,7 +22,8 @@ use serde_json::Value as Json;
 use super::grid::{Shard, Sweep};
 use super::row::{self, Row};
 use super::spec::PlotSettings;
-use crate::Error;
+use crate::report::tables;
+use crate::{atomic, Error};
 
 pub const MANIFEST: &str = "sweep.json";
 pub const LOG: &str = "rows.jsonl";
@@ -138,7 +139,7 @@ pub fn prepare(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    write_json(&dir.join(MANIFEST), manifest)
+    atomic::write_json(&dir.join(MANIFEST), manifest)
 }
 
 /// The finished rows in `dir`'s log, by run. Lines of another sweep are an error; a torn last
@@ -232,66 +233,13 @@ pub fn write_log(dir: &Path, hash: &str, rows: &BTreeMap<u64, Row>) -> Result<()
     for row in rows.values() {
         text.push_str(&row::to_line(hash, row));
     }
-    write_atomic(&dir.join(LOG), text.as_bytes())
+    atomic::write_bytes(&dir.join(LOG), text.as_bytes())
 }
 
 /// Writes runs.csv and runs.parquet from `rows` (sorted by run).
 pub fn write_tables(dir: &Path, rows: &BTreeMap<u64, Row>) -> Result<(), Error> {
-    use polars::prelude::*;
     let rows: Vec<Row> = rows.values().cloned().collect();
     let mut frame = row::table(&rows)?;
-    let csv = dir.join(CSV);
-    write_with_temp(&csv, |file| {
-        CsvWriter::new(std::io::BufWriter::new(file))
-            .include_header(true)
-            .finish(&mut frame)
-            .map_err(|e| anyhow::anyhow!(e))
-    })?;
-    let parquet = dir.join(PARQUET);
-    write_with_temp(&parquet, |file| {
-        ParquetWriter::new(std::io::BufWriter::new(file))
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(&mut frame)
-            .map(|_| ())
-            .map_err(|e| anyhow::anyhow!(e))
-    })
-}
-
-/// Pretty JSON + newline, atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    let mut text = serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?;
-    text.push('\n');
-    write_atomic(path, text.as_bytes())
-}
-
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_with_temp(path, |mut file| {
-        file.write_all(bytes).map_err(anyhow::Error::from)
-    })
-}
-
-/// The temporary sibling of `path`: same folder (so the rename is atomic) and same extension
-/// (writers that pick a format by extension still work).
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
-}
-
-/// Creates a temporary file, lets `write` fill it, then renames it over `path`.
-pub fn write_with_temp(
-    path: &Path,
-    write: impl FnOnce(File) -> anyhow::Result<()>,
-) -> Result<(), Error> {
-    let temp = temp_path(path);
-    let result = File::create(&temp)
-        .map_err(anyhow::Error::from)
-        .and_then(write)
-        .and_then(|()| std::fs::rename(&temp, path).map_err(anyhow::Error::from));
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::Other(e.context(format!("writing {}", path.display())))
-    })
+    tables::write_frame_csv(&dir.join(CSV), &mut frame)?;
+    tables::write_frame_parquet(&dir.join(PARQUET), &mut frame)
 }
