@@ -124,3 +124,41 @@ metrics = ["comm.communication_s", "comm.bytes_remote"]
     );
     assert!(dir.path().join("s/plots/comm_communication_s.png").exists());
 }
+
+#[test]
+fn shipped_communication_configs_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut configs = vec![
+        root.join("configs/apps/pagerank.toml"),
+        root.join("configs/apps/terasort.toml"),
+        root.join("configs/sweeps/comm-granularity-base.toml"),
+        root.join("configs/bench/alltoall-1000.toml"),
+        root.join("configs/bench/alltoall-1000-g1.toml"),
+    ];
+    for dir in ["configs/apps/collectives", "configs/apps/comm-bench"] {
+        for entry in fs::read_dir(root.join(dir)).unwrap() {
+            configs.push(entry.unwrap().path());
+        }
+    }
+    for config in &configs {
+        let loaded = sim_core::Scenario::load(config, &[]);
+        let stem = config.file_stem().unwrap().to_string_lossy();
+        if stem == "pair" || stem == "aggregate" {
+            // The benchmark bases name no backend: their per-backend files include one.
+            let err = loaded.unwrap_err().to_string();
+            assert!(err.contains("field `network.backend`"), "{err}");
+            continue;
+        }
+        let sc = loaded.unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        assert!(
+            sc.comm.is_some(),
+            "{} is a steps workload",
+            config.display()
+        );
+    }
+    // Every point of the communication sweeps is a valid config.
+    for sweep in ["comm-granularity.toml", "collectives.toml"] {
+        let s = burstsim::sweep::Sweep::load(&root.join("configs/sweeps").join(sweep)).unwrap();
+        assert!(s.runs() > 0, "{sweep}");
+    }
+}

@@ -4,7 +4,9 @@
 //! per worker), plus a serverful baseline (a cluster that boots, then runs the work). A run goes
 //! client -> controller (placement policy from `policies`) -> per-invoker queues -> invokers
 //! (container pool, engine slots, contention) -> dispatcher (worker spawning) -> CPU model, and
-//! yields one [`policies::FunctionRecord`] per function. Time is integer nanoseconds; every
+//! yields one [`policies::FunctionRecord`] per function; a `steps` workload also runs its
+//! compute steps and collectives over a flow-level network ([`comm`]) and yields one
+//! [`policies::comm::StepRecord`] per executed step. Time is integer nanoseconds; every
 //! component draws from its own seeded RNG stream, so the same scenario and seed give
 //! byte-identical records.
 //!
