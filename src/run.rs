@@ -71,6 +71,14 @@ pub fn main(args: &ConfigArgs) -> Result<(), Error> {
     let mut result = simulate(args.load()?, args.options.seed);
     let dir = args.options.out_dir(&result.name);
     println!("{}: {} (seed {})", result.name, result.label, result.seed);
+    for (entry, found) in &result.scenario.trace_summaries {
+        println!("{entry}: {found}");
+    }
+    if let Some(e) = &result.output.stats.arrival_error {
+        return Err(Error::input(format!(
+            "a trace stopped replaying: {e} (it changed since it was read?)"
+        )));
+    }
     // A `steps` workload also gets its step table, communication figures and step timeline.
     let steps = std::mem::take(&mut result.output.steps);
     let comm = (!steps.is_empty()).then(|| CommSummary::from_steps(&steps));

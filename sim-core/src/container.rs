@@ -162,7 +162,7 @@ impl Sim<'_> {
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
         // Under CPU shares each CPU-bound worker was counted as it finished, and so was
         // every worker of a step program.
-        if (self.exclusive_cpu || !self.cpu_bound) && self.comm.is_none() {
+        if (self.exclusive_cpu || !self.cpu_bound[action as usize]) && self.comm.is_none() {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];

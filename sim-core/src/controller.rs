@@ -139,7 +139,7 @@ impl Sim<'_> {
 
     fn request_for(&mut self, r: u32) -> usize {
         let req = self.requests[r as usize];
-        let burst = &self.sc.bursts[req.burst as usize];
+        let burst = &self.bursts[req.burst as usize];
         let a = burst.action as usize;
         let t = &mut self.ctl.templates[a];
         t.request_id = if self.sc.is_burst() {
@@ -193,7 +193,7 @@ impl Sim<'_> {
             self.stats.overloaded_plans += 1;
         }
         let req = self.requests[r as usize];
-        let burst = &self.sc.bursts[req.burst as usize];
+        let burst = &self.bursts[req.burst as usize];
         let base = burst.first_function + req.first_worker as u64;
         let memory = self.sc.actions[burst.action as usize].memory_mb;
         let mut t = start;
@@ -227,7 +227,7 @@ impl Sim<'_> {
 
     fn reject(&mut self, r: u32, reason: &str) {
         let req = self.requests[r as usize];
-        let first = self.sc.bursts[req.burst as usize].first_function + req.first_worker as u64;
+        let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
         for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
             rec.status = Status::Rejected;
             rec.reason = reason.to_string();

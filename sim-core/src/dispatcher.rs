@@ -25,7 +25,8 @@ impl Sim<'_> {
         let rng = &mut self.invokers[inv].rng;
         let model = &self.sc.invoker;
         let mut t = now + model.payload.sample_ns(rng);
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound;
+        let action = self.bursts[msg.burst as usize].action;
+        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[action as usize];
         let program = self.comm.is_some();
         let t_ready = secs(now);
         let mut last_end = t;

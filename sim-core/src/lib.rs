@@ -15,6 +15,7 @@
 //! its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
 //! --example simulate -- CONFIG` runs the engine alone.
 
+pub mod arrivals;
 pub mod comm;
 pub mod config;
 pub mod engine;

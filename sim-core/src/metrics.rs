@@ -76,4 +76,8 @@ pub struct SimStats {
     pub heartbeats: u64,
     /// Time of the last event, s from the first submission.
     pub end_time_s: f64,
+    /// A trace that could not be replayed to its end (its file changed since the scenario was
+    /// loaded): the run holds the arrivals before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_error: Option<String>,
 }

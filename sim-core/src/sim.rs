@@ -2,6 +2,8 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
+use std::borrow::Cow;
+
 use policies::{FunctionRecord, PlacementPolicy, Status};
 
 use crate::client::ClientState;
@@ -13,7 +15,7 @@ use crate::event::Event;
 use crate::invoker::InvokerState;
 use crate::metrics::{SimOutput, SimStats};
 use crate::queue::QueueState;
-use crate::scenario::{secs_to_ns, CpuModel, Scenario};
+use crate::scenario::{BurstSpec, CpuModel, Scenario};
 
 /// One request from the client: a whole burst, or one function (faas).
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +45,13 @@ pub(crate) struct Sim<'a> {
     /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
     pub exclusive_policy: bool,
     pub exclusive_cpu: bool,
-    pub cpu_bound: bool,
+    /// Per action: its functions need a CPU to progress (slow down under CPU shares).
+    pub cpu_bound: Vec<bool>,
+    /// This run's bursts by arrival (index = burst id): the config's, merged with what the
+    /// arrival sources drew for the seed.
+    pub bursts: Cow<'a, [BurstSpec]>,
+    /// Functions in the run.
+    pub functions: u64,
     pub q: EventQueue<Event>,
     pub now: u64,
     /// First submission; record times are relative to it.
@@ -73,24 +81,32 @@ impl<'a> Sim<'a> {
     pub fn new(sc: &'a Scenario, seed: u64) -> Self {
         let policy = sc.policy.build();
         let exclusive_policy = policy.exclusive_cpus();
-        let n = sc.functions as usize;
+        let run = sc.run_bursts(seed);
+        let n = run.functions as usize;
         let mut records = Vec::with_capacity(n);
         let mut work_ns = Vec::with_capacity(n);
-        for (b, burst) in sc.bursts.iter().enumerate() {
+        for (b, burst) in run.bursts.iter().enumerate() {
             // A `steps` workload has no single input: its draws are in `comm`.
-            let mut inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
+            let mut work = sc.work_ns(seed, b as u64, burst);
             for k in 0..burst.workers {
                 let fid = burst.first_function + k as u64;
                 records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
-                work_ns.push(inputs.next().map_or(0, |i| secs_to_ns(i.solo_seconds())));
+                work_ns.push(work.next().unwrap_or(0));
             }
         }
+        let stats = SimStats {
+            arrival_error: run.error.map(|e| e.to_string()),
+            ..SimStats::default()
+        };
         let mut sim = Sim {
             sc,
             policy,
             exclusive_policy,
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
-            cpu_bound: sc.workload.is_cpu_bound(),
+            cpu_bound: (0..sc.actions.len() as u32)
+                .map(|a| sc.action_is_cpu_bound(a))
+                .collect(),
+            functions: run.functions,
             q: EventQueue::new(),
             now: 0,
             t0: None,
@@ -114,9 +130,10 @@ impl<'a> Sim<'a> {
                 .collect(),
             containers: Vec::new(),
             // FaaS sends one request, and publishes one message, per function.
-            requests: Vec::with_capacity(if sc.is_burst() { sc.bursts.len() } else { n }),
+            requests: Vec::with_capacity(if sc.is_burst() { run.bursts.len() } else { n }),
             messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
-            stats: SimStats::default(),
+            bursts: run.bursts,
+            stats,
             finished: 0,
             cpu_done_buf: Vec::new(),
             comm: CommRun::new(sc, seed).map(Box::new),
@@ -129,11 +146,11 @@ impl<'a> Sim<'a> {
         if self.sc.mode == crate::config::Mode::Direct {
             self.start_direct();
         } else {
-            for (b, burst) in self.sc.bursts.iter().enumerate() {
+            for (b, burst) in self.bursts.iter().enumerate() {
                 self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
             }
         }
-        while self.finished < self.sc.functions {
+        while self.finished < self.functions {
             let Some((t, event)) = self.q.pop() else {
                 break;
             };

@@ -356,6 +356,11 @@ fn communication_configs_are_checked() {
     assert!(msg.contains("network.backend.connection_rate"), "{msg}");
     let msg = load_err(&base.replace("times = 3", "times = 3\ntimez = 2"), &[]);
     assert!(msg.contains("unknown field `timez`"), "{msg}");
+    let arrivals = format!(
+        "{base}[[arrivals]]\naction = \"a\"\nprocess = {{ kind = \"poisson\", rate = 1.0 }}\nend = 1.0\n"
+    );
+    let msg = load_err(&arrivals, &[]);
+    assert!(msg.contains("field `arrivals`"), "{msg}");
     let sleep = base
         .replace("kind = \"steps\"", "kind = \"sleep\"\nduration = 1.0")
         .replace(PAGERANK, "");

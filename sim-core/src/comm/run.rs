@@ -274,11 +274,11 @@ impl Sim<'_> {
     /// their own (pack k of the run on host k), with no invocation. Times count from the first
     /// burst's arrival.
     pub(crate) fn start_direct(&mut self) {
-        let sc = self.sc;
         let g = self.comm().spec.direct_granularity;
-        self.t0 = Some(sc.bursts.first().map_or(0, |b| b.at_ns));
+        self.t0 = Some(self.bursts.first().map_or(0, |b| b.at_ns));
         let mut next_host = 0u32;
-        for burst in &sc.bursts {
+        for b in 0..self.bursts.len() {
+            let burst = self.bursts[b].clone();
             let at = self.secs(burst.at_ns);
             for k in 0..burst.workers {
                 let fid = burst.first_function + k as u64;

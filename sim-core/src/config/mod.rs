@@ -3,6 +3,7 @@
 //! overrides applied ([`apply_set`]), then deserialization with errors that name the file and
 //! the field path ([`parse_config_value`]). One dotted-path reader, [`path`], serves all three.
 
+mod arrivals;
 mod diagnose;
 mod include;
 mod network;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use policies::FieldError;
 use toml::Value;
 
+pub use arrivals::{ArrivalConfig, TraceConfig};
 pub use diagnose::parse_config_value;
 pub use network::{BackendConfig, DirectConfig, NetworkConfig};
 pub use path::value_at;

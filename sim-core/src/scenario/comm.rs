@@ -57,6 +57,33 @@ pub struct CommSpec {
 /// Validates the communication sections of `config`; `None` for single-body workloads.
 pub(super) fn comm(config: &Config) -> Result<Option<CommSpec>, FieldError> {
     let program = config.workload.program();
+    // Step programs run on [[bursts]]: the arrival and trace sources carry single-body work.
+    for (i, entry) in config.arrivals.iter().enumerate() {
+        if entry
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.program().is_some())
+        {
+            return Err(FieldError::new(
+                format!("arrivals[{i}].workload.kind"),
+                "`sleep`, `cpu` or `montecarlo` (`steps` workloads run on [[bursts]] only)",
+                "steps",
+            ));
+        }
+    }
+    if program.is_some() {
+        let sources = [
+            ("arrivals", config.arrivals.len()),
+            ("traces", config.traces.len()),
+        ];
+        if let Some((field, _)) = sources.iter().find(|(_, n)| *n > 0) {
+            return Err(FieldError::new(
+                *field,
+                "no arrival or trace sources with a `steps` workload (it runs on [[bursts]] only)",
+                format!("{field} entries"),
+            ));
+        }
+    }
     match (config.mode, program) {
         (Mode::Direct, None) => {
             return Err(FieldError::new(
