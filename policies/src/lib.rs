@@ -1,7 +1,8 @@
 //! Placement policies for FaaS and Burst Computing, and the vocabulary that the simulator
 //! (`sim-core`) and the live executor (`executor`) share: the controller's view of the cluster,
 //! a placement request and its plan, the burst layout handed to workers, workload and
-//! distribution specs, and the per-function record that both sides produce. Everything here is
+//! distribution specs, the per-function record that both sides produce, and group communication
+//! (collectives, message plans, step programs: [`comm`]). Everything here is
 //! pure: no I/O, no clock, no global state; randomness, where needed, comes from the caller's RNG
 //! or from a hash of the request, so a plan is a deterministic function of its inputs.
 
@@ -9,6 +10,7 @@
 
 pub mod burst_info;
 pub mod cluster;
+pub mod comm;
 pub mod dist;
 pub mod field_error;
 pub mod plan;

@@ -31,4 +31,14 @@ pub enum Event {
     ContainerDone(u32),
     /// Keep-alive check of an idle container.
     KeepAlive(u32),
+    /// A worker (function id) of a `steps` workload begins its next step.
+    StepStart(u32),
+    /// A worker's compute or sleep step ends (exclusive CPU, or no CPU).
+    StepDone(u32),
+    /// A chunk request's latency elapsed, or a local copy finished: (operation).
+    CommTimer(u32),
+    /// Flows started or ended at this instant: recompute the network's rates.
+    NetUpdate,
+    /// Next flow completion; stale unless the generation matches.
+    NetDone(u32),
 }

@@ -9,6 +9,8 @@ pub use policies::OnNoCapacity;
 use policies::{ActionKind, Distribution, PolicySpec, Workload};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::network::{DirectConfig, NetworkConfig};
+
 /// A time in seconds: a number or a [`Distribution`] table.
 /// A constant is written back as a bare number, like any [`Distribution`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -73,6 +75,12 @@ pub struct Config {
     pub invoker: InvokerConfig,
     #[serde(default)]
     pub serverful: ServerfulConfig,
+    /// How `steps` workloads' messages travel (chunking, host links, the backend server).
+    #[serde(default, skip_serializing_if = "NetworkConfig::is_default")]
+    pub network: NetworkConfig,
+    /// `mode = "direct"`: workers placed as given, started at once, no invocation.
+    #[serde(default, skip_serializing_if = "DirectConfig::is_default")]
+    pub direct: DirectConfig,
 }
 
 /// Which platform runs the functions.
@@ -84,6 +92,9 @@ pub enum Mode {
     Openwhisk,
     /// A VM cluster that boots first, then runs the functions on its cores.
     Serverful,
+    /// No platform: every burst's workers start at its `at` on hosts of their own, in packs of
+    /// `[direct] granularity` (how the communication benchmarks ran); `steps` workloads only.
+    Direct,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

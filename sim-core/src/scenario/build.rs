@@ -40,7 +40,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
     let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
     let serverful = serverful(&config.serverful)?;
     check_platform(config.mode, &invokers, &serverful)?;
-    let invoker = invoker_model(&config.invoker, &config.policy)?;
+    let invoker = invoker_model(&config.invoker, &config.policy, config.mode)?;
     let client = client(&config.client)?;
     let controller = controller(&config.controller)?;
     let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
@@ -74,6 +74,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         )
         .into());
     }
+    let comm = super::comm::comm(config)?;
     Ok(Scenario {
         name,
         seed: config.seed,
@@ -92,6 +93,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         invoker,
         serverful,
         functions: expanded.functions,
+        comm,
     })
 }
 
@@ -160,7 +162,7 @@ fn check_platform(
             "at least one invoker group ([[cluster.invokers]] with cpus)",
             "none",
         )),
-        Mode::Openwhisk => Ok(()),
+        Mode::Openwhisk | Mode::Direct => Ok(()),
         Mode::Serverful => {
             at_least_one("serverful.nodes", serverful.nodes as u64)?;
             at_least_one("serverful.cpus_per_node", serverful.cpus_per_node as u64)
@@ -169,8 +171,13 @@ fn check_platform(
 }
 
 /// `[invoker]` and its sub-tables; `auto` CPU model resolved for `policy`.
-fn invoker_model(section: &InvokerConfig, policy: &PolicySpec) -> Result<InvokerModel, FieldError> {
+fn invoker_model(
+    section: &InvokerConfig,
+    policy: &PolicySpec,
+    mode: Mode,
+) -> Result<InvokerModel, FieldError> {
     let cpu_model = match section.cpu_model {
+        _ if mode == Mode::Direct => CpuModel::Exclusive,
         CpuModelSpec::Exclusive => CpuModel::Exclusive,
         CpuModelSpec::Shares => CpuModel::Shares,
         CpuModelSpec::Auto if policy.is_burst() => CpuModel::Exclusive,

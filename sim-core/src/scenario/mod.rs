@@ -14,8 +14,10 @@ use crate::config::{
 };
 
 mod build;
+mod comm;
 mod sources;
 
+pub use comm::{BackendSpec, CommSpec};
 pub use sources::{RunBursts, Source};
 
 /// Nanoseconds per second.
@@ -197,6 +199,8 @@ pub struct Scenario {
     /// Functions of `bursts` (the sum of their workers); a run with sources has more
     /// ([`RunBursts::functions`]).
     pub functions: u64,
+    /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
+    pub comm: Option<CommSpec>,
 }
 
 impl Scenario {
@@ -253,6 +257,10 @@ impl Scenario {
             Mode::Serverful => format!(
                 "serverful {{ nodes = {}, cpus_per_node = {} }}",
                 self.serverful.nodes, self.serverful.cpus_per_node
+            ),
+            Mode::Direct => format!(
+                "direct {{ granularity = {} }}",
+                self.comm.as_ref().map_or(1, |c| c.direct_granularity)
             ),
         }
     }
