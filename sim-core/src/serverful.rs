@@ -55,5 +55,10 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
         arrival_error: run.error.map(|e| e.to_string()),
         ..SimStats::default()
     };
-    SimOutput { records, stats }
+    SimOutput {
+        records,
+        stats,
+        steps: Vec::new(),
+        comm: None,
+    }
 }

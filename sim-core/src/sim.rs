@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use policies::{FunctionRecord, Outcome, PlacementPolicy, Status};
 
 use crate::client::ClientState;
+use crate::comm::run::CommRun;
 use crate::container::Container;
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
@@ -72,6 +73,8 @@ pub(crate) struct Sim<'a> {
     pub finished: u64,
     /// Scratch for `cpu_done` (kept to avoid an allocation per event).
     pub cpu_done_buf: Vec<(u64, bool)>,
+    /// Step programs and the network (`steps` workloads only).
+    pub comm: Option<Box<CommRun>>,
 }
 
 impl<'a> Sim<'a> {
@@ -83,10 +86,12 @@ impl<'a> Sim<'a> {
         let mut records = Vec::with_capacity(n);
         let mut work_ns = Vec::with_capacity(n);
         for (b, burst) in run.bursts.iter().enumerate() {
-            for (k, work) in (0..burst.workers).zip(sc.work_ns(seed, b as u64, burst)) {
+            // A `steps` workload has no single input: its draws are in `comm`.
+            let mut work = sc.work_ns(seed, b as u64, burst);
+            for k in 0..burst.workers {
                 let fid = burst.first_function + k as u64;
                 records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
-                work_ns.push(work);
+                work_ns.push(work.next().unwrap_or(0));
             }
         }
         let stats = SimStats {
@@ -131,14 +136,19 @@ impl<'a> Sim<'a> {
             stats,
             finished: 0,
             cpu_done_buf: Vec::new(),
+            comm: CommRun::new(sc, seed).map(Box::new),
         };
         sim.init_prewarm();
         sim
     }
 
     pub fn run(mut self) -> SimOutput {
-        for (b, burst) in self.bursts.iter().enumerate() {
-            self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
+        if self.sc.mode == crate::config::Mode::Direct {
+            self.start_direct();
+        } else {
+            for (b, burst) in self.bursts.iter().enumerate() {
+                self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
+            }
         }
         while self.finished < self.functions {
             let Some((t, event)) = self.q.pop() else {
@@ -150,7 +160,7 @@ impl<'a> Sim<'a> {
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
-                Event::ControllerFree => self.controller_free(),
+                Event::Publish(m, left, slot) => self.publish_event(m, left, slot),
                 Event::Heartbeat => self.heartbeat(),
                 Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),
@@ -159,6 +169,11 @@ impl<'a> Sim<'a> {
                 Event::CpuDone(inv, gen) => self.cpu_done(inv, gen),
                 Event::ContainerDone(c) => self.container_done(c),
                 Event::KeepAlive(c) => self.keep_alive(c),
+                Event::StepStart(f) => self.step_start(f),
+                Event::StepDone(f) => self.step_end(f),
+                Event::CommTimer(op) => self.comm_timer(op),
+                Event::NetUpdate => self.net_update(),
+                Event::NetDone(gen) => self.net_done(gen),
             }
         }
         self.stats.events = self.q.popped();
@@ -178,9 +193,18 @@ impl<'a> Sim<'a> {
             }
         }
         self.stats.rejected = rejected;
+        let (steps, comm) = match self.comm {
+            Some(c) => {
+                let (steps, stats) = c.into_output();
+                (steps, Some(stats))
+            }
+            None => (Vec::new(), None),
+        };
         SimOutput {
             records: self.records,
             stats: self.stats,
+            steps,
+            comm,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod plots;
 pub mod render;
+pub mod steps;
 mod summary;
 pub mod tables;
 

@@ -6,6 +6,7 @@
 mod arrivals;
 mod diagnose;
 mod include;
+mod network;
 pub mod path;
 mod schema;
 mod set;
@@ -18,6 +19,7 @@ use toml::Value;
 
 pub use arrivals::{ArrivalConfig, TraceConfig};
 pub use diagnose::parse_config_value;
+pub use network::{BackendConfig, DirectConfig, NetworkConfig};
 pub use path::value_at;
 pub use schema::*;
 pub use set::apply_set;

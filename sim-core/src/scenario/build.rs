@@ -41,7 +41,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
     let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
     let serverful = serverful(&config.serverful)?;
     check_platform(config.mode, &invokers, &serverful)?;
-    let invoker = invoker_model(&config.invoker, &config.policy)?;
+    let invoker = invoker_model(&config.invoker, &config.policy, config.mode)?;
     let client = client(&config.client)?;
     let controller = controller(&config.controller)?;
     let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
@@ -75,6 +75,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         )
         .into());
     }
+    let comm = super::comm::comm(config)?;
     Ok(Scenario {
         name,
         seed: config.seed,
@@ -94,6 +95,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         invoker,
         serverful,
         functions: expanded.functions,
+        comm,
     })
 }
 
@@ -183,7 +185,7 @@ fn check_platform(
             "at least one invoker group ([[cluster.invokers]] with cpus)",
             "none",
         )),
-        Mode::Openwhisk => Ok(()),
+        Mode::Openwhisk | Mode::Direct => Ok(()),
         Mode::Serverful => {
             at_least_one("serverful.nodes", serverful.nodes as u64)?;
             at_least_one("serverful.cpus_per_node", serverful.cpus_per_node as u64)
@@ -192,8 +194,13 @@ fn check_platform(
 }
 
 /// `[invoker]` and its sub-tables; `auto` CPU model resolved for `policy`.
-fn invoker_model(section: &InvokerConfig, policy: &PolicySpec) -> Result<InvokerModel, FieldError> {
+fn invoker_model(
+    section: &InvokerConfig,
+    policy: &PolicySpec,
+    mode: Mode,
+) -> Result<InvokerModel, FieldError> {
     let cpu_model = match section.cpu_model {
+        _ if mode == Mode::Direct => CpuModel::Exclusive,
         CpuModelSpec::Exclusive => CpuModel::Exclusive,
         CpuModelSpec::Shares => CpuModel::Shares,
         CpuModelSpec::Auto if policy.is_burst() => CpuModel::Exclusive,
@@ -258,6 +265,7 @@ fn controller(section: &ControllerConfig) -> Result<ControllerSpec, FieldError> 
     }
     Ok(ControllerSpec {
         processing: time_dist("controller.processing", &section.processing)?,
+        concurrency: section.concurrency,
         per_container: time_dist("controller.per_container", &section.per_container)?,
         heartbeat_ns: secs_to_ns(heartbeat).max(1),
         on_no_capacity: section.on_no_capacity,
@@ -403,6 +411,7 @@ impl Actions {
                 namespace: format!("tenant{}", burst.tenant),
                 name,
                 memory_mb: burst.memory_mb,
+                kind: burst.kind,
             },
             workload: workload.clone(),
         })

@@ -14,8 +14,10 @@ use crate::config::{
 };
 
 mod build;
+mod comm;
 mod sources;
 
+pub use comm::{BackendSpec, CommSpec};
 pub use sources::{RunBursts, Source};
 
 /// Nanoseconds per second.
@@ -113,6 +115,8 @@ pub struct ClientSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControllerSpec {
     pub processing: TimeDist,
+    /// Requests handled at once; 0 = unlimited.
+    pub concurrency: u32,
     pub per_container: TimeDist,
     pub heartbeat_ns: u64,
     pub on_no_capacity: OnNoCapacity,
@@ -198,6 +202,8 @@ pub struct Scenario {
     /// Functions of `bursts` (the sum of their workers); a run with sources has more
     /// ([`RunBursts::functions`]).
     pub functions: u64,
+    /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
+    pub comm: Option<CommSpec>,
 }
 
 impl Scenario {
@@ -254,6 +260,10 @@ impl Scenario {
             Mode::Serverful => format!(
                 "serverful {{ nodes = {}, cpus_per_node = {} }}",
                 self.serverful.nodes, self.serverful.cpus_per_node
+            ),
+            Mode::Direct => format!(
+                "direct {{ granularity = {} }}",
+                self.comm.as_ref().map_or(1, |c| c.direct_granularity)
             ),
         }
     }
