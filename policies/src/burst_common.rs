@@ -18,6 +18,16 @@ pub(crate) fn most_free_first(view: &ClusterView) -> Vec<(u32, u32)> {
     order
 }
 
+/// CPUs of the largest healthy invoker (0 when none is healthy).
+fn largest_healthy(view: &ClusterView) -> u32 {
+    view.invokers
+        .iter()
+        .filter(|i| i.healthy)
+        .map(|i| i.total_cpus)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Rejects empty requests and clusters without a healthy invoker.
 fn check_basic(workers: u32, view: &ClusterView) -> Result<(), PlacementError> {
     if workers == 0 {
@@ -36,7 +46,12 @@ pub(crate) fn check_any_split(workers: u32, view: &ClusterView) -> Result<(), Pl
     let needed = workers as u64;
     let total = view.total_cpus();
     if needed > total {
-        return Err(PlacementError::NeverFits { needed, total });
+        return Err(PlacementError::NeverFits {
+            needed,
+            granularity: None,
+            total,
+            largest: largest_healthy(view),
+        });
     }
     let free = view.free_cpus();
     if needed > free {
@@ -59,7 +74,9 @@ pub(crate) fn check_granular(
     if !granular_fits(workers, g, healthy().map(|i| i.total_cpus)) {
         return Err(PlacementError::NeverFits {
             needed,
+            granularity: Some(g),
             total: view.total_cpus(),
+            largest: largest_healthy(view),
         });
     }
     if !granular_fits(workers, g, healthy().map(|i| i.free_cpus)) {

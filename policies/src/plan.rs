@@ -54,15 +54,56 @@ pub enum PlacementError {
         /// Free CPUs over healthy invokers.
         free: u64,
     },
-    /// More workers than the healthy cluster has CPUs: it will not fit even when idle.
-    #[error("burst of {needed} workers can never fit: the cluster has {total} CPUs")]
+    /// The healthy cluster cannot hold the request even when idle: more workers than CPUs, or
+    /// containers of `granularity` workers larger than any invoker (or too many of them).
+    #[error("{}", never_fits_message(*needed, *granularity, *total, *largest))]
     NeverFits {
         /// Workers of the request.
         needed: u64,
+        /// Workers per container the policy packs (`None`: a burst may be split anywhere).
+        granularity: Option<u32>,
         /// CPUs over healthy invokers.
         total: u64,
+        /// CPUs of the largest healthy invoker.
+        largest: u32,
     },
     /// The request asks for 0 workers.
     #[error("request has no workers")]
     Empty,
+}
+
+fn cpus(n: impl Into<u64>) -> String {
+    let n = n.into();
+    format!("{n} CPU{}", if n == 1 { "" } else { "s" })
+}
+
+/// Why a request can never fit, naming what is too small: the largest invoker when one
+/// container is bigger than it, the whole cluster otherwise.
+fn never_fits_message(needed: u64, granularity: Option<u32>, total: u64, largest: u32) -> String {
+    match granularity {
+        Some(g) => {
+            let container = (g as u64).min(needed);
+            let at = format!("burst of {needed} workers at granularity {g} can never fit");
+            if container > largest as u64 {
+                format!(
+                    "{at}: a container of {container} workers needs {}, the largest invoker has {}",
+                    cpus(container),
+                    cpus(largest)
+                )
+            } else if g <= 1 {
+                format!("{at}: the cluster has {}", cpus(total))
+            } else {
+                format!(
+                    "{at}: the cluster has {} (the largest invoker {}), too few for containers \
+                     of {g} workers",
+                    cpus(total),
+                    cpus(largest)
+                )
+            }
+        }
+        None => format!(
+            "burst of {needed} workers can never fit: the cluster has {}",
+            cpus(total)
+        ),
+    }
 }

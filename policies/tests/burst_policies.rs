@@ -33,7 +33,9 @@ fn expected_error(workers: u32, g: Option<u32>, view: &ClusterView) -> Option<Pl
     } else if !fits(&healthy_cpus(view, false)) {
         Some(PlacementError::NeverFits {
             needed,
+            granularity: g,
             total: view.total_cpus(),
+            largest: healthy_cpus(view, false).into_iter().max().unwrap_or(0),
         })
     } else if !fits(&healthy_cpus(view, true)) {
         Some(PlacementError::DoesNotFit {
@@ -230,9 +232,44 @@ fn homogeneous_remainder_needs_room() {
         p.place(&request(0, 8), &small),
         Err(PlacementError::NeverFits {
             needed: 8,
-            total: 8
+            granularity: Some(3),
+            total: 8,
+            largest: 4,
         })
     );
+}
+
+/// A burst whose containers are larger than any invoker says so, naming the largest invoker,
+/// rather than comparing with the whole cluster's CPUs (which would be enough).
+#[test]
+fn never_fits_names_the_largest_invoker() {
+    let two_small = view(&[(1, 1, true), (1, 1, true)]);
+    let p = Homogeneous {
+        granularity: 2,
+        join: false,
+    };
+    let e = p.place(&request(0, 2), &two_small).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "burst of 2 workers at granularity 2 can never fit: a container of 2 workers needs \
+         2 CPUs, the largest invoker has 1 CPU"
+    );
+    // Enough CPUs per invoker, too few in all: the cluster is named.
+    let e = p.place(&request(0, 6), &two_small_of(2)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "burst of 6 workers at granularity 2 can never fit: the cluster has 4 CPUs (the \
+         largest invoker 2 CPUs), too few for containers of 2 workers"
+    );
+    let e = BestFit.place(&request(0, 3), &two_small).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "burst of 3 workers can never fit: the cluster has 2 CPUs"
+    );
+}
+
+fn two_small_of(cpus: u32) -> ClusterView {
+    view(&[(cpus, cpus, true), (cpus, cpus, true)])
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 use clap::Args;
 use executor::ClusterFile;
 use plotters::prelude::*;
-use policies::FunctionRecord;
+use policies::{FunctionRecord, Status};
 use sim_core::scenario::InvokerSpec;
 use sim_core::Scenario;
 
@@ -208,6 +208,13 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
     let dir = a.run.options.out_dir(&format!("{}-validate", sc.name()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let (sim, live) = run_both(&sc, &cluster, &seeds, &dir)?;
+    if let Some(why) = all_rejected(&live.records, &sim.records, &cluster) {
+        return Err(Error::input(format!(
+            "{}: nothing to compare: {why} (records in {})",
+            a.run.config.display(),
+            dir.display()
+        )));
+    }
     let rows = compare(&sim.summaries, &live.summaries);
     print!("{}", table(&rows));
     write_rows(&dir, &sc, &seeds, &rows)?;
@@ -219,6 +226,44 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
     )?;
     println!("wrote {}/{{validation.csv, validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}", dir.display());
     Ok(())
+}
+
+/// When every function of the live runs, or of the simulated ones, was rejected: which, and
+/// why (the distinct reasons, and the live cluster's largest agent), instead of a table of
+/// figures that do not exist.
+pub fn all_rejected(
+    live: &[Vec<FunctionRecord>],
+    sim: &[Vec<FunctionRecord>],
+    cluster: &ClusterFile,
+) -> Option<String> {
+    let rejected = |runs: &[Vec<FunctionRecord>]| {
+        let all: Vec<&FunctionRecord> = runs.iter().flatten().collect();
+        !all.is_empty() && all.iter().all(|r| r.status() == Status::Rejected)
+    };
+    let side = match (rejected(live), rejected(sim)) {
+        (true, true) => "live and simulated",
+        (true, false) => "live",
+        (false, true) => "simulated",
+        (false, false) => return None,
+    };
+    let mut reasons: Vec<&str> = live
+        .iter()
+        .chain(sim)
+        .flatten()
+        .filter(|r| r.status() == Status::Rejected)
+        .map(|r| r.outcome.reason())
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    let largest = cluster.agents.iter().map(|a| a.cpus).max().unwrap_or(0);
+    Some(format!(
+        "every {side} function was rejected: {}; the cluster `{}` has {} agent(s), the largest \
+         with {largest} CPU{}",
+        reasons.join("; "),
+        cluster.name,
+        cluster.agents.len(),
+        if largest == 1 { "" } else { "s" }
+    ))
 }
 
 /// The summaries and records of repeated runs, one per seed.
@@ -299,4 +344,40 @@ fn write_rows(dir: &Path, sc: &Scenario, seeds: &[u64], rows: &[Row]) -> Result<
         "rows": rows,
     });
     crate::atomic::write_json(&dir.join("validation.json"), &json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn simulate(text: &str) -> Vec<FunctionRecord> {
+        let origin = Path::new("never-fits.toml");
+        let config = sim_core::config::config_from_text(text, &[], origin).unwrap();
+        let sc = Scenario::from_config(&config, origin).unwrap();
+        sim_core::simulate(&sc, 1).records
+    }
+
+    /// A burst at granularity 2 on agents of 1 CPU is rejected everywhere: validate names the
+    /// reason and the largest agent instead of comparing figures of nothing.
+    #[test]
+    fn every_function_rejected_is_said_with_the_largest_agent() {
+        let cfg = "[[cluster.invokers]]\ncpus = 1\ncount = 2\n[policy]\nname = \"burst-homogeneous\"\n\
+                   granularity = 2\n[workload]\nkind = \"sleep\"\nduration = { dist = \"constant\", value = 1.0 }\n\
+                   [[bursts]]\nworkers = 2\n";
+        let sim = vec![simulate(cfg)];
+        let cluster = ClusterFile::local("redis://127.0.0.1:1", Path::new("/tmp"), 2, 1);
+        let why = all_rejected(&sim, &sim, &cluster).expect("every function was rejected");
+        assert_eq!(
+            why,
+            "every live and simulated function was rejected: burst of 2 workers at granularity 2 \
+             can never fit: a container of 2 workers needs 2 CPUs, the largest invoker has 1 CPU; \
+             the cluster `local` has 2 agent(s), the largest with 1 CPU"
+        );
+        // One side with a completed function: only the other is named.
+        let fits = vec![simulate(&cfg.replace("granularity = 2", "granularity = 1"))];
+        assert!(fits[0].iter().all(|r| r.is_ok()));
+        let why = all_rejected(&sim, &fits, &cluster).unwrap();
+        assert!(why.starts_with("every live function was rejected"), "{why}");
+        assert_eq!(all_rejected(&fits, &fits, &cluster), None);
+    }
 }

@@ -184,9 +184,7 @@ impl RunState<'_> {
     /// fit now and the run rejects rather than queues (first requests only); true when it did.
     pub(super) fn reject_unplaceable(&mut self, req: Request, e: PlacementError) -> bool {
         let reason = match e {
-            PlacementError::NeverFits { needed, total } => {
-                format!("burst of {needed} workers can never fit in {total} CPUs")
-            }
+            PlacementError::NeverFits { .. } => e.to_string(),
             PlacementError::DoesNotFit { .. }
                 if self.run.on_no_capacity == OnNoCapacity::Reject && !req.rerun =>
             {
