@@ -1,9 +1,12 @@
 //! `burstsim calibrate`: measures a cluster through the executor itself and writes a simulator
 //! profile (the `[queue]`, `[controller]` and `[invoker]` keys of a config, to `include`).
 //!
-//! Measured: queue latency (controller submit to agent receipt), container creation alone and
-//! with one creation per CPU of an invoker at once (fitted as linear contention), warm start
-//! (FaaS reuse), and the in-container dispatcher's payload time and per-worker spawn time.
+//! Measured, each experiment a run of its own on an idle cluster: queue latency and controller
+//! processing (single-worker bursts, one at a time); container creation at the concurrencies
+//! that occur (batches of 1, 2, 4, ... FaaS invocations of a new action, which all land on the
+//! action's home agent at once), fitted to the simulator's creation model ([`fit_creation`]);
+//! warm start (the exec path of a FaaS reuse); and the in-container dispatcher's payload time
+//! and per-worker spawn (one container with every CPU of an agent).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -28,21 +31,24 @@ pub struct CalibrateArgs {
     /// Samples per measurement.
     #[arg(long, default_value_t = 8)]
     pub samples: u32,
+    /// Largest batch of concurrent creations on one agent (batches of 1, 2, 4, ... up to it,
+    /// and no more than the agent's memory holds).
+    #[arg(long, default_value_t = 8)]
+    pub max_concurrent: u32,
 }
 
 /// The measured figures (seconds).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Calibration {
     pub queue_latency: Vec<f64>,
-    pub create_solo: Vec<f64>,
-    /// (concurrent creations on one invoker, mean creation time), FaaS containers.
-    pub create_concurrent: (u32, f64),
-    /// Mean creation time of a FaaS container alone (the reference for `create_concurrent`).
-    pub create_concurrent_solo: f64,
+    pub controller_processing: f64,
+    /// Every cold container's creation in the experiments.
+    pub creations: Vec<CreationSample>,
+    /// The creation model fitted to `creations`.
+    pub creation: CreationFit,
     pub warm_start: Vec<f64>,
     pub payload: f64,
     pub worker_spawn: f64,
-    pub controller_processing: f64,
 }
 
 fn action(name: &str) -> ActionRef {
@@ -119,12 +125,139 @@ fn median(v: &[f64]) -> f64 {
     percentile(&s, 50.0)
 }
 
-/// Least-squares slope and intercept of y over x.
-fn line(points: &[(f64, f64)]) -> (f64, f64) {
-    let n = points.len() as f64;
-    if points.len() < 2 {
-        return (points.first().map(|p| p.1).unwrap_or(0.0), 0.0);
+/// One cold container's creation as its records show it: seconds from its dispatch to its
+/// container being ready; how many other creations were in flight on its invoker when it was
+/// dispatched (the model's `count = "in_flight"`); and its batch (the creations that overlap
+/// on the invoker) with the mean in-flight count over it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CreationSample {
+    pub invoker: u32,
+    pub in_flight: u32,
+    pub batch_in_flight: f64,
+    /// Creations in its batch.
+    pub batch: u32,
+    pub seconds: f64,
+}
+
+/// The creation of every cold container in `records` (one sample per container). Creations on
+/// an invoker are ordered by dispatch (ties: function id, the order the agent took them and
+/// the simulator's event order); a creation counts the earlier ones not yet ready at its
+/// dispatch, so the k-th of k dispatched together counts k - 1, as the model does.
+pub fn creation_samples(records: &[FunctionRecord]) -> Vec<CreationSample> {
+    let key = |r: &FunctionRecord| (r.invoker, r.container, r.attempt);
+    let mut cold: Vec<&FunctionRecord> = records
+        .iter()
+        .filter(|r| r.cold && r.t_dispatch.is_finite() && r.t_container_ready.is_finite())
+        .collect();
+    cold.sort_by_key(|r| (key(r), r.function_id));
+    cold.dedup_by_key(|r| key(r));
+    cold.sort_by(|a, b| {
+        a.invoker
+            .cmp(&b.invoker)
+            .then(a.t_dispatch.total_cmp(&b.t_dispatch))
+            .then(a.function_id.cmp(&b.function_id))
+    });
+    let mut out: Vec<CreationSample> = Vec::with_capacity(cold.len());
+    let mut batch_start = 0;
+    let mut batch_end = f64::NEG_INFINITY;
+    for (i, r) in cold.iter().enumerate() {
+        if i > 0 && (r.invoker != cold[i - 1].invoker || r.t_dispatch >= batch_end) {
+            close_batch(&mut out[batch_start..]);
+            batch_start = i;
+            batch_end = f64::NEG_INFINITY;
+        }
+        batch_end = batch_end.max(r.t_container_ready);
+        let in_flight = cold[batch_start..i]
+            .iter()
+            .filter(|o| o.t_container_ready > r.t_dispatch)
+            .count() as u32;
+        out.push(CreationSample {
+            invoker: r.invoker,
+            in_flight,
+            batch_in_flight: 0.0,
+            batch: 0,
+            seconds: (r.t_container_ready - r.t_dispatch).max(0.0),
+        });
     }
+    close_batch(&mut out[batch_start..]);
+    out
+}
+
+/// Gives every sample of a batch the batch's size and mean in-flight count.
+fn close_batch(batch: &mut [CreationSample]) {
+    if batch.is_empty() {
+        return;
+    }
+    let m = batch.iter().map(|s| s.in_flight as f64).sum::<f64>() / batch.len() as f64;
+    let n = batch.len() as u32;
+    for s in batch {
+        s.batch_in_flight = m;
+        s.batch = n;
+    }
+}
+
+/// The simulator's creation model fitted to creation samples: a creation that starts with n
+/// others in flight on its invoker takes `create * (1 + alpha * n)` (`[invoker] create`,
+/// `contention = { alpha, exponent = 1, count = "in_flight" }`, unlimited engine slots, no
+/// separate runtime init), so a batch of k created together takes `create * (1 + alpha *
+/// (k - 1) / 2)` on average. The one place that knows the model's form: a new creation model
+/// changes this, [`CreationFit::predict`] and `profile_toml`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct CreationFit {
+    /// Creation alone, s.
+    pub create: f64,
+    /// Relative slowdown per other creation in flight.
+    pub alpha: f64,
+    /// Root-mean-square error of the fitted creation times over the samples, s.
+    pub rms_error: f64,
+    pub samples: usize,
+}
+
+impl CreationFit {
+    /// The model's mean creation time over a batch whose mean in-flight count is `n`.
+    pub fn predict(&self, n: f64) -> f64 {
+        self.create * (1.0 + self.alpha * n)
+    }
+}
+
+/// Least squares of `seconds = create + create * alpha * n` over `samples`, n the mean
+/// in-flight count of a sample's batch. The model orders a batch (its first creation alone,
+/// its last behind all others); a container engine need not (its creations may end together),
+/// so the fit matches each batch's mean, which the model's median and makespan follow.
+pub fn fit_creation(samples: &[CreationSample]) -> CreationFit {
+    let points: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| (s.batch_in_flight, s.seconds))
+        .collect();
+    let (intercept, slope) = line(&points);
+    let create = intercept.max(0.0);
+    let alpha = if create > 0.0 {
+        (slope / create).max(0.0)
+    } else {
+        0.0
+    };
+    let mut fit = CreationFit {
+        create,
+        alpha,
+        rms_error: 0.0,
+        samples: points.len(),
+    };
+    if !points.is_empty() {
+        let sq: f64 = points
+            .iter()
+            .map(|&(n, y)| (fit.predict(n) - y).powi(2))
+            .sum();
+        fit.rms_error = (sq / points.len() as f64).sqrt();
+    }
+    fit
+}
+
+/// Least-squares intercept and slope of y over x (the mean and 0 when x does not vary).
+fn line(points: &[(f64, f64)]) -> (f64, f64) {
+    if points.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = points.len() as f64;
     let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
     let my = points.iter().map(|p| p.1).sum::<f64>() / n;
     let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
@@ -133,8 +266,27 @@ fn line(points: &[(f64, f64)]) -> (f64, f64) {
     (my - slope * mx, slope)
 }
 
+/// Batch sizes of concurrent creations measured on an agent: 1, 2, 4, ... up to `max` and to
+/// what its memory holds of the calibration's 128 MB containers (that bound itself last).
+pub fn batch_sizes(max: u32, agent_memory_mb: u64) -> Vec<u32> {
+    let cap = max
+        .min((agent_memory_mb / 128).clamp(1, u32::MAX as u64) as u32)
+        .max(1);
+    let mut v: Vec<u32> = std::iter::successors(Some(1u32), |k| k.checked_mul(2))
+        .take_while(|&k| k <= cap)
+        .collect();
+    if v.last() != Some(&cap) {
+        v.push(cap);
+    }
+    v
+}
+
 /// Runs the measurements on `cluster`.
-pub fn measure(cluster: &ClusterFile, samples: u32) -> Result<Calibration, Error> {
+pub fn measure(
+    cluster: &ClusterFile,
+    samples: u32,
+    max_concurrent: u32,
+) -> Result<Calibration, Error> {
     let mut c = Controller::connect(cluster.clone())?;
     let mut cal = Calibration::default();
     let samples = samples.max(2);
@@ -142,45 +294,37 @@ pub fn measure(cluster: &ClusterFile, samples: u32) -> Result<Calibration, Error
         granularity: 1,
         join: false,
     };
-    // 1. One single-worker container at a time: queue latency and solo creation.
+    // 1. One single-worker container at a time: queue latency, controller, creation alone.
     let bursts = (0..samples)
         .map(|i| burst(i as u64, i as f64 * 0.4, 1, "solo"))
         .collect();
-    let out = run(&mut c, g1.clone(), bursts)?;
+    let out = run(&mut c, g1, bursts)?;
     for r in &out.records {
         cal.queue_latency.push((r.t_dispatch - r.t_submit).max(0.0));
-        cal.create_solo
-            .push((r.t_container_ready - r.t_dispatch).max(0.0));
     }
     cal.controller_processing = median(&out.submit_seconds.iter().map(|s| s.1).collect::<Vec<_>>());
-    // 2. Concurrent creations on one invoker: FaaS invocations of actions never seen before
-    //    are cold; first one at a time, then K at once (all land on one action's home invoker).
-    let k = 4u32;
-    let solo: Vec<LiveBurst> = (0..samples)
-        .map(|i| burst(i as u64, i as f64 * 0.3, 1, &format!("cold{i}")))
-        .collect();
-    let out = run(&mut c, faas_on_every_agent(), solo)?;
-    let solo_faas = mean(
-        &out.records
-            .iter()
-            .map(|r| (r.t_container_ready - r.t_dispatch).max(0.0))
-            .collect::<Vec<_>>(),
-    );
-    let out = run(
-        &mut c,
-        faas_on_every_agent(),
-        vec![burst(0, 0.0, k, "together")],
-    )?;
-    let together = mean(
-        &out.records
-            .iter()
-            .filter(|r| r.cold)
-            .map(|r| (r.t_container_ready - r.t_dispatch).max(0.0))
-            .collect::<Vec<_>>(),
-    );
-    cal.create_concurrent = (k, together);
-    cal.create_concurrent_solo = solo_faas;
-    // 3. One container with all CPUs of an invoker: payload and per-worker spawn.
+    cal.creations.extend(creation_samples(&out.records));
+    // 2. Batches of k creations on one agent: k FaaS invocations of an action never seen
+    //    before are cold and all go to its home agent. Each batch is a run of its own.
+    let memory = cluster
+        .agents
+        .iter()
+        .map(|a| a.memory_mb)
+        .min()
+        .unwrap_or(0);
+    let reps = (samples / 4).max(2);
+    for k in batch_sizes(max_concurrent, memory) {
+        for rep in 0..reps {
+            let out = run(
+                &mut c,
+                faas_on_every_agent(),
+                vec![burst(0, 0.0, k, &format!("batch{k}-{rep}"))],
+            )?;
+            cal.creations.extend(creation_samples(&out.records));
+        }
+    }
+    cal.creation = fit_creation(&cal.creations);
+    // 3. One container with all CPUs of an agent: payload and per-worker spawn.
     let width = cluster.agents[0].cpus;
     let spec = PolicySpec::BurstHomogeneous {
         granularity: width,
@@ -221,6 +365,32 @@ pub fn measure(cluster: &ClusterFile, samples: u32) -> Result<Calibration, Error
     Ok(cal)
 }
 
+/// Measured and fitted mean creation time per batch size, as a table.
+pub fn creation_table(cal: &Calibration) -> String {
+    let mut sizes: Vec<u32> = cal.creations.iter().map(|s| s.batch).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut t = format!(
+        "{:>6} {:>8} {:>12} {:>12} {:>9}\n",
+        "batch", "samples", "measured_s", "model_s", "error"
+    );
+    for k in sizes {
+        let v: Vec<&CreationSample> = cal.creations.iter().filter(|s| s.batch == k).collect();
+        let n = v.len() as f64;
+        let measured = v.iter().map(|s| s.seconds).sum::<f64>() / n;
+        let model = cal
+            .creation
+            .predict(v.iter().map(|s| s.batch_in_flight).sum::<f64>() / n);
+        let _ = writeln!(
+            t,
+            "{k:>6} {:>8} {measured:>12.4} {model:>12.4} {:>8.1}%",
+            v.len(),
+            (model - measured) / measured * 100.0
+        );
+    }
+    t
+}
+
 fn dist(samples: &[f64]) -> String {
     let v: Vec<String> = samples.iter().map(|s| format!("{s:.6}")).collect();
     if v.is_empty() {
@@ -232,14 +402,7 @@ fn dist(samples: &[f64]) -> String {
 
 /// The profile TOML for `cal`, measured on `cluster`.
 pub fn profile_toml(cal: &Calibration, cluster: &ClusterFile) -> String {
-    let solo = cal.create_concurrent_solo;
-    let (k, conc) = cal.create_concurrent;
-    // Creation time grows with creations in flight: conc = solo * (1 + alpha * (k - 1)).
-    let alpha = if k > 1 && solo > 0.0 {
-        ((conc / solo - 1.0) / (k - 1) as f64).max(0.0)
-    } else {
-        0.0
-    };
+    let f = &cal.creation;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -261,13 +424,23 @@ pub fn profile_toml(cal: &Calibration, cluster: &ClusterFile) -> String {
         cal.controller_processing,
         cluster.heartbeat_period_ms as f64 / 1000.0
     );
+    let mut table = String::new();
+    for line in creation_table(cal).lines() {
+        let _ = writeln!(table, "#   {line}");
+    }
     let _ = writeln!(
         s,
-        "\n[invoker]\n# container creation alone, s (runc run to dispatcher start)\ncreate = {}\ncold_start = 0.0\n\
-         max_concurrent_creations = 0\n# FaaS containers: {solo:.6} s alone, {conc:.6} s each with {k} created at once\n\
-         contention = {{ alpha = {alpha:.6}, exponent = 1.0, count = \"in_flight\" }}\n\
-         # reuse of a warm container (runc exec), s\nwarm_start = {}\nkeep_alive = {:.1}",
-        dist(&cal.create_solo),
+        "\n[invoker]\n# container creation (create an idle container, exec the dispatcher in it), s: a creation\n\
+         # with n others in flight on its agent takes create * (1 + alpha * n); fitted to {} creations in\n\
+         # batches of concurrent ones (rms error {:.4} s), mean per batch measured and modelled:\n{table}\
+         create = {:.6}\ncold_start = 0.0\nmax_concurrent_creations = 0\n\
+         contention = {{ alpha = {:.6}, exponent = 1.0, count = \"in_flight\" }}\n\
+         # reuse of a warm container (exec the dispatcher), s; the agents never pause idle containers\n\
+         warm_start = {}\nunpause = 0.0\nkeep_alive = {:.1}",
+        f.samples,
+        f.rms_error,
+        f.create,
+        f.alpha,
         dist(&cal.warm_start),
         cluster.keep_alive_s
     );
@@ -282,7 +455,7 @@ pub fn profile_toml(cal: &Calibration, cluster: &ClusterFile) -> String {
 /// `burstsim calibrate`.
 pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
     let cluster = ClusterFile::load(&args.cluster)?;
-    let cal = measure(&cluster, args.samples)?;
+    let cal = measure(&cluster, args.samples, args.max_concurrent)?;
     let text = profile_toml(&cal, &cluster);
     check_profile(&text)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -290,17 +463,16 @@ pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
     }
     crate::atomic::write_bytes(&args.out, text.as_bytes())?;
     println!(
-        "queue latency median {:.4} s, creation {:.4} s (FaaS {:.4} s alone, {:.4} s with {} at once), \
-         warm start {:.4} s, payload {:.4} s, worker spawn {:.4} s",
+        "queue latency median {:.4} s, creation {:.4} s alone, contention alpha {:.4} per other \
+         creation in flight, warm start {:.4} s, payload {:.4} s, worker spawn {:.4} s",
         median(&cal.queue_latency),
-        mean(&cal.create_solo),
-        cal.create_concurrent_solo,
-        cal.create_concurrent.1,
-        cal.create_concurrent.0,
+        cal.creation.create,
+        cal.creation.alpha,
         median(&cal.warm_start),
         cal.payload,
         cal.worker_spawn
     );
+    print!("{}", creation_table(&cal));
     println!("wrote {}", args.out.display());
     Ok(())
 }
