@@ -54,7 +54,7 @@ fn estimator_recovers_the_simulators_creation_parameters() {
         let expected: Vec<u32> = (0..k).flat_map(|n| [n; 5]).collect();
         assert_eq!(counts, expected, "in-flight counts in batches of {k}");
     }
-    let fit = fit_creation(&samples);
+    let fit = fit_creation(&samples, 0);
     println!(
         "create {:.4} s (true {CREATE}), alpha {:.4} (true {ALPHA}), rms error {:.4} s over {} creations",
         fit.create, fit.alpha, fit.rms_error, fit.samples
@@ -62,4 +62,26 @@ fn estimator_recovers_the_simulators_creation_parameters() {
     let err = |got: f64, truth: f64| (got - truth).abs() / truth;
     assert!(err(fit.create, CREATE) <= 0.05, "create {}", fit.create);
     assert!(err(fit.alpha, ALPHA) <= 0.05, "alpha {}", fit.alpha);
+}
+
+/// With one engine slot per invoker (the live agents' default), creations of a batch run one
+/// after the other, then their runtime init in parallel: the estimator recovers both parts.
+#[test]
+fn estimator_recovers_serial_engine_and_init() {
+    let text = config()
+        .replace("max_concurrent_creations = 0", "max_concurrent_creations = 1")
+        .replace("cold_start = 0.0", "cold_start = 0.04")
+        .replace(&format!("alpha = {ALPHA}"), "alpha = 0.0");
+    let origin = Path::new("roundtrip.toml");
+    let cfg = sim_core::config::config_from_text(&text, &[], origin).unwrap();
+    let sc = sim_core::Scenario::from_config(&cfg, origin).unwrap();
+    let out = sim_core::simulate(&sc, 7);
+    let fit = fit_creation(&creation_samples(&out.records), 1);
+    println!(
+        "create {:.4} s (true {CREATE}), cold start {:.4} s (true 0.04), rms error {:.4} s",
+        fit.create, fit.cold_start, fit.rms_error
+    );
+    assert!((fit.create - CREATE).abs() / CREATE <= 0.05, "create {}", fit.create);
+    assert!((fit.cold_start - 0.04).abs() / 0.04 <= 0.05, "cold start {}", fit.cold_start);
+    assert_eq!(fit.alpha, 0.0);
 }

@@ -241,6 +241,80 @@ fn live_faas_writes_one_record_per_invocation() {
     cluster.assert_clean();
 }
 
+/// (function id, invoker) of every record in a records.csv, by function id.
+fn placements_of_csv(path: &Path) -> Vec<(u64, u32)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (f, i) = (col("function_id"), col("invoker"));
+    let mut v: Vec<(u64, u32)> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[f].parse().unwrap(), cells[i].parse().unwrap())
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The simulator and the live controller give the policies the same request ids (one rule in
+/// `policies::PlacementRequest`), so policies that use them place alike: round-robin starts at
+/// `request_id % invokers`, and FaaS overload (every invoker's memory taken: 1 GB invocations
+/// on agents of 2 GB) forces a random invoker drawn from the request id.
+#[test]
+fn plans_match_between_simulator_and_live_controller() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    let configs = [
+        (
+            "rr",
+            "[policy]\nname = \"burst-round-robin\"\ngranularity = 1\n".to_string(),
+            (0..5)
+                .map(|b| format!("[[bursts]]\nat = {}\nworkers = 1\n", b as f64 * 0.4))
+                .collect::<String>(),
+        ),
+        (
+            "overload",
+            "[policy]\nname = \"faas\"\nmanaged_fraction = 1.0\nblackbox_fraction = 1.0\n"
+                .to_string(),
+            "[[bursts]]\nat = 0.0\nworkers = 7\nmemory_mb = 1024\n".to_string(),
+        ),
+    ];
+    for (name, policy, bursts) in configs {
+        let cfg = work.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "name = \"{name}\"\nseed = 5\n[[cluster.invokers]]\ncpus = 1\ncount = 2\n\
+                 user_memory_mb = 2048\n{policy}[workload]\nkind = \"sleep\"\n\
+                 duration = {{ dist = \"constant\", value = 0.2 }}\n{bursts}"
+            ),
+        )
+        .unwrap();
+        let dir = work.path().join(format!("{name}-live"));
+        ok(&live(&cfg, &cluster.file(), &dir).output().unwrap());
+        let live_placements = placements_of_csv(&dir.join("records.csv"));
+        let sim_dir = work.path().join(format!("{name}-sim"));
+        ok(&burstsim()
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&sim_dir)
+            .output()
+            .unwrap());
+        let sim_placements = placements_of_csv(&sim_dir.join("records.csv"));
+        assert_eq!(live_placements, sim_placements, "{name}: (function, invoker)");
+        let used: std::collections::BTreeSet<u32> =
+            sim_placements.iter().map(|p| p.1).collect();
+        assert_eq!(used.len(), 2, "{name} uses both invokers: {sim_placements:?}");
+    }
+    cluster.assert_clean();
+}
+
 #[test]
 fn ctrl_c_of_the_controller_leaves_nothing_behind() {
     if skip() {

@@ -7,6 +7,7 @@
 //! state_dir = "/tmp/burstsim-cluster"
 //! broker_outage_s = 10.0         # how long a run waits for a broker that went away
 //! retry = false                  # true: failed functions run again (see `ClusterFile::retry`)
+//! max_concurrent_creations = 1   # containers an agent creates at once (0: no limit)
 //! [[agents]]
 //! id = 0
 //! cpus = 2
@@ -59,6 +60,10 @@ fn default_name() -> String {
 fn default_state_dir() -> PathBuf {
     PathBuf::from("/tmp/burstsim-cluster")
 }
+fn default_creations() -> u32 {
+    1
+}
+
 fn default_hb_period() -> u64 {
     200
 }
@@ -116,6 +121,11 @@ pub struct ClusterFile {
     /// for FaaS) instead of staying failed.
     #[serde(default)]
     pub retry: bool,
+    /// Containers an agent creates at once (`runc run -d`, or Docker's create and start);
+    /// the others wait in FIFO order, as in the simulator's engine slots (`[invoker]
+    /// max_concurrent_creations`, also 1 by default); 0 = no limit.
+    #[serde(default = "default_creations")]
+    pub max_concurrent_creations: u32,
     pub agents: Vec<AgentSpec>,
 }
 
@@ -211,6 +221,7 @@ impl ClusterFile {
             connect_timeout_ms: default_connect_timeout(),
             broker_outage_s: default_broker_outage(),
             retry: false,
+            max_concurrent_creations: default_creations(),
             agents: (0..nodes)
                 .map(|i| AgentSpec {
                     id: i,

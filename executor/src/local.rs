@@ -140,6 +140,31 @@ pub fn up(
     worker_binary: Option<PathBuf>,
     runtime: RuntimeKind,
 ) -> Result<(ClusterFile, LocalState)> {
+    let creations = ClusterFile::local("", dir, 1, 1).max_concurrent_creations;
+    up_with_creations(
+        dir,
+        nodes,
+        cpus_per_node,
+        port,
+        agent_cmd,
+        worker_binary,
+        runtime,
+        creations,
+    )
+}
+
+/// [`up`], with agents that create `max_concurrent_creations` containers at once (0: no limit).
+#[allow(clippy::too_many_arguments)]
+pub fn up_with_creations(
+    dir: &Path,
+    nodes: u32,
+    cpus_per_node: u32,
+    port: u16,
+    agent_cmd: &[String],
+    worker_binary: Option<PathBuf>,
+    runtime: RuntimeKind,
+    max_concurrent_creations: u32,
+) -> Result<(ClusterFile, LocalState)> {
     if nodes == 0 || cpus_per_node == 0 {
         return Err(Error::input(
             "--nodes and --cpus-per-node: expected integers >= 1",
@@ -164,7 +189,15 @@ pub fn up(
     let dir = dir
         .canonicalize()
         .with_context(|| format!("resolving {}", dir.display()))?;
-    let cluster = write_cluster_file(&dir, nodes, cpus_per_node, port, worker_binary, runtime)?;
+    let cluster = write_cluster_file(
+        &dir,
+        nodes,
+        cpus_per_node,
+        port,
+        worker_binary,
+        runtime,
+        max_concurrent_creations,
+    )?;
     let mut state = start_broker(&dir, &cluster, port, agent_cmd)?;
     let started = start_agents(&dir, program, pre, nodes, &mut state)
         .and_then(|()| wait_for_heartbeats(&dir, &cluster, &state));
@@ -183,6 +216,7 @@ fn write_cluster_file(
     port: u16,
     worker_binary: Option<PathBuf>,
     runtime: RuntimeKind,
+    max_concurrent_creations: u32,
 ) -> Result<ClusterFile> {
     let cores = physical_cores();
     if nodes * cpus_per_node > cores {
@@ -196,6 +230,7 @@ fn write_cluster_file(
     let mut cluster = ClusterFile::local(&broker, &dir.join("state"), nodes, cpus_per_node);
     cluster.worker_binary = worker_binary;
     cluster.runtime = runtime;
+    cluster.max_concurrent_creations = max_concurrent_creations;
     prepare_runtime(dir, runtime)?;
     // Short keys: each local cluster gets its own namespace on a shared broker.
     cluster.name = format!("l{port}");

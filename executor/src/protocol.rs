@@ -88,6 +88,9 @@ pub struct Heartbeat {
     pub user_memory_mb: u64,
     pub free_memory_mb: u64,
     pub cpu_shared: bool,
+    /// Containers the agent holds: running, warm, being created or being removed (0: idle).
+    #[serde(default)]
+    pub containers: u32,
 }
 
 /// JSON has no NaN: serde_json writes it as null, so null reads back as NaN.

@@ -196,17 +196,27 @@ fn close_batch(batch: &mut [CreationSample]) {
     }
 }
 
-/// The simulator's creation model fitted to creation samples: a creation that starts with n
-/// others in flight on its invoker takes `create * (1 + alpha * n)` (`[invoker] create`,
-/// `contention = { alpha, exponent = 1, count = "in_flight" }`, unlimited engine slots, no
-/// separate runtime init), so a batch of k created together takes `create * (1 + alpha *
-/// (k - 1) / 2)` on average. The one place that knows the model's form: a new creation model
-/// changes this, [`CreationFit::predict`] and `profile_toml`.
+/// The simulator's creation model fitted to creation samples, for an agent with `slots`
+/// engine slots (`[invoker] max_concurrent_creations`; the cluster file's):
+///
+/// - no limit (0): a creation that starts with n others in flight on its invoker takes
+///   `create * (1 + alpha * n)` (`contention = { alpha, exponent = 1, count = "in_flight" }`,
+///   no separate runtime init), so a batch of k created together takes `create * (1 + alpha *
+///   (k - 1) / 2)` on average;
+/// - s slots: creations take `create` each, s at a time in FIFO order, then `cold_start` (the
+///   dispatcher's exec, in parallel), so the r-th of a batch (from 0) is ready after
+///   `(r / s + 1) * create + cold_start` (no contention: the slots keep creations apart).
+///
+/// The one place that knows the model's form: a new creation model changes this,
+/// [`CreationFit::predict`] and `profile_toml`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct CreationFit {
-    /// Creation alone, s.
+    pub slots: u32,
+    /// Creation alone (its engine part), s.
     pub create: f64,
-    /// Relative slowdown per other creation in flight.
+    /// Runtime init after the engine part, s.
+    pub cold_start: f64,
+    /// Relative slowdown per other creation in flight (no slot limit only).
     pub alpha: f64,
     /// Root-mean-square error of the fitted creation times over the samples, s.
     pub rms_error: f64,
@@ -214,42 +224,70 @@ pub struct CreationFit {
 }
 
 impl CreationFit {
-    /// The model's mean creation time over a batch whose mean in-flight count is `n`.
-    pub fn predict(&self, n: f64) -> f64 {
-        self.create * (1.0 + self.alpha * n)
+    /// The model's creation time of sample `s` (without a slot limit, the mean over its batch).
+    pub fn predict(&self, s: &CreationSample) -> f64 {
+        match self.slots {
+            0 => self.create * (1.0 + self.alpha * s.batch_in_flight),
+            n => (s.in_flight / n + 1) as f64 * self.create + self.cold_start,
+        }
     }
 }
 
-/// Least squares of `seconds = create + create * alpha * n` over `samples`, n the mean
-/// in-flight count of a sample's batch. The model orders a batch (its first creation alone,
-/// its last behind all others); a container engine need not (its creations may end together),
-/// so the fit matches each batch's mean, which the model's median and makespan follow.
-pub fn fit_creation(samples: &[CreationSample]) -> CreationFit {
-    let points: Vec<(f64, f64)> = samples
+/// Least squares over `samples`. Without a slot limit, of `seconds = create + create * alpha
+/// * n`, n the mean in-flight count of a sample's batch: the model orders a batch (its first
+/// creation alone, its last behind all others), a container engine need not (its creations
+/// may end together), so the fit matches each batch's mean, which the model's median follows.
+/// With s slots, of `seconds = cold_start + create * (r / s + 1)`, r its in-flight count.
+/// Every batch size weighs the same (a batch of 8 has 8 samples, one alone has 1).
+pub fn fit_creation(samples: &[CreationSample], slots: u32) -> CreationFit {
+    let x = |s: &CreationSample| match slots {
+        0 => s.batch_in_flight,
+        n => (s.in_flight / n + 1) as f64,
+    };
+    let of_size = |k: u32| samples.iter().filter(|s| s.batch == k).count() as f64;
+    let points: Vec<(f64, f64, f64)> = samples
         .iter()
-        .map(|s| (s.batch_in_flight, s.seconds))
+        .map(|s| (x(s), s.seconds, 1.0 / of_size(s.batch)))
         .collect();
-    let (intercept, slope) = line(&points);
-    let create = intercept.max(0.0);
-    let alpha = if create > 0.0 {
-        (slope / create).max(0.0)
-    } else {
-        0.0
-    };
+    let (intercept, slope) = weighted_line(&points);
     let mut fit = CreationFit {
-        create,
-        alpha,
-        rms_error: 0.0,
-        samples: points.len(),
+        slots,
+        samples: samples.len(),
+        ..CreationFit::default()
     };
-    if !points.is_empty() {
-        let sq: f64 = points
+    if slots == 0 {
+        fit.create = intercept.max(0.0);
+        fit.alpha = if fit.create > 0.0 {
+            (slope / fit.create).max(0.0)
+        } else {
+            0.0
+        };
+    } else {
+        fit.create = slope.max(0.0);
+        fit.cold_start = intercept.max(0.0);
+    }
+    if !samples.is_empty() {
+        let sq: f64 = samples
             .iter()
-            .map(|&(n, y)| (fit.predict(n) - y).powi(2))
+            .map(|s| (fit.predict(s) - s.seconds).powi(2))
             .sum();
-        fit.rms_error = (sq / points.len() as f64).sqrt();
+        fit.rms_error = (sq / samples.len() as f64).sqrt();
     }
     fit
+}
+
+/// Weighted least-squares intercept and slope of y over x, points (x, y, weight).
+fn weighted_line(points: &[(f64, f64, f64)]) -> (f64, f64) {
+    let w: f64 = points.iter().map(|p| p.2).sum();
+    if w <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let mx = points.iter().map(|p| p.2 * p.0).sum::<f64>() / w;
+    let my = points.iter().map(|p| p.2 * p.1).sum::<f64>() / w;
+    let sxx: f64 = points.iter().map(|p| p.2 * (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| p.2 * (p.0 - mx) * (p.1 - my)).sum();
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - slope * mx, slope)
 }
 
 /// Least-squares intercept and slope of y over x (the mean and 0 when x does not vary).
@@ -323,7 +361,7 @@ pub fn measure(
             cal.creations.extend(creation_samples(&out.records));
         }
     }
-    cal.creation = fit_creation(&cal.creations);
+    cal.creation = fit_creation(&cal.creations, cluster.max_concurrent_creations);
     // 3. One container with all CPUs of an agent: payload and per-worker spawn.
     let width = cluster.agents[0].cpus;
     let spec = PolicySpec::BurstHomogeneous {
@@ -378,9 +416,7 @@ pub fn creation_table(cal: &Calibration) -> String {
         let v: Vec<&CreationSample> = cal.creations.iter().filter(|s| s.batch == k).collect();
         let n = v.len() as f64;
         let measured = v.iter().map(|s| s.seconds).sum::<f64>() / n;
-        let model = cal
-            .creation
-            .predict(v.iter().map(|s| s.batch_in_flight).sum::<f64>() / n);
+        let model = v.iter().map(|s| cal.creation.predict(s)).sum::<f64>() / n;
         let _ = writeln!(
             t,
             "{k:>6} {:>8} {measured:>12.4} {model:>12.4} {:>8.1}%",
@@ -428,18 +464,28 @@ pub fn profile_toml(cal: &Calibration, cluster: &ClusterFile) -> String {
     for line in creation_table(cal).lines() {
         let _ = writeln!(table, "#   {line}");
     }
+    let form = if f.slots == 0 {
+        "a creation with n others in flight on its agent takes create * (1 + alpha * n)".to_string()
+    } else {
+        format!(
+            "creations take create each, {} at a time per agent (FIFO), then cold_start (exec)",
+            f.slots
+        )
+    };
     let _ = writeln!(
         s,
-        "\n[invoker]\n# container creation (create an idle container, exec the dispatcher in it), s: a creation\n\
-         # with n others in flight on its agent takes create * (1 + alpha * n); fitted to {} creations in\n\
-         # batches of concurrent ones (rms error {:.4} s), mean per batch measured and modelled:\n{table}\
-         create = {:.6}\ncold_start = 0.0\nmax_concurrent_creations = 0\n\
+        "\n[invoker]\n# container creation (create an idle container, exec the dispatcher in it), s:\n\
+         # {form}; fitted to {} creations in batches of concurrent ones (rms error {:.4} s),\n\
+         # mean per batch measured and modelled:\n{table}\
+         create = {:.6}\ncold_start = {:.6}\nmax_concurrent_creations = {}\n\
          contention = {{ alpha = {:.6}, exponent = 1.0, count = \"in_flight\" }}\n\
          # reuse of a warm container (exec the dispatcher), s; the agents never pause idle containers\n\
          warm_start = {}\nunpause = 0.0\nkeep_alive = {:.1}",
         f.samples,
         f.rms_error,
         f.create,
+        f.cold_start,
+        f.slots,
         f.alpha,
         dist(&cal.warm_start),
         cluster.keep_alive_s
@@ -463,10 +509,13 @@ pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
     }
     crate::atomic::write_bytes(&args.out, text.as_bytes())?;
     println!(
-        "queue latency median {:.4} s, creation {:.4} s alone, contention alpha {:.4} per other \
-         creation in flight, warm start {:.4} s, payload {:.4} s, worker spawn {:.4} s",
+        "queue latency median {:.4} s, creation {:.4} s + {:.4} s init ({} engine slots, 0: no \
+         limit), contention alpha {:.4} per other creation in flight, warm start {:.4} s, \
+         payload {:.4} s, worker spawn {:.4} s",
         median(&cal.queue_latency),
         cal.creation.create,
+        cal.creation.cold_start,
+        cal.creation.slots,
         cal.creation.alpha,
         median(&cal.warm_start),
         cal.payload,

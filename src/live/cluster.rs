@@ -30,6 +30,10 @@ pub enum ClusterAction {
         /// What runs the containers: runc, crun or docker (a running Docker engine).
         #[arg(long, default_value = "runc")]
         runtime: String,
+        /// Containers an agent creates at once (its engine slots, as the simulator's
+        /// `[invoker] max_concurrent_creations`); 0 = no limit.
+        #[arg(long, default_value_t = 1)]
+        max_concurrent_creations: u32,
     },
     /// Stop the agents (they remove their containers) and redis.
     Down {
@@ -48,7 +52,15 @@ pub fn main(args: &ClusterArgs) -> Result<(), Error> {
             cpus_per_node,
             port,
             runtime,
-        } => up(dir, *nodes, *cpus_per_node, *port, runtime),
+            max_concurrent_creations,
+        } => up(
+            dir,
+            *nodes,
+            *cpus_per_node,
+            *port,
+            runtime,
+            *max_concurrent_creations,
+        ),
         ClusterAction::Down { dir } => {
             executor::local::down(dir)?;
             println!("cluster down: {}", dir.display());
@@ -57,7 +69,14 @@ pub fn main(args: &ClusterArgs) -> Result<(), Error> {
     }
 }
 
-fn up(dir: &Path, nodes: u32, cpus_per_node: u32, port: u16, runtime: &str) -> Result<(), Error> {
+fn up(
+    dir: &Path,
+    nodes: u32,
+    cpus_per_node: u32,
+    port: u16,
+    runtime: &str,
+    creations: u32,
+) -> Result<(), Error> {
     let runtime = match runtime {
         "runc" => RuntimeKind::Runc,
         "crun" => RuntimeKind::Crun,
@@ -71,8 +90,16 @@ fn up(dir: &Path, nodes: u32, cpus_per_node: u32, port: u16, runtime: &str) -> R
     let exe = std::env::current_exe()
         .map_err(|e| Error::environment(format_args!("locating the burstsim executable: {e}")))?;
     let cmd = vec![exe.display().to_string(), "agent".to_string()];
-    let (cluster, state) =
-        executor::local::up(dir, nodes, cpus_per_node, port, &cmd, None, runtime)?;
+    let (cluster, state) = executor::local::up_with_creations(
+        dir,
+        nodes,
+        cpus_per_node,
+        port,
+        &cmd,
+        None,
+        runtime,
+        creations,
+    )?;
     println!(
         "cluster up: redis pid {} on {}, {} agents (pids {:?}), {} CPUs each, runtime {}",
         state.redis_pid,

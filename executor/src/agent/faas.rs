@@ -3,9 +3,10 @@
 //! memory, as OpenWhisk does; idle containers are removed after the keep-alive.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{parse_report, Agent};
+use super::{parse_report, Agent, State};
 use crate::bundle::ContainerSpec;
 use crate::error::{Error, Result};
 use crate::payload::{ContainerPayload, Layout};
@@ -112,7 +113,7 @@ impl Agent {
                     memory_mb: job.memory_mb,
                     args: vec!["idle".into()],
                 };
-                self.backend.start_idle(&spec)?;
+                self.create_container(&spec)?;
             }
             let payload = ContainerPayload {
                 container_id,
@@ -163,30 +164,27 @@ impl Agent {
     }
 
     /// Removes warm containers idle for longer than the keep-alive.
-    pub(super) fn expire_warm(&self) {
+    pub(super) fn expire_warm(self: &Arc<Self>) {
         let keep = Duration::from_secs_f64(self.cluster.keep_alive_s.max(0.0));
-        self.remove_warm(|w| !w.busy && w.idle_since.elapsed() >= keep);
-    }
-
-    pub(super) fn remove_warm(&self, pred: impl Fn(&Warm) -> bool) {
         let mut s = self.state.lock().unwrap();
-        let mut gone = Vec::new();
-        let mut i = 0;
-        while i < s.warm.len() {
-            if pred(&s.warm[i]) {
-                let w = s.warm.remove(i);
-                s.free_memory_mb += w.memory_mb;
-                gone.push(w.name);
-            } else {
-                i += 1;
-            }
-        }
-        drop(s);
-        for name in &gone {
-            let _ = self.backend.remove(name);
-        }
-        if !gone.is_empty() {
-            self.freed.notify_all();
+        let gone = take_warm(&mut s, |w| !w.busy && w.idle_since.elapsed() >= keep);
+        self.remove_later(&mut s, gone);
+    }
+}
+
+/// Takes the warm containers that match `pred` out of the pool (their memory is free again)
+/// and returns their names, for the caller to remove.
+pub(super) fn take_warm(s: &mut State, pred: impl Fn(&Warm) -> bool) -> Vec<String> {
+    let mut gone = Vec::new();
+    let mut i = 0;
+    while i < s.warm.len() {
+        if pred(&s.warm[i]) {
+            let w = s.warm.remove(i);
+            s.free_memory_mb += w.memory_mb;
+            gone.push(w.name);
+        } else {
+            i += 1;
         }
     }
+    gone
 }

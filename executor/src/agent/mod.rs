@@ -19,6 +19,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::backend::{self, Backend};
+use crate::bundle::ContainerSpec;
 use crate::clock;
 use crate::cluster::{physical_cores, AgentSpec, ClusterFile};
 use crate::error::{Context, Error, Result};
@@ -26,7 +27,7 @@ use crate::payload::DispatchReport;
 use crate::protocol::{self, AgentMsg, Heartbeat, JobResult};
 use crate::reaper;
 use crate::transport::Broker;
-use faas::Warm;
+use faas::{take_warm, Warm};
 use jobs::{Delivery, JobTable};
 
 /// Finds the worker binary: the cluster file's, `$BURSTSIM_WORKER`, or `burstsim-worker` next
@@ -86,7 +87,16 @@ struct State {
     /// Containers running a burst: name -> (run id, job id).
     running: HashMap<String, (String, u64)>,
     warm: Vec<Warm>,
+    /// Containers being removed (off the queue-reading thread).
+    removing: u32,
     jobs: JobTable,
+}
+
+impl State {
+    /// Containers held: running bursts, warm FaaS ones (busy or idle), those being removed.
+    fn containers(&self) -> u32 {
+        (self.running.len() + self.warm.len()) as u32 + self.removing
+    }
 }
 
 struct Agent {
@@ -99,6 +109,9 @@ struct Agent {
     prefix: String,
     state: Mutex<State>,
     freed: Condvar,
+    /// Engine slots: creations under way, and the FIFO ticket of the next to start / to take.
+    engine: Mutex<Engine>,
+    engine_free: Condvar,
     results: Mutex<Broker>,
     stop: Arc<AtomicBool>,
     counter: std::sync::atomic::AtomicU64,
@@ -178,11 +191,12 @@ fn heartbeat_loop(agent: Arc<Agent>, spec: AgentSpec) {
         }
     };
     while !agent.stop.load(Ordering::Relaxed) {
-        let (free, mem) = {
+        let (free, mem, containers) = {
             let s = agent.state.lock().unwrap();
             (
                 s.free_cpus.iter().filter(|f| **f).count() as u32,
                 s.free_memory_mb,
+                s.containers(),
             )
         };
         let hb = Heartbeat {
@@ -194,6 +208,7 @@ fn heartbeat_loop(agent: Arc<Agent>, spec: AgentSpec) {
             user_memory_mb: spec.memory_mb,
             free_memory_mb: mem,
             cpu_shared: agent.cpu_shared,
+            containers,
         };
         if let Err(e) = broker.set_heartbeat(&hb, ttl) {
             eprintln!("agent {}: heartbeat: {e}", agent.id);
@@ -270,6 +285,8 @@ impl Agent {
                 ..State::default()
             }),
             freed: Condvar::new(),
+            engine: Mutex::new(Engine::default()),
+            engine_free: Condvar::new(),
             results: Mutex::new(results),
             stop,
             counter: Default::default(),
@@ -417,7 +434,7 @@ impl Agent {
     }
 
     /// Ends the runs this agent holds something of whose controller is gone: no lease.
-    fn end_orphaned_runs(&self, broker: &mut Broker, leases: &LeaseCheck) {
+    fn end_orphaned_runs(self: &Arc<Self>, broker: &mut Broker, leases: &LeaseCheck) {
         if leases.in_grace() {
             return;
         }
@@ -446,24 +463,38 @@ impl Agent {
         }
     }
 
-    /// Ends a run: kills its running burst containers and removes its warm ones; takes no
-    /// new job of it.
-    fn end_run(&self, run_id: &str) {
-        let running: Vec<String> = {
-            let mut s = self.state.lock().unwrap();
-            s.jobs.end(run_id);
-            s.running
-                .iter()
-                .filter(|(_, (r, _))| r.as_str() == run_id)
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
-        for name in running {
-            let _ = self.backend.remove(&name);
+    /// Ends a run: kills its running burst containers and removes its warm ones (busy FaaS
+    /// containers too: their exec fails and the invocation reports it); takes no new job of
+    /// it. The removals run on a thread of their own, so the queue is read on meanwhile.
+    fn end_run(self: &Arc<Self>, run_id: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.jobs.end(run_id);
+        let mut names: Vec<String> = s
+            .running
+            .iter()
+            .filter(|(_, (r, _))| r.as_str() == run_id)
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.extend(take_warm(&mut s, |w| w.run_id == run_id));
+        self.remove_later(&mut s, names);
+    }
+
+    /// Removes containers `names` on a thread of its own; until it is done they count as
+    /// held (`State::removing`), so a heartbeat never shows the agent idle too early.
+    fn remove_later(self: &Arc<Self>, s: &mut State, names: Vec<String>) {
+        if names.is_empty() {
+            return;
         }
-        // Busy FaaS containers too: their exec fails and the invocation reports it.
-        self.remove_warm(|w| w.run_id == run_id);
-        self.freed.notify_all();
+        let n = names.len() as u32;
+        s.removing += n;
+        let a = self.clone();
+        std::thread::spawn(move || {
+            for name in &names {
+                let _ = a.backend.remove(name);
+            }
+            a.state.lock().unwrap().removing -= n;
+            a.freed.notify_all();
+        });
     }
 
     /// The result of job `job_id` of `run_id` before it runs: not ready, no worker report.
@@ -492,6 +523,38 @@ impl Agent {
     fn wait_deadline(&self) -> Instant {
         Instant::now() + Duration::from_secs_f64(self.cluster.run_timeout_s)
     }
+
+    /// Creates and starts container `spec` (idle) through one of the agent's engine slots
+    /// (`max_concurrent_creations`, FIFO): a creation waits while the slots are taken.
+    fn create_container(&self, spec: &ContainerSpec) -> Result<()> {
+        let slots = self.cluster.max_concurrent_creations;
+        if slots == 0 {
+            return self.backend.start_idle(spec);
+        }
+        let mut e = self.engine.lock().unwrap();
+        let ticket = e.next_ticket;
+        e.next_ticket += 1;
+        while e.serving != ticket || e.busy >= slots {
+            e = self.engine_free.wait(e).unwrap();
+        }
+        e.serving += 1;
+        e.busy += 1;
+        drop(e);
+        // The next in line may take another free slot.
+        self.engine_free.notify_all();
+        let res = self.backend.start_idle(spec);
+        self.engine.lock().unwrap().busy -= 1;
+        self.engine_free.notify_all();
+        res
+    }
+}
+
+/// The agent's container engine slots (see `Agent::create_container`).
+#[derive(Default)]
+struct Engine {
+    busy: u32,
+    next_ticket: u64,
+    serving: u64,
 }
 
 /// When the agent checks the leases of the runs it holds, and the grace period after a broker

@@ -33,6 +33,9 @@ use crate::transport::Broker;
 use attempts::Attempts;
 use state::{first_attempts, Inflight, Request, RunState};
 
+/// How long a run waits for the agents to be idle before it starts.
+const IDLE_WAIT: Duration = Duration::from_secs(10);
+
 /// One group request of a live run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveBurst {
@@ -142,6 +145,34 @@ impl Controller {
         }
     }
 
+    /// Waits (at most `timeout`) until no agent holds a container, so that a run starts on an
+    /// idle cluster as a simulated one does, not while an earlier run's containers are still
+    /// being removed; after the timeout (another controller's run, say) it starts anyway.
+    pub fn wait_until_idle(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let busy: Vec<(u32, u32)> = self
+                .heartbeats()?
+                .iter()
+                .flatten()
+                .filter(|h| h.containers > 0)
+                .map(|h| (h.invoker, h.containers))
+                .collect();
+            if busy.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                eprintln!(
+                    "controller: agents still hold containers (agent, containers) {busy:?} after \
+                     {:.0} s; starting the run anyway",
+                    timeout.as_secs_f64()
+                );
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends `msg` to agent `invoker`'s queue.
     pub fn send(&mut self, invoker: u32, msg: &AgentMsg) -> Result<()> {
         self.send_raw(invoker, &serde_json::to_string(msg)?)
@@ -179,6 +210,7 @@ impl Controller {
     /// `Failed` with the reason; the run never waits longer than the cluster's run timeout.
     pub fn run(&mut self, run: &LiveRun, cancel: &AtomicBool) -> Result<RunOutcome> {
         self.wait_for_agents(Duration::from_millis(self.cluster.heartbeat_timeout_ms * 3))?;
+        self.wait_until_idle(self.run_timeout().min(IDLE_WAIT))?;
         let mut st = self.start(run)?;
         // On an error (the broker gone for good) the agents end the run once its lease expires.
         let cancelled = self.steps(&mut st, cancel)?;
