@@ -4,14 +4,18 @@
 
 use std::collections::VecDeque;
 
+use policies::FunctionRecord;
+
+use crate::arrivals::Burst;
 use crate::event::Event;
 use crate::rng::{self, Rng};
+use crate::scenario::secs_to_ns;
 use crate::sim::{Request, Sim};
 
 pub(crate) struct ClientState {
     rng: Rng,
     /// Arrived bursts not fully sent: (burst, next worker to send).
-    pending: VecDeque<(u32, u32)>,
+    pending: VecDeque<(Burst, u32)>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
@@ -32,7 +36,22 @@ impl ClientState {
 }
 
 impl Sim<'_> {
-    pub(crate) fn burst_arrive(&mut self, b: u32) {
+    /// The pending burst arrives: its functions get their records and their work (drawn from
+    /// the burst's own `workload` stream), and the next burst is pulled from the source.
+    pub(crate) fn burst_arrive(&mut self) {
+        let b = self
+            .next_arrival
+            .take()
+            .expect("a BurstArrive has its burst");
+        self.pull_arrival();
+        let inputs = self.sc.function_inputs(self.seed, &b);
+        for (k, input) in (0..b.workers).zip(inputs) {
+            let fid = b.first_function + k as u64;
+            self.records
+                .push(FunctionRecord::pending(fid, b.id, b.tenant, k));
+            self.work_ns.push(secs_to_ns(input.solo_seconds()));
+        }
+        self.arrived += b.workers as u64;
         self.client.pending.push_back((b, 0));
         self.client_try();
     }
@@ -51,7 +70,7 @@ impl Sim<'_> {
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
         let burst_mode = self.sc.is_burst();
-        while let Some(&(b, next)) = self.client.pending.front() {
+        while let Some(&(burst, next)) = self.client.pending.front() {
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -63,7 +82,7 @@ impl Sim<'_> {
                 }
                 break;
             }
-            let workers = self.sc.bursts[b as usize].workers;
+            let workers = burst.workers;
             let n = if burst_mode { workers - next } else { 1 };
             if next + n >= workers {
                 self.client.pending.pop_front();
@@ -71,9 +90,10 @@ impl Sim<'_> {
                 front.1 = next + n;
             }
             self.send(Request {
-                burst: b,
-                first_worker: next,
+                burst: burst.id,
+                first_fid: burst.first_function + next as u64,
                 workers: n,
+                action: burst.action,
             });
         }
         self.client.in_try = false;
@@ -85,7 +105,7 @@ impl Sim<'_> {
         let now = self.now;
         self.t0.get_or_insert(now);
         let t = self.secs(now);
-        let first = self.sc.bursts[req.burst as usize].first_function + req.first_worker as u64;
+        let first = req.first_fid;
         for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
             rec.t_submit = t;
         }

@@ -139,13 +139,12 @@ impl Sim<'_> {
 
     fn request_for(&mut self, r: u32) -> usize {
         let req = self.requests[r as usize];
-        let burst = &self.sc.bursts[req.burst as usize];
-        let a = burst.action as usize;
+        let a = req.action as usize;
         let t = &mut self.ctl.templates[a];
         t.request_id = if self.sc.is_burst() {
-            PlacementRequest::burst_request_id(req.burst as u64)
+            PlacementRequest::burst_request_id(req.burst)
         } else {
-            PlacementRequest::invocation_request_id(burst.first_function + req.first_worker as u64)
+            PlacementRequest::invocation_request_id(req.first_fid)
         };
         t.workers = req.workers;
         a
@@ -193,9 +192,8 @@ impl Sim<'_> {
             self.stats.overloaded_plans += 1;
         }
         let req = self.requests[r as usize];
-        let burst = &self.sc.bursts[req.burst as usize];
-        let base = burst.first_function + req.first_worker as u64;
-        let memory = self.sc.actions[burst.action as usize].memory_mb;
+        let base = req.first_fid;
+        let memory = self.sc.actions[req.action as usize].memory_mb;
         let mut t = start;
         for cp in &plan.containers {
             t += self
@@ -213,7 +211,7 @@ impl Sim<'_> {
             self.ctl.update_view(inv);
             let m = self.messages.len() as u32;
             self.messages.push(Message {
-                burst: req.burst,
+                action: req.action,
                 invoker: cp.invoker,
                 first_fid: base + cp.first_worker as u64,
                 workers: cp.workers,
@@ -227,7 +225,7 @@ impl Sim<'_> {
 
     fn reject(&mut self, r: u32, reason: &str) {
         let req = self.requests[r as usize];
-        let first = self.sc.bursts[req.burst as usize].first_function + req.first_worker as u64;
+        let first = req.first_fid;
         for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
             rec.status = Status::Rejected;
             rec.reason = reason.to_string();

@@ -121,8 +121,7 @@ impl Sim<'_> {
 
     fn message_memory(&self, m: u32) -> u64 {
         let msg = &self.messages[m as usize];
-        let action = self.sc.bursts[msg.burst as usize].action;
-        self.sc.actions[action as usize].memory_mb * msg.workers as u64
+        self.sc.actions[msg.action as usize].memory_mb * msg.workers as u64
     }
 
     /// Records the message's functions as failed and returns its reservation to the controller.
@@ -153,7 +152,7 @@ impl Sim<'_> {
     fn try_admit(&mut self, m: u32) -> bool {
         let msg = self.messages[m as usize];
         let inv = msg.invoker as usize;
-        let action = self.sc.bursts[msg.burst as usize].action;
+        let action = msg.action;
         let memory = self.message_memory(m);
         if self.exclusive_cpu && self.invokers[inv].free_cores.len() < msg.workers as usize {
             return false;

@@ -13,6 +13,7 @@
 //! its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
 //! --example simulate -- CONFIG` runs the engine alone.
 
+pub mod arrivals;
 pub mod config;
 pub mod engine;
 pub mod event;

@@ -43,7 +43,8 @@ impl SimOutput {
 pub struct SimStats {
     /// Events processed (popped from the event queue).
     pub events: u64,
-    /// Largest number of pending events (a topic counts once, for its head message).
+    /// Largest number of pending events (a topic counts once, for its head message; the
+    /// arrival source once, for its next burst).
     pub peak_event_queue: usize,
     /// Containers created for functions (cold starts) plus prewarm stem cells.
     pub containers_created: u64,

@@ -14,16 +14,20 @@ use crate::scenario::{secs_to_ns, Scenario};
 
 pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
     let mut startup_rng = rng::stream(seed, "serverful", 0);
-    let t0 = sc.bursts.first().map(|b| b.at_ns).unwrap_or(0);
+    let mut arrivals = sc.arrivals(seed).peekable();
+    let t0 = arrivals.peek().map(|b| b.at_ns).unwrap_or(0);
     let boot_end = t0 + sc.serverful.startup.sample_ns(&mut startup_rng);
     let secs = |t: u64| (t - t0) as f64 / 1e9;
     let mut cores: BinaryHeap<Reverse<(u64, u32, u32)>> = (0..sc.serverful.nodes)
         .flat_map(|n| (0..sc.serverful.cpus_per_node).map(move |c| Reverse((boot_end, n, c))))
         .collect();
-    let mut records = Vec::with_capacity(sc.functions as usize);
+    let mut records = Vec::with_capacity(sc.functions().unwrap_or(0) as usize);
     let mut last = boot_end;
-    for (b, burst) in sc.bursts.iter().enumerate() {
-        let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
+    let (mut bursts, mut functions) = (0u64, 0u64);
+    for burst in arrivals {
+        bursts += 1;
+        functions += burst.workers as u64;
+        let inputs = sc.function_inputs(seed, &burst);
         for (k, input) in (0..burst.workers).zip(inputs) {
             let fid = burst.first_function + k as u64;
             let work = secs_to_ns(input.solo_seconds());
@@ -32,7 +36,7 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
             let end = start + work;
             cores.push(Reverse((end, node, core)));
             last = last.max(end);
-            let mut rec = FunctionRecord::pending(fid, b as u64, burst.tenant, k);
+            let mut rec = FunctionRecord::pending(fid, burst.id, burst.tenant, k);
             rec.invoker = node;
             rec.container = node as u64;
             rec.cpu = Some(core);
@@ -47,11 +51,11 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
     }
     let stats = SimStats {
         // One boot, then a start and an end per function.
-        events: 1 + 2 * sc.functions,
+        events: 1 + 2 * functions,
         peak_event_queue: cores.len(),
         containers_created: sc.serverful.nodes as u64,
         cold_starts: sc.serverful.nodes as u64,
-        requests: sc.bursts.len() as u64,
+        requests: bursts,
         end_time_s: secs(last),
         ..SimStats::default()
     };

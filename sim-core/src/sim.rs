@@ -4,6 +4,7 @@
 
 use policies::{FunctionRecord, PlacementPolicy, Status};
 
+use crate::arrivals::{Arrivals, Burst};
 use crate::client::ClientState;
 use crate::container::Container;
 use crate::controller::ControllerState;
@@ -12,20 +13,22 @@ use crate::event::Event;
 use crate::invoker::InvokerState;
 use crate::metrics::{SimOutput, SimStats};
 use crate::queue::QueueState;
-use crate::scenario::{secs_to_ns, CpuModel, Scenario};
+use crate::scenario::{CpuModel, Scenario};
 
 /// One request from the client: a whole burst, or one function (faas).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Request {
-    pub burst: u32,
-    pub first_worker: u32,
+    pub burst: u64,
+    /// Function id of its first function; its functions are consecutive ids.
+    pub first_fid: u64,
     pub workers: u32,
+    pub action: u32,
 }
 
 /// One container placement of a plan: the activation message sent to an invoker.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Message {
-    pub burst: u32,
+    pub action: u32,
     pub invoker: u32,
     /// Function id of its first worker; its workers are consecutive function ids.
     pub first_fid: u64,
@@ -44,12 +47,17 @@ pub(crate) struct Sim<'a> {
     pub exclusive_cpu: bool,
     pub cpu_bound: bool,
     pub q: EventQueue<Event>,
+    /// The run's bursts, pulled one ahead: `next_arrival` has a `BurstArrive` pending.
+    pub arrivals: Arrivals<'a>,
+    pub next_arrival: Option<Burst>,
+    /// Functions of the bursts arrived so far.
+    pub arrived: u64,
     pub now: u64,
     /// First submission; record times are relative to it.
     pub t0: Option<u64>,
     pub records: Vec<FunctionRecord>,
-    /// Solo run time of each function, ns, drawn up front from per-burst streams so that
-    /// every platform variant sees the same workload.
+    /// Solo run time of each function, ns, drawn from its burst's stream when the burst
+    /// arrives, so that every platform variant sees the same workload.
     pub work_ns: Vec<u64>,
     pub client: ClientState,
     pub ctl: ControllerState,
@@ -59,9 +67,10 @@ pub(crate) struct Sim<'a> {
     pub requests: Vec<Request>,
     pub messages: Vec<Message>,
     pub stats: SimStats,
-    /// Functions finished or rejected; the run stops when all are (only keep-alive and
-    /// heartbeat housekeeping could remain).
+    /// Functions finished or rejected; the run stops when all are and no burst is left to
+    /// arrive (only keep-alive and heartbeat housekeeping could remain).
     pub finished: u64,
+    pub seed: u64,
     /// Scratch for `cpu_done` (kept to avoid an allocation per event).
     pub cpu_done_buf: Vec<(u64, bool)>,
 }
@@ -70,17 +79,7 @@ impl<'a> Sim<'a> {
     pub fn new(sc: &'a Scenario, seed: u64) -> Self {
         let policy = sc.policy.build();
         let exclusive_policy = policy.exclusive_cpus();
-        let n = sc.functions as usize;
-        let mut records = Vec::with_capacity(n);
-        let mut work_ns = Vec::with_capacity(n);
-        for (b, burst) in sc.bursts.iter().enumerate() {
-            let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
-            for (k, input) in (0..burst.workers).zip(inputs) {
-                let fid = burst.first_function + k as u64;
-                records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
-                work_ns.push(secs_to_ns(input.solo_seconds()));
-            }
-        }
+        let n = sc.functions().unwrap_or(0) as usize;
         let mut sim = Sim {
             sc,
             policy,
@@ -88,10 +87,13 @@ impl<'a> Sim<'a> {
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
             cpu_bound: sc.workload.is_cpu_bound(),
             q: EventQueue::new(),
+            arrivals: sc.arrivals(seed),
+            next_arrival: None,
+            arrived: 0,
             now: 0,
             t0: None,
-            records,
-            work_ns,
+            records: Vec::with_capacity(n),
+            work_ns: Vec::with_capacity(n),
             client: ClientState::new(seed),
             ctl: ControllerState::new(sc, seed),
             queues: QueueState::new(sc, seed),
@@ -110,10 +112,11 @@ impl<'a> Sim<'a> {
                 .collect(),
             containers: Vec::new(),
             // FaaS sends one request, and publishes one message, per function.
-            requests: Vec::with_capacity(if sc.is_burst() { sc.bursts.len() } else { n }),
+            requests: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
             messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
             stats: SimStats::default(),
             finished: 0,
+            seed,
             cpu_done_buf: Vec::new(),
         };
         sim.init_prewarm();
@@ -121,16 +124,14 @@ impl<'a> Sim<'a> {
     }
 
     pub fn run(mut self) -> SimOutput {
-        for (b, burst) in self.sc.bursts.iter().enumerate() {
-            self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
-        }
-        while self.finished < self.sc.functions {
+        self.pull_arrival();
+        while self.next_arrival.is_some() || self.finished < self.arrived {
             let Some((t, event)) = self.q.pop() else {
                 break;
             };
             self.now = t;
             match event {
-                Event::BurstArrive(b) => self.burst_arrive(b),
+                Event::BurstArrive => self.burst_arrive(),
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
@@ -166,6 +167,15 @@ impl<'a> Sim<'a> {
         SimOutput {
             records: self.records,
             stats: self.stats,
+        }
+    }
+
+    /// Takes the next burst from the arrival source and schedules its arrival ahead of any
+    /// other event at that instant (as if every arrival had been scheduled up front).
+    pub fn pull_arrival(&mut self) {
+        self.next_arrival = self.arrivals.next();
+        if let Some(b) = self.next_arrival {
+            self.q.push_first(b.at_ns, Event::BurstArrive);
         }
     }
 

@@ -485,8 +485,8 @@ create = 1.0
 fn function_inputs_match_the_simulated_work() {
     let sc = scenario(RANDOM_BURSTS);
     let out = simulate(&sc, 21);
-    for (b, burst) in sc.bursts.iter().enumerate() {
-        let inputs = sc.function_inputs(21, b);
+    for burst in sc.arrivals(21) {
+        let inputs: Vec<_> = sc.function_inputs(21, &burst).collect();
         assert_eq!(inputs.len(), burst.workers as usize);
         for (k, input) in inputs.iter().enumerate() {
             let r = &out.records[(burst.first_function + k as u64) as usize];

@@ -164,18 +164,13 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
         ));
     }
     let bursts = sc
-        .bursts
-        .iter()
-        .enumerate()
-        .map(|(b, spec)| LiveBurst {
-            burst_id: b as u64,
-            at: spec.at_ns as f64 * 1e-9,
-            tenant: spec.tenant,
-            action: sc.actions[spec.action as usize].clone(),
-            inputs: sc
-                .workload
-                .burst_inputs(seed, b as u64, spec.workers)
-                .collect(),
+        .arrivals(seed)
+        .map(|burst| LiveBurst {
+            burst_id: burst.id,
+            at: burst.at_ns as f64 * 1e-9,
+            tenant: burst.tenant,
+            action: sc.actions[burst.action as usize].clone(),
+            inputs: sc.function_inputs(seed, &burst).collect(),
         })
         .collect();
     Ok(LiveRun {

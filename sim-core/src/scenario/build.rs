@@ -7,9 +7,10 @@ use std::path::Path;
 use policies::{ActionRef, FieldError, PolicySpec};
 
 use super::{
-    secs_to_ns, BurstSpec, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
-    PrewarmSpec, Scenario, ServerfulSpec, TimeDist,
+    secs_to_ns, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec, PrewarmSpec,
+    Scenario, ServerfulSpec, TimeDist,
 };
+use crate::arrivals::{Arrival, ArrivalProcess};
 use crate::config::{
     BurstConfig, ClientConfig, ClusterConfig, Config, ControllerConfig, CpuModelSpec, Dur,
     InvokerConfig, Mode, OnNoCapacity, ServerfulConfig,
@@ -39,7 +40,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         policy: config.policy.clone(),
         workload: config.workload.clone(),
         invokers,
-        bursts: expanded.bursts,
+        arrivals: expanded.processes,
         actions: expanded.actions,
         client,
         controller,
@@ -246,15 +247,16 @@ impl FitLimits {
     }
 }
 
-/// `[[bursts]]` expanded: every repetition, by arrival, with function ids and interned actions.
+/// `[[bursts]]`: one arrival process per entry, with interned actions.
 struct Bursts {
-    bursts: Vec<BurstSpec>,
+    processes: Vec<ArrivalProcess>,
     actions: Vec<ActionRef>,
-    functions: u64,
+    functions: Option<u64>,
 }
 
-/// `[[bursts]]`: each entry checked, its action interned, its `count` repetitions expanded;
-/// then all sorted by arrival (ties: config order, then repetition) and numbered.
+/// `[[bursts]]`: each entry checked and its action interned; its `count` repetitions stay one
+/// periodic process (the run merges the processes by arrival: ties in config order, then
+/// repetition).
 fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldError> {
     if section.is_empty() {
         return Err(FieldError::new(
@@ -264,8 +266,7 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
         ));
     }
     let mut actions = Actions::default();
-    let mut expanded = Vec::new();
-    let mut functions: u64 = 0;
+    let mut processes = Vec::with_capacity(section.len());
     for (i, burst) in section.iter().enumerate() {
         let field = |f: &str| format!("bursts[{i}].{f}");
         let at_ns = seconds(&field("at"), burst.at)?;
@@ -275,35 +276,24 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
         at_least_one(&field("count"), burst.count as u64)?;
         limits.check(i, burst)?;
         let action = actions.intern(i, burst)?;
-        for r in 0..burst.count {
-            let at = at_ns.saturating_add(every_ns.saturating_mul(r as u64));
-            functions += burst.workers as u64;
-            let spec = BurstSpec {
-                at_ns: at,
+        processes.push(ArrivalProcess::Periodic {
+            at_ns,
+            every_ns,
+            count: burst.count as u64,
+            arrival: Arrival {
+                at_ns,
                 workers: burst.workers,
                 tenant: burst.tenant,
                 action,
-                first_function: 0,
-            };
-            expanded.push(((at, i, r), spec));
-        }
+            },
+        });
     }
-    if functions > u32::MAX as u64 {
-        let expected = format!("at most {} functions in total", u32::MAX);
-        return Err(FieldError::new("bursts", expected, functions));
-    }
-    expanded.sort_by_key(|(order, _)| *order);
-    let mut next = 0u64;
-    let bursts = expanded
-        .into_iter()
-        .map(|(_, mut b)| {
-            b.first_function = next;
-            next += b.workers as u64;
-            b
-        })
-        .collect();
+    let functions = processes
+        .iter()
+        .map(ArrivalProcess::functions)
+        .sum::<Option<u64>>();
     Ok(Bursts {
-        bursts,
+        processes,
         actions: actions.list,
         functions,
     })

@@ -1,11 +1,14 @@
 //! A validated config, ready to simulate: times in integer nanoseconds, invoker groups expanded,
-//! repeated bursts expanded and sorted by arrival, actions interned.
+//! actions interned, and each `[[bursts]]` entry kept as one compact arrival process (its
+//! repetitions are drawn lazily during a run, see [`crate::arrivals`]).
 
 use std::path::Path;
 
 use policies::workload::FunctionInput;
 use policies::{ActionRef, Distribution, PolicySpec, Workload};
 use rand::Rng;
+
+use crate::arrivals::{ArrivalProcess, Arrivals, Burst};
 
 use crate::config::{
     ClusterConfig, Config, ConfigError, Contention, InvokerGroup, Mode, OnNoCapacity,
@@ -82,18 +85,6 @@ pub struct InvokerSpec {
     pub user_memory_mb: u64,
 }
 
-/// One group request, after expanding `count`/`every`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BurstSpec {
-    pub at_ns: u64,
-    pub workers: u32,
-    pub tenant: u32,
-    /// Index into [`Scenario::actions`].
-    pub action: u32,
-    /// Function id of worker 0 (ids are assigned burst by burst, in arrival order).
-    pub first_function: u64,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientSpec {
     pub request_overhead: TimeDist,
@@ -162,9 +153,10 @@ pub struct Scenario {
     pub workload: Workload,
     /// One entry per invoker; index = invoker id.
     pub invokers: Vec<InvokerSpec>,
-    /// Sorted by arrival (ties: config order); index = burst id.
-    pub bursts: Vec<BurstSpec>,
-    /// The distinct actions of the bursts; [`BurstSpec::action`] indexes it.
+    /// Where the bursts come from, one process per `[[bursts]]` entry, in config order
+    /// ([`Scenario::arrivals`] merges them by time and numbers them).
+    pub arrivals: Vec<ArrivalProcess>,
+    /// The distinct actions of the bursts; [`crate::arrivals::Arrival::action`] indexes it.
     pub actions: Vec<ActionRef>,
     /// `[client]`.
     pub client: ClientSpec,
@@ -176,8 +168,8 @@ pub struct Scenario {
     pub invoker: InvokerModel,
     /// `[serverful]` (used with `mode = "serverful"`).
     pub serverful: ServerfulSpec,
-    /// Functions in the run: the sum of the bursts' workers.
-    pub functions: u64,
+    /// Functions in the run, when every arrival process knows its count up front.
+    pub functions: Option<u64>,
 }
 
 impl Scenario {
@@ -235,9 +227,17 @@ impl Scenario {
         }
     }
 
-    /// Number of functions the run will record.
-    pub fn functions(&self) -> u64 {
+    /// Number of functions the run will record, when known without drawing the arrivals
+    /// (`None` when an arrival process is random or reads a trace).
+    pub fn functions(&self) -> Option<u64> {
         self.functions
+    }
+
+    /// The run's bursts with `seed`, lazily, by arrival time (ties: config order), numbered:
+    /// burst ids in this order, function ids burst by burst. The simulator and the live
+    /// executor both take their bursts from here.
+    pub fn arrivals(&self, seed: u64) -> Arrivals<'_> {
+        Arrivals::new(&self.arrivals, seed)
     }
 
     /// True when the client sends one request per burst (burst policies).
@@ -245,13 +245,15 @@ impl Scenario {
         self.policy.is_burst()
     }
 
-    /// The inputs of burst `burst`'s functions in worker order, as [`crate::simulate`] draws
-    /// them with `seed` (stream `workload`, index = burst id): a live run that calls this
+    /// The inputs of `burst`'s functions in worker order, as [`crate::simulate`] draws them
+    /// with `seed` (stream `workload`, index = burst id), lazily: a live run that calls this
     /// gives its functions exactly the simulated work.
-    pub fn function_inputs(&self, seed: u64, burst: usize) -> Vec<FunctionInput> {
-        self.workload
-            .burst_inputs(seed, burst as u64, self.bursts[burst].workers)
-            .collect()
+    pub fn function_inputs(
+        &self,
+        seed: u64,
+        burst: &Burst,
+    ) -> impl Iterator<Item = FunctionInput> + '_ {
+        self.workload.burst_inputs(seed, burst.id, burst.workers)
     }
 
     /// Total CPUs of the invokers.
