@@ -4,10 +4,9 @@
 
 use std::collections::VecDeque;
 
-use policies::FunctionRecord;
-
 use crate::arrivals::Burst;
 use crate::event::Event;
+use crate::records::Slot;
 use crate::rng::{self, Rng};
 use crate::scenario::secs_to_ns;
 use crate::sim::{Request, Sim};
@@ -46,10 +45,8 @@ impl Sim<'_> {
         self.pull_arrival();
         let inputs = self.sc.function_inputs(self.seed, &b);
         for (k, input) in (0..b.workers).zip(inputs) {
-            let fid = b.first_function + k as u64;
-            self.records
-                .push(FunctionRecord::pending(fid, b.id, b.tenant, k));
-            self.work_ns.push(secs_to_ns(input.solo_seconds()));
+            let work = secs_to_ns(input.solo_seconds());
+            self.records.push(Slot::new(b.id, b.tenant, k, work));
         }
         self.arrived += b.workers as u64;
         self.client.pending.push_back((b, 0));
@@ -100,14 +97,11 @@ impl Sim<'_> {
     }
 
     fn send(&mut self, req: Request) {
-        let id = self.requests.len() as u32;
-        self.requests.push(req);
+        let id = self.requests.insert(req);
         let now = self.now;
         self.t0.get_or_insert(now);
-        let t = self.secs(now);
-        let first = req.first_fid;
-        for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.t_submit = t;
+        for slot in self.records.range_mut(req.first_fid, req.workers) {
+            slot.t_submit = now;
         }
         self.stats.requests += 1;
         self.client.in_flight += 1;

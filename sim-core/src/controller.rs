@@ -12,6 +12,7 @@
 //! the heartbeat without occupying the request-serving loop.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use policies::{ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementRequest, Status};
 
@@ -209,8 +210,7 @@ impl Sim<'_> {
                 self.ctl.reserved_mem[inv] += (memory * cp.workers as u64) as i64;
             }
             self.ctl.update_view(inv);
-            let m = self.messages.len() as u32;
-            self.messages.push(Message {
+            let m = self.messages.insert(Message {
                 action: req.action,
                 invoker: cp.invoker,
                 first_fid: base + cp.first_worker as u64,
@@ -220,17 +220,19 @@ impl Sim<'_> {
             });
             self.publish_message(m, t);
         }
+        self.requests.remove(r);
         t
     }
 
     fn reject(&mut self, r: u32, reason: &str) {
         let req = self.requests[r as usize];
-        let first = req.first_fid;
-        for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.status = Status::Rejected;
-            rec.reason = reason.to_string();
+        let reason: Rc<str> = reason.into();
+        for slot in self.records.range_mut(req.first_fid, req.workers) {
+            slot.settle(Status::Rejected, &reason);
         }
         self.finished += req.workers as u64;
+        self.stats.rejected += req.workers as u64;
+        self.requests.remove(r);
     }
 
     /// A container finished: give its CPUs or memory back to the controller's view.

@@ -18,6 +18,7 @@
 //! `cold_start` phase (runtime init, in parallel, no slot).
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::config::ContentionCount;
 use crate::container::{CState, IdlePool, STEM};
@@ -34,6 +35,8 @@ pub(crate) struct InvokerState {
     pub free_cores: Vec<u32>,
     pub used_mem: u64,
     pub idle_mem: u64,
+    /// Idle containers (what the idle pool and LRU hold valid entries for).
+    pub idle_count: u32,
     /// (action, workers) -> idle containers, most recently idled last.
     pub idle: IdlePool,
     /// Idle containers in the order they became idle (may hold stale entries).
@@ -63,6 +66,7 @@ impl InvokerState {
             },
             used_mem: 0,
             idle_mem: 0,
+            idle_count: 0,
             idle: IdlePool::default(),
             lru: VecDeque::new(),
             stems: Vec::new(),
@@ -92,10 +96,9 @@ impl Sim<'_> {
 
     pub(crate) fn deliver(&mut self, m: u32) {
         let msg = self.messages[m as usize];
-        let t = self.secs(self.now);
-        let first = msg.first_fid as usize;
-        for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.t_dispatch = t;
+        let now = self.now;
+        for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+            slot.t_dispatch = now;
         }
         let inv = msg.invoker as usize;
         let memory = self.message_memory(m);
@@ -127,14 +130,14 @@ impl Sim<'_> {
     /// Records the message's functions as failed and returns its reservation to the controller.
     fn fail_message(&mut self, m: u32, reason: &str) {
         let msg = self.messages[m as usize];
-        let first = msg.first_fid as usize;
-        for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.status = policies::Status::Failed;
-            rec.reason = reason.to_string();
-            rec.invoker = msg.invoker;
+        let reason: Rc<str> = reason.into();
+        for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+            slot.settle(policies::Status::Failed, &reason);
+            slot.invoker = msg.invoker;
         }
         self.finished += msg.workers as u64;
         let memory = self.message_memory(m);
+        self.messages.remove(m);
         self.release(msg.invoker, msg.workers, memory);
     }
 
@@ -210,6 +213,7 @@ impl Sim<'_> {
         c.cold = cold;
         if c.state == CState::Idle {
             st.idle_mem -= c.memory_mb;
+            st.idle_count -= 1;
         } else {
             st.used_mem += c.memory_mb;
         }

@@ -70,4 +70,22 @@ pub struct SimStats {
     pub heartbeats: u64,
     /// Time of the last event, s from the first submission.
     pub end_time_s: f64,
+    /// How large the engine's tables grew (not in summary.json: a property of the engine, not
+    /// of the modelled platform).
+    #[serde(skip)]
+    pub footprint: Footprint,
+}
+
+/// High-water marks of the engine's tables: what a run's memory follows. Each stays at the size
+/// of what was in flight at once, whatever the length of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Records buffered at once (from the oldest unfinished function to the newest arrival).
+    pub records: usize,
+    /// Container slots (containers alive at once, plus removed ones awaiting a pending check).
+    pub containers: usize,
+    /// Message slots (published, not yet completed).
+    pub messages: usize,
+    /// Request slots (sent, not yet placed or rejected).
+    pub requests: usize,
 }

@@ -8,11 +8,16 @@ use std::collections::BinaryHeap;
 
 use policies::FunctionRecord;
 
-use crate::metrics::{SimOutput, SimStats};
+use crate::metrics::SimStats;
 use crate::rng;
 use crate::scenario::{secs_to_ns, Scenario};
+use crate::sink::{RecordSink, SinkError};
 
-pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
+pub(crate) fn simulate(
+    sc: &Scenario,
+    seed: u64,
+    sink: &mut dyn RecordSink,
+) -> Result<SimStats, SinkError> {
     let mut startup_rng = rng::stream(seed, "serverful", 0);
     let mut arrivals = sc.arrivals(seed).peekable();
     let t0 = arrivals.peek().map(|b| b.at_ns).unwrap_or(0);
@@ -21,9 +26,9 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
     let mut cores: BinaryHeap<Reverse<(u64, u32, u32)>> = (0..sc.serverful.nodes)
         .flat_map(|n| (0..sc.serverful.cpus_per_node).map(move |c| Reverse((boot_end, n, c))))
         .collect();
-    let mut records = Vec::with_capacity(sc.functions().unwrap_or(0) as usize);
     let mut last = boot_end;
     let (mut bursts, mut functions) = (0u64, 0u64);
+    let mut used = vec![false; sc.serverful.nodes as usize];
     for burst in arrivals {
         bursts += 1;
         functions += burst.workers as u64;
@@ -37,6 +42,7 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
             cores.push(Reverse((end, node, core)));
             last = last.max(end);
             let mut rec = FunctionRecord::pending(fid, burst.id, burst.tenant, k);
+            used[node as usize] = true;
             rec.invoker = node;
             rec.container = node as u64;
             rec.cpu = Some(core);
@@ -46,7 +52,7 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
             rec.t_container_ready = secs(boot_end);
             rec.t_start = secs(start);
             rec.t_end = secs(end);
-            records.push(rec);
+            sink.record(rec)?;
         }
     }
     let stats = SimStats {
@@ -59,5 +65,11 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
         end_time_s: secs(last),
         ..SimStats::default()
     };
-    SimOutput { records, stats }
+    // Each node that ran something is its container, used to the end.
+    for (node, used) in used.iter().enumerate() {
+        if *used {
+            sink.container_closed(node as u64)?;
+        }
+    }
+    Ok(stats)
 }

@@ -2,18 +2,23 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
-use policies::{FunctionRecord, PlacementPolicy, Status};
+use std::rc::Rc;
+
+use policies::PlacementPolicy;
 
 use crate::arrivals::{Arrivals, Burst};
 use crate::client::ClientState;
-use crate::container::Container;
+use crate::container::{CState, Container};
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
 use crate::event::Event;
 use crate::invoker::InvokerState;
-use crate::metrics::{SimOutput, SimStats};
+use crate::metrics::{Footprint, SimStats};
 use crate::queue::QueueState;
+use crate::records::{RecordRing, NONE};
 use crate::scenario::{CpuModel, Scenario};
+use crate::sink::{RecordSink, SinkError};
+use crate::slab::Slab;
 
 /// One request from the client: a whole burst, or one function (faas).
 #[derive(Debug, Clone, Copy)]
@@ -55,17 +60,18 @@ pub(crate) struct Sim<'a> {
     pub now: u64,
     /// First submission; record times are relative to it.
     pub t0: Option<u64>,
-    pub records: Vec<FunctionRecord>,
-    /// Solo run time of each function, ns, drawn from its burst's stream when the burst
-    /// arrives, so that every platform variant sees the same workload.
-    pub work_ns: Vec<u64>,
+    /// The records of the functions in flight (with their work), released in id order.
+    pub records: RecordRing,
     pub client: ClientState,
     pub ctl: ControllerState,
     pub queues: QueueState,
     pub invokers: Vec<InvokerState>,
-    pub containers: Vec<Container>,
-    pub requests: Vec<Request>,
-    pub messages: Vec<Message>,
+    /// Containers alive (a removed one's slot is reused; records name containers by id).
+    pub containers: Slab<Container>,
+    /// Requests not yet placed or rejected.
+    pub requests: Slab<Request>,
+    /// Messages published and not yet completed.
+    pub messages: Slab<Message>,
     pub stats: SimStats,
     /// Functions finished or rejected; the run stops when all are and no burst is left to
     /// arrive (only keep-alive and heartbeat housekeeping could remain).
@@ -79,7 +85,6 @@ impl<'a> Sim<'a> {
     pub fn new(sc: &'a Scenario, seed: u64) -> Self {
         let policy = sc.policy.build();
         let exclusive_policy = policy.exclusive_cpus();
-        let n = sc.functions().unwrap_or(0) as usize;
         let mut sim = Sim {
             sc,
             policy,
@@ -92,8 +97,7 @@ impl<'a> Sim<'a> {
             arrived: 0,
             now: 0,
             t0: None,
-            records: Vec::with_capacity(n),
-            work_ns: Vec::with_capacity(n),
+            records: RecordRing::default(),
             client: ClientState::new(seed),
             ctl: ControllerState::new(sc, seed),
             queues: QueueState::new(sc, seed),
@@ -110,10 +114,9 @@ impl<'a> Sim<'a> {
                     )
                 })
                 .collect(),
-            containers: Vec::new(),
-            // FaaS sends one request, and publishes one message, per function.
-            requests: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
-            messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
+            containers: Slab::default(),
+            requests: Slab::default(),
+            messages: Slab::default(),
             stats: SimStats::default(),
             finished: 0,
             seed,
@@ -123,7 +126,8 @@ impl<'a> Sim<'a> {
         sim
     }
 
-    pub fn run(mut self) -> SimOutput {
+    /// Runs to the end, handing each record to `sink` as soon as it is final (in id order).
+    pub fn run(mut self, sink: &mut dyn RecordSink) -> Result<SimStats, SinkError> {
         self.pull_arrival();
         while self.next_arrival.is_some() || self.finished < self.arrived {
             let Some((t, event)) = self.q.pop() else {
@@ -145,29 +149,35 @@ impl<'a> Sim<'a> {
                 Event::ContainerDone(c) => self.container_done(c),
                 Event::KeepAlive(c) => self.keep_alive(c),
             }
+            if self.records.has_work() {
+                self.records.release(self.t0.unwrap_or(0), sink)?;
+            }
         }
         self.stats.events = self.q.popped();
         self.stats.peak_event_queue = self.q.peak();
         self.stats.end_time_s = self.secs(self.now);
+        // Containers still alive run nothing more (in id order, after their last record).
+        let mut alive: Vec<(u64, u64)> = self
+            .containers
+            .iter()
+            .filter(|(_, c)| c.state != CState::Dead && c.last_fid != NONE)
+            .map(|(_, c)| (c.id, c.last_fid))
+            .collect();
+        alive.sort_unstable();
+        for (id, last_fid) in alive {
+            self.records.close_container(id, last_fid);
+        }
         // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
         // say so instead of leaving a silent gap.
-        // One pass over the records (they are the largest table of a run).
-        let mut rejected = 0;
-        for rec in &mut self.records {
-            match rec.status {
-                Status::Ok if rec.t_end.is_nan() => {
-                    rec.status = Status::Failed;
-                    rec.reason = "never completed: its message could not be run".into();
-                }
-                Status::Rejected => rejected += 1,
-                _ => {}
-            }
-        }
-        self.stats.rejected = rejected;
-        SimOutput {
-            records: self.records,
-            stats: self.stats,
-        }
+        let stranded: Rc<str> = "never completed: its message could not be run".into();
+        self.records.finish(self.t0.unwrap_or(0), &stranded, sink)?;
+        self.stats.footprint = Footprint {
+            records: self.records.peak(),
+            containers: self.containers.capacity(),
+            messages: self.messages.capacity(),
+            requests: self.requests.capacity(),
+        };
+        Ok(self.stats)
     }
 
     /// Takes the next burst from the arrival source and schedules its arrival ahead of any
