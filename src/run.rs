@@ -1,11 +1,16 @@
 //! One simulation: load a config, build the scenario, simulate, summarise, write the report.
+//! `burstsim run` streams: records go to their files (per `--records`) and into the summary as
+//! the simulator finishes them, so a run's memory follows what is in flight, not its length.
 
 use std::path::{Path, PathBuf};
 
-use sim_core::{Scenario, SimOutput};
+use sim_core::{Scenario, SimOutput, SimStats};
 
 use crate::args::ConfigArgs;
-use crate::report::{self, summary_table, RunReport, Summary};
+use crate::report::{
+    self, sink_error, summary_table, RecordsMode, RunFigures, RunHead, RunReport, RunWriter,
+    Summary,
+};
 use crate::Error;
 
 /// A finished simulation.
@@ -65,14 +70,73 @@ pub fn default_out_dir(name: &str) -> PathBuf {
     Path::new("results").join(name)
 }
 
-/// `burstsim run`: simulate, print the summary, write the report.
+/// A finished streamed simulation: its figures (summary, plot material) and counters.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub name: String,
+    pub label: String,
+    pub seed: u64,
+    pub figures: RunFigures,
+    pub stats: SimStats,
+}
+
+impl Streamed {
+    /// What summary.json adds to the summary: the seed and the simulator's counters.
+    pub fn extra(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seed": self.seed,
+            "sim": serde_json::to_value(&self.stats).unwrap_or(serde_json::Value::Null),
+        })
+    }
+
+    /// summary.json and the plots into `dir`, under `name`.
+    pub fn write_report(&self, dir: &Path, name: &str) -> Result<(), Error> {
+        let extra = self.extra();
+        let head = RunHead {
+            name,
+            label: &self.label,
+            extra: Some(&extra),
+        };
+        report::write_summary_and_plots(dir, &head, &self.figures.summary, &self.figures)
+    }
+}
+
+/// Simulates `scenario` with `seed` (default: the scenario's), streaming its records into
+/// `dir` (the files `records` asks for) and its summary; writes nothing else.
+pub fn simulate_streamed(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    dir: &Path,
+    records: RecordsMode,
+) -> Result<Streamed, Error> {
+    let seed = seed.unwrap_or(scenario.seed());
+    let mut writer = RunWriter::create(dir, records)?;
+    let stats = sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+    Ok(Streamed {
+        name: scenario.name().to_string(),
+        label: scenario.label(),
+        seed,
+        figures: writer.finish()?,
+        stats,
+    })
+}
+
+/// `burstsim run`: simulate (records streamed to their files), print the summary, write the
+/// summary and plots.
 pub fn main(args: &ConfigArgs) -> Result<(), Error> {
-    let result = simulate(args.load()?, args.options.seed);
-    let dir = args.options.out_dir(&result.name);
-    println!("{}: {} (seed {})", result.name, result.label, result.seed);
-    let run = result.into_report();
-    print!("{}", summary_table(&[(run.name.as_str(), &run.summary)]));
-    report::write_run(&dir, &run)?;
-    println!("wrote {}", report::describe_outputs(&dir));
+    let scenario = args.load()?;
+    let dir = args.options.out_dir(scenario.name());
+    let seed = args.options.seed_for(&scenario);
+    println!("{}: {} (seed {seed})", scenario.name(), scenario.label());
+    let run = simulate_streamed(&scenario, Some(seed), &dir, args.options.records)?;
+    print!(
+        "{}",
+        summary_table(&[(run.name.as_str(), &run.figures.summary)])
+    );
+    run.write_report(&dir, &run.name)?;
+    println!(
+        "wrote {}",
+        report::describe_files(&dir, args.options.records)
+    );
     Ok(())
 }
