@@ -59,9 +59,9 @@ fn main() -> ExitCode {
         Some(Command::Merge(args)) => burstsim::sweep::merge::main(&args),
         Some(Command::Fit(args)) => burstsim::fit::main(&args),
         Some(Command::Bench(args)) => burstsim::bench::main(&args),
-        Some(Command::Agent(args)) => burstsim::live::agent_main(&args),
-        Some(Command::Live(args)) => burstsim::live::live_main(&args),
-        Some(Command::Cluster(args)) => burstsim::live::cluster_main(&args),
+        Some(Command::Agent(args)) => burstsim::live::agent::main(&args),
+        Some(Command::Live(args)) => burstsim::live::run::main(&args),
+        Some(Command::Cluster(args)) => burstsim::live::cluster::main(&args),
         Some(Command::Calibrate(args)) => burstsim::live::calibrate::main(&args),
         Some(Command::Validate(args)) => burstsim::live::validate::main(&args),
         None => match cli.run {

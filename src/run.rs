@@ -112,6 +112,12 @@ pub fn simulate_streamed(
     let seed = seed.unwrap_or(scenario.seed());
     let mut writer = RunWriter::create(dir, records)?;
     let stats = sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+    if let Some(e) = &stats.arrival_error {
+        // Dropping the writer removes the partial record files.
+        return Err(Error::input(format!(
+            "a trace stopped replaying: {e} (it changed since it was read?)"
+        )));
+    }
     Ok(Streamed {
         name: scenario.name().to_string(),
         label: scenario.label(),
@@ -128,6 +134,9 @@ pub fn main(args: &ConfigArgs) -> Result<(), Error> {
     let dir = args.options.out_dir(scenario.name());
     let seed = args.options.seed_for(&scenario);
     println!("{}: {} (seed {seed})", scenario.name(), scenario.label());
+    for (entry, found) in &scenario.trace_summaries {
+        println!("{entry}: {found}");
+    }
     let run = simulate_streamed(&scenario, Some(seed), &dir, args.options.records)?;
     print!(
         "{}",

@@ -1,11 +1,14 @@
 //! End-to-end tests of the live executor through the `burstsim` binary: a local cluster of two
-//! agents (redis-server + runc), burst and FaaS runs, the simulator's files and schema, Ctrl-C
-//! cleanup, calibrate and validate. Skipped, with a printed reason, only when not root or when
-//! runc / redis-server are missing (CI installs them).
+//! agents (redis-server + runc, crun or Docker), burst and FaaS runs, the simulator's files and
+//! schema, Ctrl-C cleanup, calibrate and validate, exit codes. Skipped, with a printed
+//! `SKIPPED` line, only when not root or when the runtime / redis-server are missing (CI
+//! installs them); a Docker engine that is installed but not running is started first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use executor::runtime::RuntimeKind;
 
 fn burstsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_burstsim"))
@@ -27,14 +30,39 @@ fn ensure_worker() {
     assert!(worker.is_file(), "{} not built", worker.display());
 }
 
-fn skip() -> bool {
-    match executor::local::missing_prerequisites() {
-        Some(why) => {
-            println!("SKIPPED live test: {why}");
-            true
-        }
-        None => false,
+/// True (with a printed `SKIPPED` line) when this machine cannot run a cluster on `runtime`;
+/// starts the Docker engine when it is installed but does not answer.
+fn skip_on(runtime: &str) -> bool {
+    let kind = match runtime {
+        "runc" => RuntimeKind::Runc,
+        "crun" => RuntimeKind::Crun,
+        _ => RuntimeKind::Docker,
+    };
+    if let Some(why) = executor::local::missing_prerequisites_for(kind) {
+        println!("SKIPPED live {runtime} test: {why}");
+        return true;
     }
+    if kind == RuntimeKind::Docker && executor::backend::list_containers(kind).is_err() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-dockerd.sh");
+        ok(&Command::new("bash").arg(script).output().unwrap());
+    }
+    false
+}
+
+fn skip() -> bool {
+    skip_on("runc")
+}
+
+/// `burstsim live --config CONFIG --cluster CLUSTER --out OUT`.
+fn live(config: &Path, cluster: &Path, out: &Path) -> Command {
+    let mut cmd = burstsim();
+    cmd.args(["live", "--config"])
+        .arg(config)
+        .arg("--cluster")
+        .arg(cluster)
+        .arg("--out")
+        .arg(out);
+    cmd
 }
 
 fn ok(out: &Output) -> String {
@@ -82,48 +110,16 @@ impl Cluster {
         self.dir.path().join("cluster.toml")
     }
 
-    fn prefix(&self) -> String {
-        let c = executor::ClusterFile::load(&self.file()).unwrap();
-        format!("bs-{}-", c.name)
+    fn cluster(&self) -> executor::ClusterFile {
+        executor::ClusterFile::load(&self.file()).unwrap()
     }
 
     /// No container, cgroup, bundle or worker process of this cluster is left.
     fn assert_clean(&self) {
-        let prefix = self.prefix();
-        let c = executor::ClusterFile::load(&self.file()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let ids: Vec<String> = executor::backend::list_containers(c.runtime)
-                .unwrap()
-                .into_iter()
-                .filter(|l| l.starts_with(&prefix))
-                .collect();
-            let cgroups = executor::reaper::leftover_cgroups(&prefix);
-            let bundles: Vec<PathBuf> = (0..c.agents.len())
-                .flat_map(|i| {
-                    std::fs::read_dir(c.state_dir.join(format!("agent{i}/bundles")))
-                        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
-                        .unwrap_or_default()
-                })
-                .collect();
-            let workers = worker_processes(&prefix);
-            if ids.is_empty() && cgroups.is_empty() && bundles.is_empty() && workers.is_empty() {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "left behind: containers {ids:?}, cgroups {cgroups:?}, bundles {bundles:?}, \
-                     worker processes {workers:?}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let left =
+            executor::local::leftovers_within(&self.cluster(), Duration::from_secs(15)).unwrap();
+        assert!(left.is_empty(), "left behind: {left}");
     }
-}
-
-/// Worker/dispatcher processes running in one of the cluster's containers.
-fn worker_processes(prefix: &str) -> Vec<i32> {
-    executor::local::container_processes(prefix)
 }
 
 impl Drop for Cluster {
@@ -160,11 +156,29 @@ fn csv_header(path: &Path) -> String {
 }
 
 #[test]
-fn live_burst_and_faas_write_the_simulators_files() {
-    if skip() {
+fn live_burst_through_runc_writes_the_simulators_files() {
+    live_burst_writes_the_simulators_files("runc");
+}
+
+#[test]
+fn live_burst_through_crun_writes_the_simulators_files() {
+    live_burst_writes_the_simulators_files("crun");
+}
+
+#[test]
+fn live_burst_through_docker_writes_the_simulators_files() {
+    live_burst_writes_the_simulators_files("docker");
+}
+
+/// `burstsim live` of a burst on a cluster whose containers `runtime` runs: the simulator's
+/// files with its schema, every function ok, each worker pinned, nothing left.
+fn live_burst_writes_the_simulators_files(runtime: &str) {
+    if skip_on(runtime) {
         return;
     }
-    let cluster = Cluster::up(2, 1);
+    let cluster = Cluster::up_with(2, 1, runtime);
+    let file = std::fs::read_to_string(cluster.file()).unwrap();
+    assert!(file.contains(&format!("runtime = \"{runtime}\"")), "{file}");
     let work = tempfile::tempdir().unwrap();
     let burst = write_config(
         work.path(),
@@ -173,20 +187,10 @@ fn live_burst_and_faas_write_the_simulators_files() {
         2,
         0.3,
     );
-    let faas = write_config(work.path(), "faas", "name = \"faas\"", 3, 0.1);
     let live_dir = work.path().join("live");
-    let out = burstsim()
-        .args(["live", "--config"])
-        .arg(&burst)
-        .arg("--cluster")
-        .arg(cluster.file())
-        .arg("--out")
-        .arg(&live_dir)
-        .output()
-        .unwrap();
-    ok(&out);
+    ok(&live(&burst, &cluster.file(), &live_dir).output().unwrap());
     for f in burstsim::report::RUN_FILES {
-        assert!(live_dir.join(f).is_file(), "missing {f}");
+        assert!(live_dir.join(f).is_file(), "{runtime}: missing {f}");
     }
     // Same schema as the simulator's records.
     let sim_dir = work.path().join("sim");
@@ -204,27 +208,30 @@ fn live_burst_and_faas_write_the_simulators_files() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(live_dir.join("summary.json")).unwrap())
             .unwrap();
-    assert_eq!(summary["ok"], 2, "{summary}");
+    assert_eq!(summary["ok"], 2, "{runtime}: {summary}");
     assert_eq!(summary["live"]["agents"], 2);
+    assert_eq!(summary["live"]["runtime"], runtime, "{summary}");
     // Pinning, seen from inside each worker.
     let traces: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(live_dir.join("live_workers.json")).unwrap())
             .unwrap();
     assert_eq!(traces.len(), 2);
     for t in &traces {
-        assert_eq!(t["affinity"].as_array().unwrap().len(), 1, "{t}");
+        assert_eq!(t["affinity"].as_array().unwrap().len(), 1, "{runtime}: {t}");
     }
+    cluster.assert_clean();
+}
 
+#[test]
+fn live_faas_writes_one_record_per_invocation() {
+    if skip() {
+        return;
+    }
+    let cluster = Cluster::up(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    let faas = write_config(work.path(), "faas", "name = \"faas\"", 3, 0.1);
     let faas_dir = work.path().join("faas-live");
-    ok(&burstsim()
-        .args(["live", "--config"])
-        .arg(&faas)
-        .arg("--cluster")
-        .arg(cluster.file())
-        .arg("--out")
-        .arg(&faas_dir)
-        .output()
-        .unwrap());
+    ok(&live(&faas, &cluster.file(), &faas_dir).output().unwrap());
     let csv = std::fs::read_to_string(faas_dir.join("records.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.contains(",ok,")), "{csv}");
@@ -245,19 +252,13 @@ fn ctrl_c_of_the_controller_leaves_nothing_behind() {
         2,
         30.0,
     );
-    let mut child = burstsim()
-        .args(["live", "--config"])
-        .arg(&cfg)
-        .arg("--cluster")
-        .arg(cluster.file())
-        .arg("--out")
-        .arg(work.path().join("out"))
+    let mut child = live(&cfg, &cluster.file(), &work.path().join("out"))
         .spawn()
         .unwrap();
     // Wait until the workers run, then interrupt.
-    let prefix = cluster.prefix();
+    let prefix = executor::agent::cluster_prefix(&cluster.cluster().name);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while worker_processes(&prefix).len() < 2 {
+    while executor::local::container_processes(&prefix).len() < 2 {
         assert!(Instant::now() < deadline, "workers never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -290,13 +291,8 @@ fn broker_down_and_bad_cluster_file_are_clear_errors() {
     )
     .unwrap();
     let cfg = write_config(work.path(), "x", "name = \"faas\"", 1, 0.1);
-    let out = burstsim()
-        .args(["live", "--config"])
-        .arg(&cfg)
-        .arg("--cluster")
-        .arg(&cluster)
-        .output()
-        .unwrap();
+    let out_dir = work.path().join("out");
+    let out = live(&cfg, &cluster, &out_dir).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot reach the broker"), "{err}");
@@ -306,13 +302,7 @@ fn broker_down_and_bad_cluster_file_are_clear_errors() {
         "broker = \"redis://x\"\n[[agents]]\nid = 0\ncpus = -1\n",
     )
     .unwrap();
-    let out = burstsim()
-        .args(["live", "--config"])
-        .arg(&cfg)
-        .arg("--cluster")
-        .arg(&cluster)
-        .output()
-        .unwrap();
+    let out = live(&cfg, &cluster, &out_dir).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -385,70 +375,38 @@ fn calibrate_then_validate_writes_every_figure() {
 }
 
 #[test]
-fn live_bursts_through_docker_and_crun() {
-    for runtime in ["docker", "crun"] {
-        let kind = match runtime {
-            "docker" => executor::runtime::RuntimeKind::Docker,
-            _ => executor::runtime::RuntimeKind::Crun,
-        };
-        if let Some(why) = executor::local::missing_prerequisites_for(kind) {
-            println!("SKIPPED live {runtime} test: {why}");
-            continue;
-        }
-        if kind == executor::runtime::RuntimeKind::Docker
-            && executor::backend::list_containers(kind).is_err()
-        {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-dockerd.sh");
-            ok(&Command::new("bash").arg(script).output().unwrap());
-        }
-        let cluster = Cluster::up_with(2, 1, runtime);
-        let file = std::fs::read_to_string(cluster.file()).unwrap();
-        assert!(file.contains(&format!("runtime = \"{runtime}\"")), "{file}");
-        let work = tempfile::tempdir().unwrap();
-        let cfg = write_config(
-            work.path(),
-            "burst",
-            "name = \"burst-homogeneous\"\ngranularity = 1",
-            2,
-            0.2,
-        );
-        let out_dir = work.path().join("live");
-        ok(&burstsim()
-            .args(["live", "--config"])
-            .arg(&cfg)
-            .arg("--cluster")
-            .arg(cluster.file())
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap());
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
-                .unwrap();
-        assert_eq!(summary["ok"], 2, "{runtime}: {summary}");
-        assert_eq!(summary["live"]["runtime"], runtime, "{summary}");
-        let traces: Vec<serde_json::Value> = serde_json::from_str(
-            &std::fs::read_to_string(out_dir.join("live_workers.json")).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(traces.len(), 2);
-        for t in &traces {
-            assert_eq!(t["affinity"].as_array().unwrap().len(), 1, "{runtime}: {t}");
-        }
-        cluster.assert_clean();
-    }
-}
-
-#[test]
-fn unknown_runtime_is_a_clear_error() {
+fn cluster_exit_codes_say_who_is_at_fault() {
     let dir = tempfile::tempdir().unwrap();
-    let out = burstsim()
-        .args(["cluster", "up", "--runtime", "podman", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let cluster = |args: &[&str]| {
+        let out = burstsim()
+            .arg("cluster")
+            .args(args)
+            .arg("--dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), err)
+    };
+    // The user's mistakes (exit 2): bad flags, a directory without a cluster.
+    let (code, err) = cluster(&["up", "--runtime", "podman"]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--runtime") && err.contains("podman"), "{err}");
+    let (code, err) = cluster(&["up", "--nodes", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--nodes"), "{err}");
     assert!(!dir.path().join("cluster.toml").exists());
+    let (code, err) = cluster(&["down"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no cluster is up"), "{err}");
+    // The environment's (exit 1): the state `cluster up` left is unreadable.
+    let state = dir.path().join("cluster-state.json");
+    std::fs::write(&state, "{ \"redis_pid\": ").unwrap();
+    let (code, err) = cluster(&["down"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("malformed cluster state"), "{err}");
+    assert!(
+        state.exists(),
+        "a state that does not parse is left for a person to look at"
+    );
 }

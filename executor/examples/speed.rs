@@ -6,7 +6,7 @@
 //!
 //! `cargo run --release -p executor --example speed [ROUNDS]`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -18,6 +18,8 @@ use executor::runtime::{feed_and_wait, Runtime, RuntimeKind};
 use executor::transport::Broker;
 use policies::workload::FunctionInput;
 use policies::{ActionRef, BurstInfo, ClusterView, InvokerView, PlacementRequest, PolicySpec};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -50,10 +52,10 @@ fn report(out: &std::process::Output) -> DispatchReport {
 fn other_backend(
     kind: RuntimeKind,
     rounds: usize,
-    dir: &std::path::Path,
-    worker: &std::path::Path,
-    bundle: &std::path::Path,
-) -> anyhow::Result<(f64, f64)> {
+    dir: &Path,
+    worker: &Path,
+    bundle: &Path,
+) -> Result<(f64, f64)> {
     let be = executor::backend::open(
         kind,
         &dir.join(format!("{kind:?}")),
@@ -107,7 +109,26 @@ fn other_backend(
     Ok((median(exec_path), median(bare)))
 }
 
-fn main() -> anyhow::Result<()> {
+/// Where the example and its containers work: a rootfs and a bundles directory.
+struct Setup {
+    rounds: usize,
+    worker: PathBuf,
+    dir: tempfile::TempDir,
+    rootfs: PathBuf,
+    bundles: PathBuf,
+}
+
+fn spec(id: String) -> ContainerSpec {
+    ContainerSpec {
+        id,
+        cpus: Some(vec![0]),
+        cpu_shares: None,
+        memory_mb: 256,
+        args: vec!["dispatch".into()],
+    }
+}
+
+fn main() -> Result<()> {
     if let Some(why) = executor::local::missing_prerequisites() {
         println!("skipped: {why}");
         return Ok(());
@@ -127,24 +148,35 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let rootfs = bundle::prepare_rootfs(dir.path())?;
     let bundles = dir.path().join("bundles");
-    let rt = Runtime::new(RuntimeKind::Runc);
-    let cores = executor::cluster::physical_cores();
+    let setup = Setup {
+        rounds,
+        worker,
+        dir,
+        rootfs,
+        bundles,
+    };
+    let bare_dir = runc_cold_start(&setup)?;
+    other_backends(&setup, &bare_dir);
+    per_worker_dispatch(&setup)?;
+    controller_submit(rounds)
+}
 
-    // Cold start: executor path vs bare runc run, alternating to share machine noise.
+/// Cold start: executor path vs bare runc run, alternating to share machine noise. Returns
+/// the bare run's bundle (the other backends' bare CLI runs use it too).
+fn runc_cold_start(s: &Setup) -> Result<PathBuf> {
+    let rt = Runtime::new(RuntimeKind::Runc);
     let mut exec_path = Vec::new();
     let mut bare = Vec::new();
-    let spec = |id: String| ContainerSpec {
-        id,
-        cpus: Some(vec![0]),
-        cpu_shares: None,
-        memory_mb: 256,
-        args: vec!["dispatch".into()],
-    };
-    let bare_dir = bundle::write_bundle(&bundles, &rootfs, &worker, &spec("bs-speed-bare".into()))?;
-    for i in 0..rounds {
+    let bare_dir = bundle::write_bundle(
+        &s.bundles,
+        &s.rootfs,
+        &s.worker,
+        &spec("bs-speed-bare".into()),
+    )?;
+    for i in 0..s.rounds {
         let id = format!("bs-speed-x{i}");
         let t0 = clock::now();
-        let b = bundle::write_bundle(&bundles, &rootfs, &worker, &spec(id.clone()))?;
+        let b = bundle::write_bundle(&s.bundles, &s.rootfs, &s.worker, &spec(id.clone()))?;
         let out = feed_and_wait(rt.spawn_run(&id, &b)?, &payload(1, vec![0]))?;
         exec_path.push(report(&out).t_ready - t0);
         rt.delete(&id)?;
@@ -166,19 +198,24 @@ fn main() -> anyhow::Result<()> {
     }
     let (e, b) = (median(exec_path), median(bare));
     println!(
-        "cold start to dispatcher ready (median of {rounds}): executor {:.1} ms, bare runc run {:.1} ms, ratio {:.2}",
+        "cold start to dispatcher ready (median of {}): executor {:.1} ms, bare runc run {:.1} ms, ratio {:.2}",
+        s.rounds,
         e * 1e3,
         b * 1e3,
         e / b
     );
+    Ok(bare_dir)
+}
 
-    // The other backends: the executor's path (`Backend::run_dispatch`) vs the bare CLI.
+/// The other backends: the executor's path (`Backend::run_dispatch`) vs the bare CLI.
+fn other_backends(s: &Setup, bare_dir: &Path) {
+    let rounds = s.rounds;
     for kind in [RuntimeKind::Crun, RuntimeKind::Docker] {
         if let Some(why) = executor::local::missing_prerequisites_for(kind) {
             println!("{kind:?}: skipped ({why})");
             continue;
         }
-        match other_backend(kind, rounds, dir.path(), &worker, &bare_dir) {
+        match other_backend(kind, rounds, s.dir.path(), &s.worker, bare_dir) {
             Ok((e, b)) => println!(
                 "{kind:?} cold start to dispatcher ready (median of {rounds}): executor {:.1} ms, \
                  bare {:.1} ms, ratio {:.2}",
@@ -186,19 +223,23 @@ fn main() -> anyhow::Result<()> {
                 b * 1e3,
                 e / b
             ),
-            Err(err) => println!("{kind:?}: skipped ({err:#})"),
+            Err(err) => println!("{kind:?}: skipped ({err})"),
         }
     }
+}
 
-    // Per-worker dispatch inside one container of W workers.
+/// Per-worker dispatch inside one container of W workers.
+fn per_worker_dispatch(s: &Setup) -> Result<()> {
+    let rt = Runtime::new(RuntimeKind::Runc);
+    let cores = executor::cluster::physical_cores();
     let w = 16u32;
     let cpus: Vec<u32> = (0..w).map(|i| i % cores).collect();
     let mut per_worker = Vec::new();
-    for i in 0..rounds.min(10) {
+    for i in 0..s.rounds.min(10) {
         let id = format!("bs-speed-w{i}");
-        let mut s = spec(id.clone());
-        s.cpus = Some((0..cores).collect());
-        let b = bundle::write_bundle(&bundles, &rootfs, &worker, &s)?;
+        let mut spec = spec(id.clone());
+        spec.cpus = Some((0..cores).collect());
+        let b = bundle::write_bundle(&s.bundles, &s.rootfs, &s.worker, &spec)?;
         let out = feed_and_wait(rt.spawn_run(&id, &b)?, &payload(w, cpus.clone()))?;
         let r = report(&out);
         let last = r
@@ -215,8 +256,11 @@ fn main() -> anyhow::Result<()> {
         "per-worker dispatch ({w} pinned workers in one container): {:.2} ms per worker",
         median(per_worker) * 1e3
     );
+    Ok(())
+}
 
-    // Controller: plan and submit a 1,000-worker burst (4 invokers x 250 CPUs, granularity 25).
+/// Controller: plan and submit a 1,000-worker burst (4 invokers x 250 CPUs, granularity 25).
+fn controller_submit(rounds: usize) -> Result<()> {
     let port = executor::local::free_port()?;
     let mut redis = Command::new("redis-server")
         .args([
@@ -238,6 +282,18 @@ fn main() -> anyhow::Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
+    let times = plan_and_submit(&mut broker, rounds);
+    let _ = redis.kill();
+    let _ = redis.wait();
+    println!(
+        "controller plan + submit of a 1,000-worker burst (40 containers): {:.2} ms (median of {rounds})",
+        median(times?) * 1e3
+    );
+    Ok(())
+}
+
+/// Seconds to plan and submit the 1,000-worker burst, once per round.
+fn plan_and_submit(broker: &mut Broker, rounds: usize) -> Result<Vec<f64>> {
     let view = ClusterView {
         invokers: (0..4)
             .map(|id| InvokerView {
@@ -268,9 +324,7 @@ fn main() -> anyhow::Result<()> {
             },
             workers: 1000,
         };
-        let plan = policy
-            .place(&req, &view)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let plan = policy.place(&req, &view)?;
         let cids: Vec<u64> = (0..plan.containers.len() as u64).collect();
         let layout = Layout::from(&BurstInfo::from_plan(0, &plan, &cids));
         for (c, &cid) in plan.containers.iter().zip(&cids) {
@@ -293,12 +347,5 @@ fn main() -> anyhow::Result<()> {
             broker.delete(&broker.queue_key(i))?;
         }
     }
-    println!(
-        "controller plan + submit of a 1,000-worker burst (40 containers): {:.2} ms (median of {rounds})",
-        median(times) * 1e3
-    );
-    let _ = redis.kill();
-    let _ = redis.wait();
-    let _: PathBuf = bare_dir;
-    Ok(())
+    Ok(times)
 }

@@ -10,12 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-
 use crate::backend::{self, Backend};
 use crate::bundle::ContainerSpec;
 use crate::clock;
-use crate::cluster::{physical_cores, ClusterFile};
+use crate::cluster::{physical_cores, AgentSpec, ClusterFile};
+use crate::error::{Context, Error, Result};
 use crate::payload::{ContainerPayload, DispatchReport, Layout};
 use crate::protocol::{self, AgentMsg, BurstJob, Heartbeat, InvokeJob, JobResult};
 use crate::reaper;
@@ -28,16 +27,22 @@ pub fn find_worker_binary(cluster: &ClusterFile) -> Result<PathBuf> {
         if p.is_file() {
             return Ok(p.clone());
         }
-        bail!("at `worker_binary`: {} is not a file", p.display());
+        return Err(Error::input(format!(
+            "at `worker_binary`: {} is not a file",
+            p.display()
+        )));
     }
     if let Some(p) = std::env::var_os("BURSTSIM_WORKER") {
         let p = PathBuf::from(p);
         if p.is_file() {
             return Ok(p);
         }
-        bail!("$BURSTSIM_WORKER = {} is not a file", p.display());
+        return Err(Error::input(format!(
+            "$BURSTSIM_WORKER = {} is not a file",
+            p.display()
+        )));
     }
-    let exe = std::env::current_exe()?;
+    let exe = std::env::current_exe().context("locating the running executable")?;
     for dir in exe
         .parent()
         .into_iter()
@@ -48,41 +53,21 @@ pub fn find_worker_binary(cluster: &ClusterFile) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    bail!(
+    Err(Error::Missing(format!(
         "burstsim-worker not found next to {} (build it: cargo build -p executor --bin burstsim-worker, \
          or set worker_binary in the cluster file)",
         exe.display()
-    )
+    )))
 }
 
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::Relaxed);
-}
-
-/// A stop flag set by SIGINT or SIGTERM (for the agent's own process).
-pub fn stop_on_signals() -> Arc<AtomicBool> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    unsafe {
-        let _ = signal(Signal::SIGINT, SigHandler::Handler(on_signal));
-        let _ = signal(Signal::SIGTERM, SigHandler::Handler(on_signal));
-    }
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    std::thread::spawn(move || loop {
-        if SIGNALLED.load(Ordering::Relaxed) {
-            f.store(true, Ordering::Relaxed);
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    });
-    flag
+/// Container-name prefix of every agent of cluster `name`.
+pub fn cluster_prefix(name: &str) -> String {
+    format!("bs-{name}-")
 }
 
 /// Container-name prefix of agent `id` of cluster `name`: everything the agent creates has it.
 pub fn container_prefix(name: &str, id: u32) -> String {
-    format!("bs-{name}-i{id}-")
+    format!("{}i{id}-", cluster_prefix(name))
 }
 
 struct Warm {
@@ -124,8 +109,8 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
     let spec = cluster
         .agents
         .get(id as usize)
-        .with_context(|| format!("agent {id} is not in the cluster file"))?
-        .clone();
+        .cloned()
+        .ok_or_else(|| Error::input(format!("agent {id} is not in the cluster file")))?;
     let timeout = Duration::from_millis(cluster.connect_timeout_ms);
     let mut queue = Broker::connect(&cluster.broker, &cluster.name, timeout)?;
     let results = Broker::connect(&cluster.broker, &cluster.name, timeout)?;
@@ -133,68 +118,8 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
     let worker_binary = find_worker_binary(&cluster)?
         .canonicalize()
         .context("locating the worker binary")?;
-    let cores = physical_cores();
-    let host_cpus = cluster.host_cpus(id, cores);
-    let cpu_shared = cluster.total_cpus() > cores;
-    if cpu_shared {
-        eprintln!(
-            "agent {id}: warning: the cluster declares {} CPUs but this machine has {cores} cores; \
-             workers share cores (records are marked cpu_shared)",
-            cluster.total_cpus()
-        );
-    }
-    let dir = cluster.state_dir.join(format!("agent{id}"));
-    let labels = [
-        (
-            crate::docker::LABEL_CLUSTER.to_string(),
-            cluster.name.clone(),
-        ),
-        (crate::docker::LABEL_AGENT.to_string(), id.to_string()),
-    ];
-    let backend = backend::open(
-        cluster.runtime,
-        &dir,
-        &worker_binary,
-        &labels,
-        Duration::from_secs_f64(cluster.run_timeout_s),
-    )
-    .with_context(|| format!("agent {id}: runtime `{:?}`", cluster.runtime))?;
-    let bundles = dir.join("bundles");
-    // Leftovers of any earlier agent with this id; from now on, names carry this process's
-    // pid so that the reaper of a crashed predecessor never touches this agent's containers.
-    let c = reaper::cleanup(
-        backend.as_ref(),
-        &container_prefix(&cluster.name, id),
-        &bundles,
-    );
-    if c != reaper::Cleaned::default() {
-        eprintln!("agent {id}: removed leftovers of an earlier agent: {c:?}");
-    }
-    let prefix = format!(
-        "{}p{}-",
-        container_prefix(&cluster.name, id),
-        std::process::id()
-    );
-    let _reaper = spawn_reaper(backend.as_ref(), &prefix, &bundles, &worker_binary)?;
-
-    let agent = Arc::new(Agent {
-        id,
-        host_cpus,
-        cpu_shared,
-        backend,
-        bundles,
-        prefix,
-        state: Mutex::new(State {
-            free_cpus: vec![true; spec.cpus as usize],
-            free_memory_mb: spec.memory_mb,
-            ..State::default()
-        }),
-        freed: Condvar::new(),
-        results: Mutex::new(results),
-        stop: stop.clone(),
-        counter: Default::default(),
-        cluster,
-    });
+    let (agent, _reaper) = Agent::start(cluster, id, &spec, &worker_binary, results, stop)?;
+    let agent = Arc::new(agent);
     let qkey = queue.queue_key(id);
     queue.delete(&qkey)?;
     let hb = {
@@ -206,39 +131,8 @@ pub fn run(cluster: ClusterFile, id: u32, stop: Arc<AtomicBool>) -> Result<()> {
         "agent {id}: ready: {} CPUs (host {:?}), {} MB, queue {qkey}",
         spec.cpus, agent.host_cpus, spec.memory_mb
     );
-    let mut last = "0-0".to_string();
-    while !stop.load(Ordering::Relaxed) {
-        let msgs = match queue.read(&qkey, &mut last, Duration::from_millis(200), 64) {
-            Ok(m) => m,
-            Err(e) => {
-                // The broker went away: keep trying (the controller times out what is lost).
-                eprintln!("agent {id}: {e:#}; retrying");
-                std::thread::sleep(Duration::from_millis(500));
-                continue;
-            }
-        };
-        let t_dispatch = clock::now();
-        for body in msgs {
-            let Some(body) = body else {
-                eprintln!("agent {id}: rejected a queue message without a body");
-                continue;
-            };
-            match protocol::parse::<AgentMsg>("agent message", &body) {
-                Ok(AgentMsg::Burst(job)) => {
-                    let a = agent.clone();
-                    std::thread::spawn(move || a.burst(job, t_dispatch));
-                }
-                Ok(AgentMsg::Invoke(job)) => {
-                    let a = agent.clone();
-                    std::thread::spawn(move || a.invoke(job, t_dispatch));
-                }
-                Ok(AgentMsg::EndRun { run_id }) => agent.end_run(&run_id),
-                Err(e) => eprintln!("agent {id}: rejected: {e}"),
-            }
-        }
-        agent.expire_warm();
-    }
-    stop.store(true, Ordering::Relaxed);
+    agent.serve(&mut queue, &qkey);
+    agent.stop.store(true, Ordering::Relaxed);
     agent.freed.notify_all();
     let _ = hb.join();
     let c = reaper::cleanup(agent.backend.as_ref(), &agent.prefix, &agent.bundles);
@@ -267,7 +161,7 @@ fn spawn_reaper(
         .with_context(|| format!("starting the reaper {}", worker.display()))
 }
 
-fn heartbeat_loop(agent: Arc<Agent>, spec: crate::cluster::AgentSpec) {
+fn heartbeat_loop(agent: Arc<Agent>, spec: AgentSpec) {
     let c = &agent.cluster;
     let ttl = Duration::from_millis(c.heartbeat_timeout_ms);
     let period = Duration::from_millis(c.heartbeat_period_ms);
@@ -278,7 +172,7 @@ fn heartbeat_loop(agent: Arc<Agent>, spec: crate::cluster::AgentSpec) {
     ) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("agent {}: heartbeat: {e:#}", agent.id);
+            eprintln!("agent {}: heartbeat: {e}", agent.id);
             agent.stop.store(true, Ordering::Relaxed);
             return;
         }
@@ -302,7 +196,7 @@ fn heartbeat_loop(agent: Arc<Agent>, spec: crate::cluster::AgentSpec) {
             cpu_shared: agent.cpu_shared,
         };
         if let Err(e) = broker.set_heartbeat(&hb, ttl) {
-            eprintln!("agent {}: heartbeat: {e:#}", agent.id);
+            eprintln!("agent {}: heartbeat: {e}", agent.id);
         }
         std::thread::sleep(period);
     }
@@ -310,6 +204,117 @@ fn heartbeat_loop(agent: Arc<Agent>, spec: crate::cluster::AgentSpec) {
 }
 
 impl Agent {
+    /// Sets agent `id` up: its backend, the leftovers of an earlier agent with its id removed,
+    /// and its reaper (returned: it cleans up after this agent once the handle is dropped).
+    fn start(
+        cluster: ClusterFile,
+        id: u32,
+        spec: &AgentSpec,
+        worker_binary: &Path,
+        results: Broker,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(Agent, Child)> {
+        let cores = physical_cores();
+        let host_cpus = cluster.host_cpus(id, cores);
+        let cpu_shared = cluster.total_cpus() > cores;
+        if cpu_shared {
+            eprintln!(
+                "agent {id}: warning: the cluster declares {} CPUs but this machine has {cores} cores; \
+                 workers share cores (records are marked cpu_shared)",
+                cluster.total_cpus()
+            );
+        }
+        let dir = cluster.state_dir.join(format!("agent{id}"));
+        let labels = [
+            (
+                crate::docker::LABEL_CLUSTER.to_string(),
+                cluster.name.clone(),
+            ),
+            (crate::docker::LABEL_AGENT.to_string(), id.to_string()),
+        ];
+        let backend = backend::open(
+            cluster.runtime,
+            &dir,
+            worker_binary,
+            &labels,
+            Duration::from_secs_f64(cluster.run_timeout_s),
+        )
+        .with_context(|| format!("agent {id}: runtime `{:?}`", cluster.runtime))?;
+        let bundles = dir.join("bundles");
+        // Leftovers of any earlier agent with this id; from now on, names carry this process's
+        // pid so that the reaper of a crashed predecessor never touches this agent's containers.
+        let c = reaper::cleanup(
+            backend.as_ref(),
+            &container_prefix(&cluster.name, id),
+            &bundles,
+        );
+        if c != reaper::Cleaned::default() {
+            eprintln!("agent {id}: removed leftovers of an earlier agent: {c:?}");
+        }
+        let prefix = format!(
+            "{}p{}-",
+            container_prefix(&cluster.name, id),
+            std::process::id()
+        );
+        let reaper = spawn_reaper(backend.as_ref(), &prefix, &bundles, worker_binary)?;
+        let agent = Agent {
+            id,
+            host_cpus,
+            cpu_shared,
+            backend,
+            bundles,
+            prefix,
+            state: Mutex::new(State {
+                free_cpus: vec![true; spec.cpus as usize],
+                free_memory_mb: spec.memory_mb,
+                ..State::default()
+            }),
+            freed: Condvar::new(),
+            results: Mutex::new(results),
+            stop,
+            counter: Default::default(),
+            cluster,
+        };
+        Ok((agent, reaper))
+    }
+
+    /// Consumes queue `qkey` until the stop flag is set; each job runs on a thread of its own.
+    fn serve(self: &Arc<Self>, queue: &mut Broker, qkey: &str) {
+        let id = self.id;
+        let mut last = "0-0".to_string();
+        while !self.stop.load(Ordering::Relaxed) {
+            let msgs = match queue.read(qkey, &mut last, Duration::from_millis(200), 64) {
+                Ok(m) => m,
+                Err(e) => {
+                    // The broker went away: keep trying (the controller times out what is lost).
+                    eprintln!("agent {id}: {e}; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+            };
+            let t_dispatch = clock::now();
+            for body in msgs {
+                let Some(body) = body else {
+                    eprintln!("agent {id}: rejected a queue message without a body");
+                    continue;
+                };
+                match protocol::parse::<AgentMsg>("agent message", &body) {
+                    Ok(AgentMsg::Burst(job)) => {
+                        let a = self.clone();
+                        std::thread::spawn(move || a.burst(job, t_dispatch));
+                    }
+                    Ok(AgentMsg::Invoke(job)) => {
+                        let a = self.clone();
+                        std::thread::spawn(move || a.invoke(job, t_dispatch));
+                    }
+                    Ok(AgentMsg::EndRun { run_id }) => self.end_run(&run_id),
+                    Err(e) => eprintln!("agent {id}: rejected: {e}"),
+                }
+            }
+            self.expire_warm();
+        }
+    }
+
     fn name(&self, what: &str) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("{}{what}{n}", self.prefix)
@@ -326,7 +331,7 @@ impl Agent {
         let mut b = self.results.lock().unwrap();
         let key = b.results_key(&r.run_id);
         if let Err(e) = b.push(&key, &body) {
-            eprintln!("agent {}: cannot send a result: {e:#}", self.id);
+            eprintln!("agent {}: cannot send a result: {e}", self.id);
         }
     }
 
@@ -339,10 +344,10 @@ impl Agent {
         let deadline = self.wait_deadline();
         let mut s = self.state.lock().unwrap();
         if n > s.free_cpus.len() {
-            bail!(
+            return Err(Error::input(format!(
                 "container needs {n} CPUs; this invoker has {}",
                 s.free_cpus.len()
-            );
+            )));
         }
         loop {
             let free: Vec<u32> = (0..s.free_cpus.len() as u32)
@@ -356,7 +361,9 @@ impl Agent {
                 return Ok(free);
             }
             if self.stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
-                bail!("timed out waiting for {n} free CPUs");
+                return Err(Error::Agents(format!(
+                    "timed out waiting for {n} free CPUs"
+                )));
             }
             s = self
                 .freed
@@ -375,12 +382,19 @@ impl Agent {
         self.freed.notify_all();
     }
 
-    fn burst(&self, job: BurstJob, t_dispatch: f64) {
-        let mut result = JobResult {
-            run_id: job.run_id.clone(),
-            job_id: job.job_id,
+    /// The result of job `job_id` of `run_id` before it runs: not ready, no worker report.
+    fn pending_result(
+        &self,
+        run_id: &str,
+        job_id: u64,
+        container_id: u64,
+        t_dispatch: f64,
+    ) -> JobResult {
+        JobResult {
+            run_id: run_id.to_string(),
+            job_id,
             invoker: self.id,
-            container_id: job.container_id,
+            container_id,
             t_dispatch,
             t_ready: f64::NAN,
             cold: true,
@@ -388,10 +402,13 @@ impl Agent {
             cpu_shared: self.cpu_shared,
             workers: Vec::new(),
             error: None,
-        };
-        match self.burst_inner(&job, &mut result) {
-            Ok(()) => {}
-            Err(e) => result.error = Some(format!("{e:#}")),
+        }
+    }
+
+    fn burst(&self, job: BurstJob, t_dispatch: f64) {
+        let mut result = self.pending_result(&job.run_id, job.job_id, job.container_id, t_dispatch);
+        if let Err(e) = self.burst_inner(&job, &mut result) {
+            result.error = Some(e.to_string());
         }
         self.publish(&result);
     }
@@ -447,7 +464,7 @@ impl Agent {
             .running
             .insert(name.to_string(), job.run_id.clone());
         let res = serde_json::to_vec(&payload)
-            .map_err(anyhow::Error::from)
+            .map_err(Error::from)
             .and_then(|p| self.backend.run_dispatch(&spec, &p))
             .and_then(|out| parse_report(&out));
         self.state.lock().unwrap().running.remove(name);
@@ -456,21 +473,13 @@ impl Agent {
     }
 
     fn invoke(&self, job: InvokeJob, t_dispatch: f64) {
-        let mut result = JobResult {
-            run_id: job.run_id.clone(),
-            job_id: job.job_id,
-            invoker: self.id,
-            container_id: job.new_container_id,
-            t_dispatch,
-            t_ready: f64::NAN,
-            cold: false,
-            cpus: Vec::new(),
-            cpu_shared: true,
-            workers: Vec::new(),
-            error: None,
-        };
+        let mut result =
+            self.pending_result(&job.run_id, job.job_id, job.new_container_id, t_dispatch);
+        // Warm until `claim` says otherwise; FaaS containers share the invoker's CPUs.
+        result.cold = false;
+        result.cpu_shared = true;
         if let Err(e) = self.invoke_inner(&job, &mut result) {
-            result.error = Some(format!("{e:#}"));
+            result.error = Some(e.to_string());
         }
         self.publish(&result);
     }
@@ -513,7 +522,10 @@ impl Agent {
                 return Ok((name, job.new_container_id, true));
             }
             if self.stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
-                bail!("timed out waiting for {} MB of memory", job.memory_mb);
+                return Err(Error::Agents(format!(
+                    "timed out waiting for {} MB of memory",
+                    job.memory_mb
+                )));
             }
             s = self
                 .freed
@@ -637,13 +649,16 @@ fn parse_report(out: &std::process::Output) -> Result<DispatchReport> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
     match (out.status.success(), line) {
-        (true, Some(line)) => protocol::parse("dispatch report", line).map_err(anyhow::Error::msg),
+        (true, Some(line)) => protocol::parse("dispatch report", line).map_err(Error::Protocol),
         _ => {
             let mut err = String::from_utf8_lossy(&out.stderr).trim().to_string();
             if err.is_empty() {
                 err = "no output".into();
             }
-            bail!("container exited with {}: {err}", out.status)
+            Err(Error::Container(format!(
+                "container exited with {}: {err}",
+                out.status
+            )))
         }
     }
 }

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use anyhow::Result;
-
 use crate::bundle::{self, ContainerSpec};
 use crate::docker::DockerBackend;
+use crate::error::{Context, Result};
 use crate::runtime::{feed_and_wait, prepare_cgroups_for_crun, Runtime, RuntimeKind};
 
 /// A way to run containers. Every container name starts with the agent's prefix, so `list`
@@ -114,7 +113,8 @@ impl Oci {
         };
         let rootfs = bundle::prepare_rootfs(dir)?;
         let bundles = dir.join("bundles");
-        std::fs::create_dir_all(&bundles)?;
+        std::fs::create_dir_all(&bundles)
+            .with_context(|| format!("creating {}", bundles.display()))?;
         Ok(Oci {
             runtime,
             kind,
@@ -160,7 +160,7 @@ impl Backend for Oci {
         let res = self.runtime.delete(name);
         let dir = self.bundles.join(name);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
         res
     }

@@ -5,11 +5,18 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use oci_spec::runtime::{
     LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
     ProcessBuilder, RootBuilder, Spec,
 };
+
+use crate::error::{Context, Error, Result};
+
+impl From<oci_spec::OciSpecError> for Error {
+    fn from(e: oci_spec::OciSpecError) -> Self {
+        Error::Container(format!("OCI spec: {e}"))
+    }
+}
 
 /// Where the worker binary appears inside every container.
 pub const WORKER_PATH: &str = "/burstsim-worker";

@@ -14,10 +14,17 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::runtime::RuntimeKind;
+
+/// Returns a user error (a bad value in the cluster file) from the enclosing function.
+macro_rules! invalid {
+    ($($arg:tt)*) => {
+        return Err(Error::Input(format!($($arg)*)))
+    };
+}
 
 /// One agent (invoker node).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,24 +109,28 @@ pub struct ClusterFile {
 }
 
 impl ClusterFile {
-    /// Reads and checks a cluster file; errors name the file and the field.
+    /// Reads and checks a cluster file; errors (all the user's: the path or the file is
+    /// wrong) name the file and the field.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read cluster file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in cluster file {}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Input(format!("cannot read cluster file {}: {e}", path.display()))
+        })?;
+        Self::parse(&text)
+            .map_err(|e| e.context(format_args!("in cluster file {}", path.display())))
     }
 
     pub fn parse(text: &str) -> Result<Self> {
-        let de = toml::Deserializer::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let c: ClusterFile = serde_path_to_error::deserialize(de)
-            .map_err(|e| anyhow::anyhow!("at `{}`: {}", e.path(), e.inner().message().trim()))?;
+        let de = toml::Deserializer::parse(text).map_err(|e| Error::Input(e.to_string()))?;
+        let c: ClusterFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            Error::Input(format!("at `{}`: {}", e.path(), e.inner().message().trim()))
+        })?;
         c.validate()?;
         Ok(c)
     }
 
     pub fn validate(&self) -> Result<()> {
         if !self.broker.starts_with("redis://") && !self.broker.starts_with("unix://") {
-            bail!(
+            invalid!(
                 "at `broker`: expected a redis:// or unix:// URL, got `{}`",
                 self.broker
             );
@@ -130,27 +141,27 @@ impl ClusterFile {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
-            bail!(
+            invalid!(
                 "at `name`: expected letters, digits or '-', got `{}`",
                 self.name
             );
         }
         if self.agents.is_empty() {
-            bail!("at `agents`: expected at least one [[agents]] entry");
+            invalid!("at `agents`: expected at least one [[agents]] entry");
         }
         for (i, a) in self.agents.iter().enumerate() {
             if a.id as usize != i {
-                bail!(
+                invalid!(
                     "at `agents[{i}].id`: expected {i} (ids are dense and in order), got {}",
                     a.id
                 );
             }
             if a.cpus == 0 {
-                bail!("at `agents[{i}].cpus`: expected an integer >= 1, got 0");
+                invalid!("at `agents[{i}].cpus`: expected an integer >= 1, got 0");
             }
             if let Some(h) = &a.host_cpus {
                 if h.len() != a.cpus as usize {
-                    bail!(
+                    invalid!(
                         "at `agents[{i}].host_cpus`: expected {} entries (one per CPU), got {}",
                         a.cpus,
                         h.len()
@@ -159,14 +170,14 @@ impl ClusterFile {
             }
         }
         if self.heartbeat_period_ms == 0 || self.heartbeat_timeout_ms <= self.heartbeat_period_ms {
-            bail!(
+            invalid!(
                 "at `heartbeat_timeout_ms`: expected more than heartbeat_period_ms ({}), got {}",
                 self.heartbeat_period_ms,
                 self.heartbeat_timeout_ms
             );
         }
         if !self.run_timeout_s.is_finite() || self.run_timeout_s <= 0.0 {
-            bail!("at `run_timeout_s`: expected a number > 0");
+            invalid!("at `run_timeout_s`: expected a number > 0");
         }
         Ok(())
     }
@@ -224,6 +235,7 @@ pub fn physical_cores() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Fault;
 
     #[test]
     fn parses_and_names_bad_fields() {
@@ -231,14 +243,23 @@ mod tests {
         let c = ClusterFile::parse(ok).unwrap();
         assert_eq!(c.agents[0].memory_mb, 4096);
         let bad = "broker = \"redis://x\"\n[[agents]]\nid = 0\ncpus = \"two\"\n";
-        let e = format!("{:#}", ClusterFile::parse(bad).unwrap_err());
+        let e = format!("{}", ClusterFile::parse(bad).unwrap_err());
         assert!(e.contains("agents[0].cpus"), "{e}");
         let unknown = "broker = \"redis://x\"\nbrokr = 1\n[[agents]]\nid = 0\ncpus = 2\n";
-        let e = format!("{:#}", ClusterFile::parse(unknown).unwrap_err());
+        let e = format!("{}", ClusterFile::parse(unknown).unwrap_err());
         assert!(e.contains("brokr"), "{e}");
         let gap = "broker = \"redis://x\"\n[[agents]]\nid = 1\ncpus = 2\n";
-        let e = format!("{:#}", ClusterFile::parse(gap).unwrap_err());
+        let e = format!("{}", ClusterFile::parse(gap).unwrap_err());
         assert!(e.contains("agents[0].id"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_or_missing_cluster_file_is_the_users_fault() {
+        let bad = "broker = \"http://x\"\n[[agents]]\nid = 0\ncpus = 2\n";
+        assert_eq!(ClusterFile::parse(bad).unwrap_err().fault(), Fault::User);
+        let e = ClusterFile::load(Path::new("/nonexistent/cluster.toml")).unwrap_err();
+        assert_eq!(e.fault(), Fault::User);
+        assert!(e.to_string().contains("/nonexistent/cluster.toml"), "{e}");
     }
 
     #[test]

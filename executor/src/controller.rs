@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
 use policies::workload::FunctionInput;
 use policies::{
     ActionRef, BurstInfo, ClusterView, FunctionRecord, InvokerView, PlacementError, PlacementPlan,
@@ -16,6 +15,7 @@ use policies::{
 
 use crate::clock;
 use crate::cluster::ClusterFile;
+use crate::error::{Error, Result};
 use crate::payload::Layout;
 use crate::protocol::{self, AgentMsg, BurstJob, Heartbeat, InvokeJob, JobResult};
 use crate::transport::Broker;
@@ -68,6 +68,7 @@ pub struct RunOutcome {
     pub cancelled: bool,
 }
 
+/// A job submitted to an agent and not yet settled.
 struct Inflight {
     invoker: u32,
     /// The agent process the job went to: a restarted agent (new pid) lost the job.
@@ -81,6 +82,253 @@ struct Inflight {
     first_worker: u32,
     /// Retries of a job survive in its functions' ids; attempts are counted per job.
     attempt: u32,
+}
+
+/// Workers `first..first + workers` of burst `burst` (an index into `LiveRun::bursts`),
+/// waiting to be placed.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    burst: usize,
+    first: u32,
+    workers: u32,
+    /// 0 for the first placement; each re-placement of a lost agent's job counts one up.
+    attempt: u32,
+}
+
+/// What `Controller::run` tracks between its steps (admit, submit, collect, monitor).
+struct RunState<'a> {
+    run: &'a LiveRun,
+    policy: Box<dyn PlacementPolicy>,
+    run_id: String,
+    results_key: String,
+    /// Burst indices in arrival order, and the arrival time of the first.
+    order: Vec<usize>,
+    at0: f64,
+    /// Function id of each burst's worker 0: ids are dense, in arrival order.
+    base: Vec<u64>,
+    /// One per function, indexed by function id.
+    records: Vec<FunctionRecord>,
+    done: Vec<bool>,
+    traces: Vec<WorkerTrace>,
+    submit_seconds: Vec<(u32, f64)>,
+    inflight: BTreeMap<u64, Inflight>,
+    /// Per invoker, what this run submitted and has not yet seen finish.
+    reserved_cpus: Vec<u32>,
+    reserved_mem: Vec<u64>,
+    /// Requests waiting for capacity, in FIFO order.
+    waiting: VecDeque<Request>,
+    /// Index into `order` of the next burst to arrive.
+    next_burst: usize,
+    next_job: u64,
+    next_container: u64,
+    /// Id of the last message read from the results stream.
+    last_result: String,
+    hbs: Vec<Option<Heartbeat>>,
+    last_hb: Instant,
+    /// CLOCK_REALTIME of the start: record times are relative to it.
+    t0: f64,
+    deadline: Instant,
+}
+
+impl RunState<'_> {
+    fn all_done(&self) -> bool {
+        self.done.iter().all(|d| *d)
+    }
+
+    /// Due bursts join the waiting queue in arrival order, stamped with their submit time.
+    fn admit_due(&mut self) {
+        let run = self.run;
+        let elapsed = clock::now() - self.t0;
+        while let Some(&b) = self.order.get(self.next_burst) {
+            if run.bursts[b].at - self.at0 > elapsed {
+                break;
+            }
+            let n = run.bursts[b].inputs.len() as u32;
+            let t_submit = clock::now() - self.t0;
+            for w in 0..n {
+                self.records[(self.base[b] + w as u64) as usize].t_submit = t_submit;
+            }
+            self.waiting.push_back(Request {
+                burst: b,
+                first: 0,
+                workers: n,
+                attempt: 0,
+            });
+            self.next_burst += 1;
+        }
+    }
+
+    /// The placement request for `req`: the whole burst, or (FaaS) its first function.
+    fn placement_request(&self, req: Request) -> PlacementRequest {
+        let burst = &self.run.bursts[req.burst];
+        if self.run.policy.is_burst() {
+            PlacementRequest {
+                request_id: PlacementRequest::burst_request_id(burst.burst_id),
+                action: burst.action.clone(),
+                workers: req.workers,
+            }
+        } else {
+            let f = self.base[req.burst] + req.first as u64;
+            PlacementRequest {
+                request_id: PlacementRequest::invocation_request_id(f),
+                action: burst.action.clone(),
+                workers: 1,
+            }
+        }
+    }
+
+    /// Rejects the first waiting request, `req`, when `e` says it can never fit, or does not
+    /// fit now and the run rejects rather than queues (first attempts only); true when it did.
+    fn reject_unplaceable(&mut self, req: Request, e: PlacementError) -> bool {
+        let reason = match e {
+            PlacementError::NeverFits { needed, total } => {
+                format!("burst of {needed} workers can never fit in {total} CPUs")
+            }
+            PlacementError::DoesNotFit { .. }
+                if self.run.on_no_capacity == OnNoCapacity::Reject && req.attempt == 0 =>
+            {
+                e.to_string()
+            }
+            // Not now: wait for capacity (or healthy invokers) to come back.
+            _ => return false,
+        };
+        self.waiting.pop_front();
+        self.reject(req, &reason);
+        true
+    }
+
+    /// Settles the functions of `req` as rejected with `reason`.
+    fn reject(&mut self, req: Request, reason: &str) {
+        for w in req.first..req.first + req.workers {
+            let f = self.base[req.burst] + w as u64;
+            if settle(&mut self.done, f) {
+                let r = &mut self.records[f as usize];
+                r.status = Status::Rejected;
+                r.reason = reason.to_string();
+            }
+        }
+    }
+
+    /// Records a submitted job: its capacity is reserved until its result (or its agent's
+    /// loss) settles it.
+    fn submitted(&mut self, job_id: u64, job: Inflight) {
+        self.reserved_cpus[job.invoker as usize] += job.cpus;
+        self.reserved_mem[job.invoker as usize] += job.memory_mb;
+        self.inflight.insert(job_id, job);
+    }
+
+    fn release(&mut self, job: &Inflight) {
+        self.reserved_cpus[job.invoker as usize] -= job.cpus;
+        self.reserved_mem[job.invoker as usize] -= job.memory_mb;
+    }
+
+    /// Settles the functions of the job `res` reports on. A result for a job already settled
+    /// (its agent was declared lost) is dropped.
+    fn settle_result(&mut self, res: &JobResult) {
+        let Some(job) = self.inflight.remove(&res.job_id) else {
+            return;
+        };
+        self.release(&job);
+        for (i, &f) in job.functions.iter().enumerate() {
+            if settle(&mut self.done, f) {
+                let r = &mut self.records[f as usize];
+                if let Some(trace) = record_result(r, f, res, i, self.t0) {
+                    self.traces.push(trace);
+                }
+            }
+        }
+    }
+
+    /// Removes and returns the jobs whose agent has no heartbeat or a new pid.
+    fn take_lost_jobs(&mut self) -> Vec<Inflight> {
+        let lost: Vec<u64> = self
+            .inflight
+            .iter()
+            .filter(|(_, j)| {
+                self.hbs[j.invoker as usize]
+                    .as_ref()
+                    .is_none_or(|h| h.pid != j.agent_pid)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        lost.iter()
+            .filter_map(|id| self.inflight.remove(id))
+            .collect()
+    }
+
+    /// Fails the functions of a lost agent's job.
+    fn fail_lost(&mut self, job: Inflight, hb_timeout_ms: u64) {
+        for f in job.functions {
+            if settle(&mut self.done, f) {
+                let r = &mut self.records[f as usize];
+                r.invoker = job.invoker;
+                r.status = Status::Failed;
+                r.reason = format!(
+                    "invoker {} lost: no heartbeat for {hb_timeout_ms} ms, or it restarted",
+                    job.invoker
+                );
+            }
+        }
+    }
+}
+
+/// Fills the record of function `f`, worker `i` of the job `res` reports on; returns the
+/// worker's trace when it ran.
+fn record_result(
+    r: &mut FunctionRecord,
+    f: u64,
+    res: &JobResult,
+    i: usize,
+    t0: f64,
+) -> Option<WorkerTrace> {
+    r.invoker = res.invoker;
+    r.container = res.container_id;
+    r.cpu = res.cpus.get(i).copied();
+    r.cpu_shared = res.cpu_shared;
+    r.cold = res.cold;
+    r.t_dispatch = res.t_dispatch - t0;
+    r.t_container_ready = res.t_ready - t0;
+    r.status = Status::Failed;
+    match (&res.error, res.workers.get(i)) {
+        (None, Some(Ok(w))) => {
+            r.status = Status::Ok;
+            r.t_start = w.t_start - t0;
+            r.t_end = w.t_fn_end - t0;
+            return Some(WorkerTrace {
+                function_id: f,
+                invoker: res.invoker,
+                container: res.container_id,
+                affinity: w.affinity.clone(),
+                output: w.output,
+            });
+        }
+        (None, Some(Err(e))) => r.reason = format!("worker failed: {e}"),
+        (Some(e), _) => r.reason = format!("container failed: {e}"),
+        (None, None) => r.reason = "no report from the worker".into(),
+    }
+    None
+}
+
+/// Function ids in arrival order (each burst's worker 0) and one record per function, Failed
+/// until its result arrives.
+fn pending_records(run: &LiveRun, order: &[usize]) -> (Vec<u64>, Vec<FunctionRecord>) {
+    let mut base = vec![0u64; run.bursts.len()];
+    let mut next = 0u64;
+    for &b in order {
+        base[b] = next;
+        next += run.bursts[b].inputs.len() as u64;
+    }
+    let mut records: Vec<FunctionRecord> = Vec::with_capacity(next as usize);
+    for &b in order {
+        let burst = &run.bursts[b];
+        for w in 0..burst.inputs.len() as u32 {
+            let mut rec =
+                FunctionRecord::pending(base[b] + w as u64, burst.burst_id, burst.tenant, w);
+            rec.status = Status::Failed;
+            records.push(rec);
+        }
+    }
+    (base, records)
 }
 
 pub struct Controller {
@@ -127,11 +375,11 @@ impl Controller {
                     .filter(|(_, h)| h.is_none())
                     .map(|(i, _)| i)
                     .collect();
-                bail!(
+                return Err(Error::Agents(format!(
                     "no heartbeat from agent(s) {missing:?} within {:.1} s (are they running? \
                      `burstsim cluster up` or `burstsim agent --cluster FILE --id N`)",
                     timeout.as_secs_f64()
-                );
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -144,370 +392,302 @@ impl Controller {
         Ok(())
     }
 
+    fn run_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.cluster.run_timeout_s)
+    }
+
     /// Runs `run` and returns its records. Functions that cannot complete are reported
     /// `Failed` with the reason; the run never waits longer than the cluster's run timeout.
     pub fn run(&mut self, run: &LiveRun, cancel: &AtomicBool) -> Result<RunOutcome> {
-        let n_agents = self.cluster.agents.len() as u32;
         self.wait_for_agents(Duration::from_millis(self.cluster.heartbeat_timeout_ms * 3))?;
+        let mut st = self.start(run)?;
+        let cancelled = loop {
+            if cancel.load(Ordering::Relaxed) {
+                break true;
+            }
+            if st.all_done() || Instant::now() >= st.deadline {
+                break false;
+            }
+            st.admit_due();
+            self.submit(&mut st)?;
+            self.collect(&mut st)?;
+            self.monitor(&mut st)?;
+        };
+        Ok(self.finish(st, cancelled))
+    }
+
+    /// A new run: an empty results stream, a pending record per function, the deadline.
+    fn start<'a>(&mut self, run: &'a LiveRun) -> Result<RunState<'a>> {
+        let n_agents = self.cluster.agents.len();
         let policy = run.policy.build();
-        let burst_mode = run.policy.is_burst();
         let run_id = format!("r{:08x}", (clock::now() * 1e6) as u64 & 0xffff_ffff);
         let results_key = self.broker.results_key(&run_id);
         self.broker.delete(&results_key)?;
-
         let mut order: Vec<usize> = (0..run.bursts.len()).collect();
         order.sort_by(|&a, &b| run.bursts[a].at.total_cmp(&run.bursts[b].at));
         let at0 = order.first().map(|&i| run.bursts[i].at).unwrap_or(0.0);
-        // Function ids in submission order.
-        let mut base = vec![0u64; run.bursts.len()];
-        let mut next = 0u64;
-        for &b in &order {
-            base[b] = next;
-            next += run.bursts[b].inputs.len() as u64;
-        }
-        let mut records: Vec<FunctionRecord> = Vec::with_capacity(next as usize);
-        for &b in &order {
-            let burst = &run.bursts[b];
-            for w in 0..burst.inputs.len() as u32 {
-                let mut rec =
-                    FunctionRecord::pending(base[b] + w as u64, burst.burst_id, burst.tenant, w);
-                // Failed until the function's result arrives.
-                rec.status = Status::Failed;
-                records.push(rec);
-            }
-        }
-        let mut done = vec![false; records.len()];
-        let mut traces = Vec::new();
-        let mut submit_seconds = Vec::new();
-        let mut inflight: BTreeMap<u64, Inflight> = BTreeMap::new();
-        let mut reserved_cpus = vec![0u32; n_agents as usize];
-        let mut reserved_mem = vec![0u64; n_agents as usize];
-        // Requests waiting for capacity: (burst, first worker, workers, attempt).
-        let mut waiting: VecDeque<(usize, u32, u32, u32)> = VecDeque::new();
-        let mut next_burst = 0usize;
-        let mut next_job = 0u64;
-        let mut next_container = 0u64;
-        let mut last_result = "0-0".to_string();
-        let mut hbs = self.heartbeats()?;
-        let mut last_hb = Instant::now();
-        let timeout = Duration::from_secs_f64(self.cluster.run_timeout_s);
-        let hb_timeout = self.cluster.heartbeat_timeout_ms;
+        let (base, records) = pending_records(run, &order);
+        let hbs = self.heartbeats()?;
+        let last_hb = Instant::now();
         let t0 = clock::now();
-        let started = Instant::now();
         // The timeout counts from the last arrival, so long arrival schedules are not cut short.
         let last_at = order.last().map(|&i| run.bursts[i].at - at0).unwrap_or(0.0);
-        let deadline = started + Duration::from_secs_f64(last_at.max(0.0)) + timeout;
-        let mut cancelled = false;
+        let deadline =
+            Instant::now() + Duration::from_secs_f64(last_at.max(0.0)) + self.run_timeout();
+        Ok(RunState {
+            run,
+            policy,
+            run_id,
+            results_key,
+            order,
+            at0,
+            base,
+            done: vec![false; records.len()],
+            records,
+            traces: Vec::new(),
+            submit_seconds: Vec::new(),
+            inflight: BTreeMap::new(),
+            reserved_cpus: vec![0; n_agents],
+            reserved_mem: vec![0; n_agents],
+            waiting: VecDeque::new(),
+            next_burst: 0,
+            next_job: 0,
+            next_container: 0,
+            last_result: "0-0".to_string(),
+            hbs,
+            last_hb,
+            t0,
+            deadline,
+        })
+    }
 
-        loop {
-            if cancel.load(Ordering::Relaxed) {
-                cancelled = true;
+    /// Submits the waiting requests that fit, in FIFO order, up to the first that does not.
+    fn submit(&mut self, st: &mut RunState<'_>) -> Result<()> {
+        while let Some(&req) = st.waiting.front() {
+            let view = view_of(&self.cluster, &st.hbs, &st.reserved_cpus, &st.reserved_mem);
+            if !self.submit_first(st, req, &view)? {
                 break;
-            }
-            if done.iter().all(|d| *d) {
-                break;
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-            // Due bursts join the waiting queue in arrival order.
-            let elapsed = clock::now() - t0;
-            while next_burst < order.len() && run.bursts[order[next_burst]].at - at0 <= elapsed {
-                let b = order[next_burst];
-                let n = run.bursts[b].inputs.len() as u32;
-                let t_submit = clock::now() - t0;
-                for w in 0..n {
-                    records[(base[b] + w as u64) as usize].t_submit = t_submit;
-                }
-                waiting.push_back((b, 0, n, 0));
-                next_burst += 1;
-            }
-            // Submit what fits, in FIFO order.
-            while let Some(&(b, first, n, attempt)) = waiting.front() {
-                let view = view_of(&self.cluster, &hbs, &reserved_cpus, &reserved_mem);
-                let burst = &run.bursts[b];
-                let t_plan = Instant::now();
-                if burst_mode {
-                    let req = PlacementRequest {
-                        request_id: PlacementRequest::burst_request_id(burst.burst_id),
-                        action: burst.action.clone(),
-                        workers: n,
-                    };
-                    match policy.place(&req, &view) {
-                        Ok(plan) => {
-                            waiting.pop_front();
-                            let cids: Vec<u64> = (0..plan.containers.len() as u64)
-                                .map(|i| next_container + i)
-                                .collect();
-                            next_container += cids.len() as u64;
-                            let plan = offset_plan(plan, first);
-                            let layout =
-                                Layout::from(&BurstInfo::from_plan(burst.burst_id, &plan, &cids));
-                            for (c, &cid) in plan.containers.iter().zip(&cids) {
-                                let job_id = next_job;
-                                next_job += 1;
-                                let lo = c.first_worker as usize;
-                                let hi = lo + c.workers as usize;
-                                let msg = AgentMsg::Burst(BurstJob {
-                                    run_id: run_id.clone(),
-                                    job_id,
-                                    container_id: cid,
-                                    first_worker: c.first_worker,
-                                    layout: layout.clone(),
-                                    inputs: burst.inputs[lo..hi].to_vec(),
-                                    memory_mb: burst.action.memory_mb,
-                                    seed: run.seed ^ burst.burst_id.rotate_left(32),
-                                });
-                                self.send(c.invoker, &msg)?;
-                                reserved_cpus[c.invoker as usize] += c.workers;
-                                inflight.insert(
-                                    job_id,
-                                    Inflight {
-                                        invoker: c.invoker,
-                                        agent_pid: pid_of(&hbs, c.invoker),
-                                        functions: (lo..hi).map(|w| base[b] + w as u64).collect(),
-                                        cpus: c.workers,
-                                        memory_mb: 0,
-                                        burst: b,
-                                        first_worker: c.first_worker,
-                                        attempt,
-                                    },
-                                );
-                            }
-                            submit_seconds.push((n, t_plan.elapsed().as_secs_f64()));
-                        }
-                        Err(PlacementError::NeverFits { needed, total }) => {
-                            waiting.pop_front();
-                            for w in first..first + n {
-                                let f = base[b] + w as u64;
-                                if settle(&mut done, f) {
-                                    let r = &mut records[f as usize];
-                                    r.status = Status::Rejected;
-                                    r.reason = format!(
-                                        "burst of {needed} workers can never fit in {total} CPUs"
-                                    );
-                                }
-                            }
-                        }
-                        Err(e @ PlacementError::DoesNotFit { .. })
-                            if run.on_no_capacity == OnNoCapacity::Reject && attempt == 0 =>
-                        {
-                            waiting.pop_front();
-                            for w in first..first + n {
-                                let f = base[b] + w as u64;
-                                if settle(&mut done, f) {
-                                    let r = &mut records[f as usize];
-                                    r.status = Status::Rejected;
-                                    r.reason = e.to_string();
-                                }
-                            }
-                        }
-                        // Not now: wait for capacity (or healthy invokers) to come back.
-                        Err(_) => break,
-                    }
-                } else {
-                    // FaaS: one request, and one message, per invocation.
-                    let w = first;
-                    let f = base[b] + w as u64;
-                    let req = PlacementRequest {
-                        request_id: PlacementRequest::invocation_request_id(f),
-                        action: burst.action.clone(),
-                        workers: 1,
-                    };
-                    match policy.place(&req, &view) {
-                        Ok(plan) if !plan.containers.is_empty() => {
-                            let inv = plan.containers[0].invoker;
-                            let job_id = next_job;
-                            next_job += 1;
-                            let msg = AgentMsg::Invoke(InvokeJob {
-                                run_id: run_id.clone(),
-                                job_id,
-                                action: format!("{}/{}", burst.action.namespace, burst.action.name),
-                                memory_mb: burst.action.memory_mb,
-                                new_container_id: next_container,
-                                worker_id: w,
-                                burst_id: burst.burst_id,
-                                input: burst.inputs[w as usize],
-                                seed: run.seed ^ f.rotate_left(17),
-                            });
-                            next_container += 1;
-                            // FaaS clients send one request per function: its own submit time.
-                            if attempt == 0 {
-                                records[f as usize].t_submit = clock::now() - t0;
-                            }
-                            self.send(inv, &msg)?;
-                            reserved_mem[inv as usize] += burst.action.memory_mb;
-                            inflight.insert(
-                                job_id,
-                                Inflight {
-                                    invoker: inv,
-                                    agent_pid: pid_of(&hbs, inv),
-                                    functions: vec![f],
-                                    cpus: 0,
-                                    memory_mb: burst.action.memory_mb,
-                                    burst: b,
-                                    first_worker: w,
-                                    attempt,
-                                },
-                            );
-                            submit_seconds.push((1, t_plan.elapsed().as_secs_f64()));
-                            waiting.pop_front();
-                            if n > 1 {
-                                waiting.push_front((b, first + 1, n - 1, attempt));
-                            }
-                        }
-                        _ => break,
-                    }
-                }
-            }
-            // Results.
-            let block = if waiting.is_empty() && next_burst >= order.len() {
-                100
-            } else {
-                5
-            };
-            for body in self.broker.read(
-                &results_key,
-                &mut last_result,
-                Duration::from_millis(block),
-                256,
-            )? {
-                let Some(body) = body else { continue };
-                let res: JobResult = match protocol::parse("job result", &body) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("controller: rejected: {e}");
-                        continue;
-                    }
-                };
-                if res.run_id != run_id {
-                    continue;
-                }
-                // A result for a job already settled (its agent was declared lost) is dropped.
-                let Some(job) = inflight.remove(&res.job_id) else {
-                    continue;
-                };
-                reserved_cpus[job.invoker as usize] -= job.cpus;
-                reserved_mem[job.invoker as usize] -= job.memory_mb;
-                for (i, &f) in job.functions.iter().enumerate() {
-                    if !settle(&mut done, f) {
-                        continue;
-                    }
-                    let r = &mut records[f as usize];
-                    r.invoker = res.invoker;
-                    r.container = res.container_id;
-                    r.cpu = res.cpus.get(i).copied();
-                    r.cpu_shared = res.cpu_shared;
-                    r.cold = res.cold;
-                    r.t_dispatch = res.t_dispatch - t0;
-                    r.t_container_ready = res.t_ready - t0;
-                    match (&res.error, res.workers.get(i)) {
-                        (None, Some(Ok(w))) => {
-                            r.status = Status::Ok;
-                            r.t_start = w.t_start - t0;
-                            r.t_end = w.t_fn_end - t0;
-                            traces.push(WorkerTrace {
-                                function_id: f,
-                                invoker: res.invoker,
-                                container: res.container_id,
-                                affinity: w.affinity.clone(),
-                                output: w.output,
-                            });
-                        }
-                        (None, Some(Err(e))) => {
-                            r.status = Status::Failed;
-                            r.reason = format!("worker failed: {e}");
-                        }
-                        (Some(e), _) => {
-                            r.status = Status::Failed;
-                            r.reason = format!("container failed: {e}");
-                        }
-                        (None, None) => {
-                            r.status = Status::Failed;
-                            r.reason = "no report from the worker".into();
-                        }
-                    }
-                }
-            }
-            // Invoker monitor: refresh heartbeats, settle the jobs of lost agents.
-            if last_hb.elapsed() >= Duration::from_millis(self.cluster.heartbeat_period_ms / 2) {
-                hbs = self.heartbeats()?;
-                last_hb = Instant::now();
-                let lost: Vec<u64> = inflight
-                    .iter()
-                    .filter(|(_, j)| {
-                        hbs[j.invoker as usize]
-                            .as_ref()
-                            .is_none_or(|h| h.pid != j.agent_pid)
-                    })
-                    .map(|(&id, _)| id)
-                    .collect();
-                for id in lost {
-                    let job = inflight.remove(&id).expect("listed above");
-                    reserved_cpus[job.invoker as usize] -= job.cpus;
-                    reserved_mem[job.invoker as usize] -= job.memory_mb;
-                    if self.cluster.retry && job.attempt < 3 {
-                        eprintln!(
-                            "controller: invoker {} lost; re-placing {} function(s)",
-                            job.invoker,
-                            job.functions.len()
-                        );
-                        waiting.push_front((
-                            job.burst,
-                            job.first_worker,
-                            job.functions.len() as u32,
-                            job.attempt + 1,
-                        ));
-                        continue;
-                    }
-                    for f in job.functions {
-                        if settle(&mut done, f) {
-                            let r = &mut records[f as usize];
-                            r.invoker = job.invoker;
-                            r.status = Status::Failed;
-                            r.reason = format!(
-                                "invoker {} lost: no heartbeat for {hb_timeout} ms, or it restarted",
-                                job.invoker
-                            );
-                        }
-                    }
-                }
             }
         }
-        // Whatever is left did not complete.
+        Ok(())
+    }
+
+    /// Places `req`, the first waiting request, and submits it: one message per container
+    /// (bursts) or for its first function (FaaS, the rest waits first in the queue). False
+    /// when it must wait for capacity; a burst that can never fit, or does not fit now under
+    /// `OnNoCapacity::Reject`, is rejected instead.
+    fn submit_first(
+        &mut self,
+        st: &mut RunState<'_>,
+        req: Request,
+        view: &ClusterView,
+    ) -> Result<bool> {
+        let burst_mode = st.run.policy.is_burst();
+        let t_plan = Instant::now();
+        let workers = match st.policy.place(&st.placement_request(req), view) {
+            Ok(plan) if burst_mode => {
+                st.waiting.pop_front();
+                self.send_burst(st, req, plan)?;
+                req.workers
+            }
+            Ok(plan) => match plan.containers.first() {
+                Some(c) => {
+                    self.send_invocation(st, req, c.invoker)?;
+                    1
+                }
+                None => return Ok(false),
+            },
+            Err(e) if burst_mode => return Ok(st.reject_unplaceable(req, e)),
+            Err(_) => return Ok(false),
+        };
+        st.submit_seconds
+            .push((workers, t_plan.elapsed().as_secs_f64()));
+        Ok(true)
+    }
+
+    /// Sends one message per container of `plan`, the placement of burst request `req`.
+    fn send_burst(
+        &mut self,
+        st: &mut RunState<'_>,
+        req: Request,
+        plan: PlacementPlan,
+    ) -> Result<()> {
+        let run = st.run;
+        let burst = &run.bursts[req.burst];
+        let cids: Vec<u64> = (0..plan.containers.len() as u64)
+            .map(|i| st.next_container + i)
+            .collect();
+        st.next_container += cids.len() as u64;
+        let plan = offset_plan(plan, req.first);
+        let layout = Layout::from(&BurstInfo::from_plan(burst.burst_id, &plan, &cids));
+        for (c, &cid) in plan.containers.iter().zip(&cids) {
+            let job_id = st.next_job;
+            st.next_job += 1;
+            let lo = c.first_worker as usize;
+            let hi = lo + c.workers as usize;
+            let msg = AgentMsg::Burst(BurstJob {
+                run_id: st.run_id.clone(),
+                job_id,
+                container_id: cid,
+                first_worker: c.first_worker,
+                layout: layout.clone(),
+                inputs: burst.inputs[lo..hi].to_vec(),
+                memory_mb: burst.action.memory_mb,
+                seed: run.seed ^ burst.burst_id.rotate_left(32),
+            });
+            self.send(c.invoker, &msg)?;
+            let job = Inflight {
+                invoker: c.invoker,
+                agent_pid: pid_of(&st.hbs, c.invoker),
+                functions: (lo..hi).map(|w| st.base[req.burst] + w as u64).collect(),
+                cpus: c.workers,
+                memory_mb: 0,
+                burst: req.burst,
+                first_worker: c.first_worker,
+                attempt: req.attempt,
+            };
+            st.submitted(job_id, job);
+        }
+        Ok(())
+    }
+
+    /// FaaS: sends the first function of `req` to invoker `inv`; the rest of the request
+    /// waits first in the queue.
+    fn send_invocation(&mut self, st: &mut RunState<'_>, req: Request, inv: u32) -> Result<()> {
+        let run = st.run;
+        let burst = &run.bursts[req.burst];
+        let w = req.first;
+        let f = st.base[req.burst] + w as u64;
+        let job_id = st.next_job;
+        st.next_job += 1;
+        let msg = AgentMsg::Invoke(InvokeJob {
+            run_id: st.run_id.clone(),
+            job_id,
+            action: format!("{}/{}", burst.action.namespace, burst.action.name),
+            memory_mb: burst.action.memory_mb,
+            new_container_id: st.next_container,
+            worker_id: w,
+            burst_id: burst.burst_id,
+            input: burst.inputs[w as usize],
+            seed: run.seed ^ f.rotate_left(17),
+        });
+        st.next_container += 1;
+        // FaaS clients send one request per function: its own submit time.
+        if req.attempt == 0 {
+            st.records[f as usize].t_submit = clock::now() - st.t0;
+        }
+        self.send(inv, &msg)?;
+        let job = Inflight {
+            invoker: inv,
+            agent_pid: pid_of(&st.hbs, inv),
+            functions: vec![f],
+            cpus: 0,
+            memory_mb: burst.action.memory_mb,
+            burst: req.burst,
+            first_worker: w,
+            attempt: req.attempt,
+        };
+        st.submitted(job_id, job);
+        st.waiting.pop_front();
+        if req.workers > 1 {
+            st.waiting.push_front(Request {
+                first: req.first + 1,
+                workers: req.workers - 1,
+                ..req
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the results that arrived (blocking briefly) and settles their functions.
+    fn collect(&mut self, st: &mut RunState<'_>) -> Result<()> {
+        // Nothing left to submit: wait longer for results.
+        let block = if st.waiting.is_empty() && st.next_burst >= st.order.len() {
+            100
+        } else {
+            5
+        };
+        let bodies = self.broker.read(
+            &st.results_key,
+            &mut st.last_result,
+            Duration::from_millis(block),
+            256,
+        )?;
+        for body in bodies.into_iter().flatten() {
+            match protocol::parse::<JobResult>("job result", &body) {
+                Ok(res) if res.run_id == st.run_id => st.settle_result(&res),
+                Ok(_) => {}
+                Err(e) => eprintln!("controller: rejected: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Invoker monitor: every half heartbeat period, refreshes the heartbeats and settles the
+    /// jobs of lost agents (re-placed with `retry`, failed otherwise).
+    fn monitor(&mut self, st: &mut RunState<'_>) -> Result<()> {
+        if st.last_hb.elapsed() < Duration::from_millis(self.cluster.heartbeat_period_ms / 2) {
+            return Ok(());
+        }
+        st.hbs = self.heartbeats()?;
+        st.last_hb = Instant::now();
+        for job in st.take_lost_jobs() {
+            st.release(&job);
+            if self.cluster.retry && job.attempt < 3 {
+                eprintln!(
+                    "controller: invoker {} lost; re-placing {} function(s)",
+                    job.invoker,
+                    job.functions.len()
+                );
+                st.waiting.push_front(Request {
+                    burst: job.burst,
+                    first: job.first_worker,
+                    workers: job.functions.len() as u32,
+                    attempt: job.attempt + 1,
+                });
+            } else {
+                st.fail_lost(job, self.cluster.heartbeat_timeout_ms);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the run: fails what did not complete and has every agent drop the run's
+    /// containers (running ones on cancel, warm ones always).
+    fn finish(&mut self, mut st: RunState<'_>, cancelled: bool) -> RunOutcome {
         let why = if cancelled {
             "run cancelled".to_string()
         } else {
-            format!("run timed out after {:.0} s", timeout.as_secs_f64())
+            format!(
+                "run timed out after {:.0} s",
+                self.run_timeout().as_secs_f64()
+            )
         };
-        for f in 0..records.len() {
-            if !done[f] {
-                done[f] = true;
-                records[f].status = Status::Failed;
-                records[f].reason = why.clone();
+        for (r, done) in st.records.iter_mut().zip(&mut st.done) {
+            if !*done {
+                *done = true;
+                r.status = Status::Failed;
+                r.reason = why.clone();
             }
         }
-        // Agents drop the run's containers (running ones on cancel, warm ones always).
-        for inv in 0..n_agents {
-            if let Err(e) = self.send(
-                inv,
-                &AgentMsg::EndRun {
-                    run_id: run_id.clone(),
-                },
-            ) {
-                eprintln!("controller: could not end the run on invoker {inv}: {e:#}");
+        for inv in 0..self.cluster.agents.len() as u32 {
+            let end = AgentMsg::EndRun {
+                run_id: st.run_id.clone(),
+            };
+            if let Err(e) = self.send(inv, &end) {
+                eprintln!("controller: could not end the run on invoker {inv}: {e}");
             }
         }
-        let _ = self.broker.delete(&results_key);
-        traces.sort_by_key(|t| t.function_id);
-        Ok(RunOutcome {
-            run_id,
-            t0,
-            records,
-            traces,
-            submit_seconds,
+        let _ = self.broker.delete(&st.results_key);
+        st.traces.sort_by_key(|t| t.function_id);
+        RunOutcome {
+            run_id: st.run_id,
+            t0: st.t0,
+            records: st.records,
+            traces: st.traces,
+            submit_seconds: st.submit_seconds,
             cancelled,
-        })
+        }
     }
 }
 

@@ -8,12 +8,12 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use anyhow::{bail, Context, Result};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use policies::{BurstInfo, WorkerInfo};
 
 use crate::clock;
+use crate::error::{Context, Error, Result};
 use crate::function;
 use crate::payload::{ContainerPayload, DispatchReport, WorkerReport, WorkerTask};
 
@@ -26,13 +26,13 @@ pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path)
         .read_to_string(&mut raw)
         .context("reading the container payload from stdin")?;
     let payload: ContainerPayload =
-        crate::protocol::parse("container payload", &raw).map_err(anyhow::Error::msg)?;
+        crate::protocol::parse("container payload", &raw).map_err(Error::Protocol)?;
     if !payload.cpus.is_empty() && payload.cpus.len() != payload.inputs.len() {
-        bail!(
+        return Err(Error::Protocol(format!(
             "container payload: {} inputs but {} cpus",
             payload.inputs.len(),
             payload.cpus.len()
-        );
+        )));
     }
     let burst_info = BurstInfo::from(&payload.layout);
     let mut children: Vec<Result<Child, String>> = Vec::with_capacity(payload.inputs.len());
@@ -53,16 +53,18 @@ pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path)
             seed: payload.seed.wrapping_add(worker_id as u64),
         };
         let cpu = payload.cpus.get(i).copied();
-        children.push(spawn_worker(worker_exe, &task, cpu).map_err(|e| format!("{e:#}")));
+        children.push(spawn_worker(worker_exe, &task, cpu).map_err(|e| e.to_string()));
     }
     let workers = children
         .into_iter()
-        .map(|c| c.and_then(|child| collect_worker(child).map_err(|e| format!("{e:#}"))))
+        .map(|c| c.and_then(|child| collect_worker(child).map_err(|e| e.to_string())))
         .collect();
     let report = DispatchReport { t_ready, workers };
     serde_json::to_writer(&mut *output, &report)?;
-    output.write_all(b"\n")?;
-    output.flush()?;
+    output
+        .write_all(b"\n")
+        .context("writing the dispatch report")?;
+    output.flush().context("writing the dispatch report")?;
     Ok(())
 }
 
@@ -75,8 +77,12 @@ fn spawn_worker(exe: &Path, task: &WorkerTask, cpu: Option<u32>) -> Result<Child
     if let Some(cpu) = cpu {
         let mut set = CpuSet::new();
         set.set(cpu as usize)
-            .with_context(|| format!("cpu {cpu} out of range"))?;
+            .map_err(|_| Error::Protocol(format!("cpu {cpu} out of range")))?;
         // Pinned between fork and exec, so the worker never runs elsewhere.
+        // SAFETY: the closure runs in the forked child before exec, where only
+        // async-signal-safe calls are allowed: it makes one sched_setaffinity(2) system call on
+        // a CPU set copied into the closure beforehand and converts its errno into an io::Error
+        // (`from_raw_os_error`, no allocation); it takes no lock and allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
                 sched_setaffinity(Pid::from_raw(0), &set).map_err(std::io::Error::from)
@@ -86,34 +92,40 @@ fn spawn_worker(exe: &Path, task: &WorkerTask, cpu: Option<u32>) -> Result<Child
     let mut child = cmd
         .spawn()
         .with_context(|| format!("spawning worker {}", task.worker_id))?;
-    let mut stdin = child.stdin.take().context("worker stdin")?;
+    let mut stdin = child.stdin.take().expect("stdin is piped above");
     serde_json::to_writer(&mut stdin, task)?;
     drop(stdin);
     Ok(child)
 }
 
 fn collect_worker(child: Child) -> Result<WorkerReport> {
-    let out = child.wait_with_output()?;
+    let out = child.wait_with_output().context("waiting for a worker")?;
     if !out.status.success() {
-        bail!("worker exited with {}", out.status);
+        return Err(Error::Protocol(format!(
+            "worker exited with {}",
+            out.status
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    crate::protocol::parse("worker report", text.trim()).map_err(anyhow::Error::msg)
+    crate::protocol::parse("worker report", text.trim()).map_err(Error::Protocol)
 }
 
 /// Runs one worker: task on `input`, report on `output`.
 pub fn worker(input: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
     let t_start = clock::now();
     let mut raw = String::new();
-    input.read_to_string(&mut raw)?;
-    let task: WorkerTask =
-        crate::protocol::parse("worker task", &raw).map_err(anyhow::Error::msg)?;
+    input
+        .read_to_string(&mut raw)
+        .context("reading the worker task from stdin")?;
+    let task: WorkerTask = crate::protocol::parse("worker task", &raw).map_err(Error::Protocol)?;
     // The worker knows itself from the burst info, as the thesis runtime does.
     let me = |k: &str| task.burst_info.get(k).and_then(|v| v.as_u64());
     let (Some(worker_id), Some(container_id), Some(invoker_id)) =
         (me("worker_id"), me("container_id"), me("invoker_id"))
     else {
-        bail!("worker task: burst_info lacks worker_id/container_id/invoker_id");
+        return Err(Error::Protocol(
+            "worker task: burst_info lacks worker_id/container_id/invoker_id".into(),
+        ));
     };
     let affinity = current_affinity();
     let t_fn_start = clock::now();
@@ -130,7 +142,7 @@ pub fn worker(input: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
         output: value,
     };
     serde_json::to_writer(&mut *output, &report)?;
-    output.flush()?;
+    output.flush().context("writing the worker report")?;
     Ok(())
 }
 

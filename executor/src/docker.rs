@@ -15,7 +15,6 @@ use std::process::{ExitStatus, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
@@ -29,6 +28,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::backend::Backend;
 use crate::bundle::{cpuset, ContainerSpec, WORKER_PATH};
+use crate::error::{Context, Error, Result};
 use crate::runtime::RuntimeKind;
 
 /// The imported image: mount points only (the same layout as the runc rootfs).
@@ -47,6 +47,8 @@ const IO_DIR: &str = "/io";
 const API_TIMEOUT: Duration = Duration::from_secs(60);
 
 type LogStream = Pin<Box<dyn Stream<Item = Result<LogOutput, DockerError>> + Send>>;
+/// What an engine call inside `block` fails with: the engine's error or our own reason.
+type CallError = Box<dyn std::error::Error + Send + Sync>;
 
 pub struct DockerBackend {
     rt: tokio::runtime::Runtime,
@@ -91,6 +93,7 @@ impl DockerBackend {
             .enable_all()
             .build()
             .context("starting the Docker backend's runtime")?;
+        let no_answer = || CallError::from("no answer within 5 s");
         let where_ = socket
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok())
@@ -105,17 +108,17 @@ impl DockerBackend {
                 };
                 let d = tokio::time::timeout(Duration::from_secs(5), d.negotiate_version())
                     .await
-                    .map_err(|_| anyhow!("no answer within 5 s"))??;
+                    .map_err(|_| no_answer())??;
                 tokio::time::timeout(Duration::from_secs(5), d.ping())
                     .await
-                    .map_err(|_| anyhow!("no answer within 5 s"))??;
-                anyhow::Ok(d)
+                    .map_err(|_| no_answer())??;
+                Ok::<_, CallError>(d)
             })
-            .with_context(|| {
-                format!(
+            .map_err(|e| {
+                Error::Container(format!(
                     "cannot reach the Docker engine at {where_}: start dockerd \
-                     (scripts/start-dockerd.sh, or `systemctl start docker`; apt-get install -y docker.io)"
-                )
+                     (scripts/start-dockerd.sh, or `systemctl start docker`; apt-get install -y docker.io): {e}"
+                ))
             })?;
         let io_root = dir.join("bundles");
         let mut map: HashMap<String, String> = labels.iter().cloned().collect();
@@ -137,16 +140,17 @@ impl DockerBackend {
         self
     }
 
+    /// Runs one engine call to completion, at most `limit`; failures are the engine's.
     fn block<T>(
         &self,
         what: &str,
         limit: Duration,
-        fut: impl std::future::Future<Output = Result<T>>,
+        fut: impl std::future::Future<Output = Result<T, CallError>>,
     ) -> Result<T> {
         self.rt
             .block_on(async { tokio::time::timeout(limit, fut).await })
-            .map_err(|_| anyhow!("docker: {what}: no answer within {limit:?}"))?
-            .with_context(|| format!("docker: {what}"))
+            .map_err(|_| Error::Container(format!("docker: {what}: no answer within {limit:?}")))?
+            .map_err(|e| Error::Container(format!("docker: {what}: {e}")))
     }
 
     fn image() -> String {
@@ -167,7 +171,7 @@ impl DockerBackend {
         if have {
             return Ok(());
         }
-        let tar = rootfs_tar()?;
+        let tar = rootfs_tar().context("building the image tarball")?;
         self.block(&format!("importing {image}"), API_TIMEOUT, async {
             let opts = CreateImageOptionsBuilder::default()
                 .from_src("-")
@@ -243,7 +247,7 @@ impl DockerBackend {
 }
 
 /// Drains an attached stream into (stdout, stderr).
-async fn collect(mut s: LogStream) -> Result<(Vec<u8>, Vec<u8>)> {
+async fn collect(mut s: LogStream) -> Result<(Vec<u8>, Vec<u8>), CallError> {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     while let Some(item) = s.next().await {
         match item? {
@@ -266,7 +270,7 @@ fn output(code: i64, stdout: Vec<u8>, stderr: Vec<u8>) -> Output {
 }
 
 /// The image's content: the mount points of the runc rootfs, plus /io.
-fn rootfs_tar() -> Result<Vec<u8>> {
+fn rootfs_tar() -> std::io::Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     for d in [
         "proc", "dev", "sys", "tmp", "etc", "usr", "lib", "lib64", "bin", "io",
@@ -288,7 +292,7 @@ fn rootfs_tar() -> Result<Vec<u8>> {
         WORKER_PATH.trim_start_matches('/'),
         std::io::empty(),
     )?;
-    Ok(b.into_inner()?)
+    b.into_inner()
 }
 
 impl Backend for DockerBackend {
@@ -336,7 +340,7 @@ impl Backend for DockerBackend {
                     Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
                     Some(Err(e)) if gone(&e) => Ok(137),
                     Some(Err(e)) => Err(e.into()),
-                    None => bail!("no exit status"),
+                    None => Err("no exit status".into()),
                 }
             })?;
             Ok(output(code, stdout, stderr))
@@ -379,7 +383,7 @@ impl Backend for DockerBackend {
                         .await?;
                     match client.start_exec(&exec.id, None).await? {
                         StartExecResults::Attached { output, .. } => Ok((exec.id, output)),
-                        StartExecResults::Detached => bail!("exec started detached"),
+                        StartExecResults::Detached => Err("exec started detached".into()),
                     }
                 }
             })?;
@@ -419,7 +423,7 @@ impl Backend for DockerBackend {
         });
         let io = self.io_dir(name);
         if io.exists() {
-            std::fs::remove_dir_all(&io)?;
+            std::fs::remove_dir_all(&io).with_context(|| format!("removing {}", io.display()))?;
         }
         res
     }

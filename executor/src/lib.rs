@@ -5,7 +5,8 @@
 //! runc or crun, or Docker through its Engine API), whose in-container dispatcher starts one
 //! worker process per CPU, pinned to that CPU, runs the function and records CLOCK_REALTIME
 //! timestamps. Results come back as the simulator's
-//! `FunctionRecord`s. This crate never depends on the simulator: the root crate glues both.
+//! `FunctionRecord`s. Errors are typed (`Error`) and say whether the user or the environment
+//! is at fault. This crate never depends on the simulator: the root crate glues both.
 
 pub mod agent;
 pub mod backend;
@@ -15,13 +16,16 @@ pub mod cluster;
 pub mod controller;
 pub mod dispatcher;
 pub mod docker;
+pub mod error;
 pub mod function;
 pub mod local;
 pub mod payload;
 pub mod protocol;
 pub mod reaper;
 pub mod runtime;
+pub mod signals;
 pub mod transport;
 
 pub use cluster::{AgentSpec, ClusterFile};
 pub use controller::{Controller, LiveBurst, LiveRun, OnNoCapacity, RunOutcome};
+pub use error::{Error, Fault, Result};

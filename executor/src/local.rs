@@ -1,7 +1,9 @@
 //! A local test cluster on one machine: a redis-server plus K agent processes, each advertising
 //! its own 127.0.0.x address. `up` writes the cluster file and a state file (pids) into a run
 //! directory; `down` stops everything it started, and the agents clean up their containers.
+//! `leftovers` is the check (for tests and tools) that a cluster left nothing on this machine.
 
+use std::fmt;
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -9,13 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use crate::agent::cluster_prefix;
+use crate::backend::list_containers;
 use crate::cluster::{physical_cores, ClusterFile};
 use crate::docker::DockerBackend;
+use crate::error::{Context, Error, Result};
+use crate::reaper::leftover_cgroups;
 use crate::runtime::{prepare_cgroups_for_crun, RuntimeKind};
 use crate::transport::Broker;
 
@@ -51,7 +56,8 @@ pub fn missing_prerequisites_for(runtime: RuntimeKind) -> Option<String> {
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr().context("finding a free port")?.port())
 }
 
 /// What `up` started, as saved in `<dir>/cluster-state.json`.
@@ -67,10 +73,16 @@ const STATE_FILE: &str = "cluster-state.json";
 
 fn spawn_detached(program: &Path, args: &[String], log: &Path) -> Result<i32> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let err = out.try_clone()?;
+    let err = out
+        .try_clone()
+        .with_context(|| format!("opening {}", log.display()))?;
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
     // Its own session: Ctrl-C in the terminal that ran `cluster up` does not reach it.
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed: it makes one setsid(2) system call and converts its errno into an
+    // io::Error (`from_raw_os_error`, no allocation); it takes no lock and touches no state
+    // shared with the parent's other threads.
     unsafe {
         cmd.pre_exec(|| {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
@@ -96,7 +108,8 @@ fn alive(pid: i32) -> bool {
 }
 
 /// Starts redis on `port` and `nodes` agents, each run as `agent_cmd... --cluster FILE --id i`,
-/// with containers run by `runtime`.
+/// with containers run by `runtime`. Bad arguments are checked first (the user's errors), then
+/// the machine (`missing_prerequisites_for`). On failure, whatever it started is stopped again.
 pub fn up(
     dir: &Path,
     nodes: u32,
@@ -107,17 +120,49 @@ pub fn up(
     runtime: RuntimeKind,
 ) -> Result<(ClusterFile, LocalState)> {
     if nodes == 0 || cpus_per_node == 0 {
-        bail!("--nodes and --cpus-per-node: expected integers >= 1");
+        return Err(Error::input(
+            "--nodes and --cpus-per-node: expected integers >= 1",
+        ));
     }
+    let Some((program, pre)) = agent_cmd.split_first() else {
+        return Err(Error::input("empty agent command"));
+    };
     if dir.join(STATE_FILE).exists() {
-        bail!(
+        return Err(Error::input(format!(
             "a cluster is already up in {} (run `burstsim cluster down --dir {}` first)",
             dir.display(),
             dir.display()
-        );
+        )));
+    }
+    if let Some(why) = missing_prerequisites_for(runtime) {
+        return Err(Error::Missing(format!(
+            "cannot start a local cluster: {why}"
+        )));
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let dir = dir.canonicalize()?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    let cluster = write_cluster_file(&dir, nodes, cpus_per_node, port, worker_binary, runtime)?;
+    let mut state = start_broker(&dir, &cluster, port)?;
+    let started = start_agents(&dir, program, pre, nodes, &mut state)
+        .and_then(|()| wait_for_heartbeats(&dir, &cluster, &state));
+    if let Err(e) = started {
+        let _ = down(&dir);
+        return Err(e);
+    }
+    Ok((cluster, state))
+}
+
+/// Writes `<dir>/cluster.toml` of a local cluster, once the runtime is ready for its agents.
+fn write_cluster_file(
+    dir: &Path,
+    nodes: u32,
+    cpus_per_node: u32,
+    port: u16,
+    worker_binary: Option<PathBuf>,
+    runtime: RuntimeKind,
+) -> Result<ClusterFile> {
     let cores = physical_cores();
     if nodes * cpus_per_node > cores {
         eprintln!(
@@ -130,25 +175,45 @@ pub fn up(
     let mut cluster = ClusterFile::local(&broker, &dir.join("state"), nodes, cpus_per_node);
     cluster.worker_binary = worker_binary;
     cluster.runtime = runtime;
-    if runtime == RuntimeKind::Docker {
-        // Imported once here: agents importing at the same time would leave dangling copies.
-        DockerBackend::connect(&dir, Path::new("/proc/self/exe"), &[])?.ensure_image()?;
-    }
-    if runtime == RuntimeKind::Crun {
-        // Once, before the agents start (each would try it too).
-        let moved = prepare_cgroups_for_crun()?;
-        if !moved.is_empty() {
-            eprintln!(
-                "crun: moved cgroup controllers {moved:?} from cgroup v2 to v1 \
-                 (/sys/fs/cgroup/<name>): crun does not support hybrid mode otherwise"
-            );
-        }
-    }
+    prepare_runtime(dir, runtime)?;
     // Short keys: each local cluster gets its own namespace on a shared broker.
     cluster.name = format!("l{port}");
-    let cluster_file = dir.join("cluster.toml");
-    fs::write(&cluster_file, toml::to_string(&cluster)?)?;
+    let path = dir.join("cluster.toml");
+    let text = toml::to_string(&cluster)
+        .map_err(|e| Error::Protocol(format!("encoding the cluster file: {e}")))?;
+    fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(cluster)
+}
 
+/// What every agent would otherwise do at start, at the same time: Docker's image import
+/// (concurrent imports leave dangling copies), crun's cgroup layout.
+fn prepare_runtime(dir: &Path, runtime: RuntimeKind) -> Result<()> {
+    match runtime {
+        RuntimeKind::Docker => {
+            DockerBackend::connect(dir, Path::new("/proc/self/exe"), &[])?.ensure_image()
+        }
+        RuntimeKind::Crun => {
+            let moved = prepare_cgroups_for_crun()?;
+            if !moved.is_empty() {
+                eprintln!(
+                    "crun: moved cgroup controllers {moved:?} from cgroup v2 to v1 \
+                     (/sys/fs/cgroup/<name>): crun does not support hybrid mode otherwise"
+                );
+            }
+            Ok(())
+        }
+        RuntimeKind::Runc => Ok(()),
+    }
+}
+
+fn save_state(dir: &Path, state: &LocalState) -> Result<()> {
+    let path = dir.join(STATE_FILE);
+    fs::write(&path, serde_json::to_string_pretty(state)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Starts redis-server for `cluster`, records it in the state file and waits until it answers.
+fn start_broker(dir: &Path, cluster: &ClusterFile, port: u16) -> Result<LocalState> {
     let redis_pid = spawn_detached(
         Path::new("redis-server"),
         &[
@@ -163,18 +228,18 @@ pub fn up(
         ],
         &dir.join("redis.log"),
     )?;
-    let mut state = LocalState {
+    let state = LocalState {
         redis_pid,
         agent_pids: Vec::new(),
-        cluster_file: cluster_file.clone(),
+        cluster_file: dir.join("cluster.toml"),
     };
-    fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
+    save_state(dir, &state)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match Broker::connect(&broker, &cluster.name, Duration::from_millis(500)) {
-            Ok(_) => break,
+        match Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(500)) {
+            Ok(_) => return Ok(state),
             Err(e) if Instant::now() >= deadline || !alive(redis_pid) => {
-                let _ = down(&dir);
+                let _ = down(dir);
                 return Err(e.context(format!(
                     "redis did not start (see {}/redis.log)",
                     dir.display()
@@ -183,12 +248,22 @@ pub fn up(
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
-    let (program, pre) = agent_cmd.split_first().context("empty agent command")?;
+}
+
+/// Starts agents `0..nodes` as `program pre... --cluster FILE --id i`, each recorded in the
+/// state file as soon as it runs.
+fn start_agents(
+    dir: &Path,
+    program: &str,
+    pre: &[String],
+    nodes: u32,
+    state: &mut LocalState,
+) -> Result<()> {
     for id in 0..nodes {
         let mut args = pre.to_vec();
         args.extend([
             "--cluster".into(),
-            cluster_file.display().to_string(),
+            state.cluster_file.display().to_string(),
             "--id".into(),
             id.to_string(),
         ]);
@@ -198,15 +273,20 @@ pub fn up(
             &dir.join(format!("agent{id}.log")),
         )?;
         state.agent_pids.push(pid);
-        fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
+        save_state(dir, state)?;
     }
-    // Ready when every agent has sent a heartbeat.
-    let mut b = Broker::connect(&broker, &cluster.name, Duration::from_millis(1000))?;
+    Ok(())
+}
+
+/// Waits until every agent has sent a heartbeat; fails with the log of an agent that exited.
+fn wait_for_heartbeats(dir: &Path, cluster: &ClusterFile, state: &LocalState) -> Result<()> {
+    let nodes = cluster.agents.len() as u32;
+    let mut b = Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(1000))?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let hbs = b.heartbeats(nodes)?;
         if hbs.iter().all(Option::is_some) {
-            break;
+            return Ok(());
         }
         if let Some((i, _)) = state
             .agent_pids
@@ -215,64 +295,66 @@ pub fn up(
             .find(|(_, &p)| !alive(p))
         {
             let log = fs::read_to_string(dir.join(format!("agent{i}.log"))).unwrap_or_default();
-            let _ = down(&dir);
-            bail!("agent {i} exited at start:\n{}", log.trim());
+            return Err(Error::Agents(format!(
+                "agent {i} exited at start:\n{}",
+                log.trim()
+            )));
         }
         if Instant::now() >= deadline {
-            let _ = down(&dir);
-            bail!(
+            return Err(Error::Agents(format!(
                 "agents sent no heartbeat within 20 s (see {}/agent*.log)",
                 dir.display()
-            );
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok((cluster, state))
+}
+
+/// Sends SIGTERM to `pids`, waits up to `grace` for them to exit, then SIGKILLs the ones still
+/// running and returns them.
+fn terminate(pids: &[i32], grace: Duration) -> Vec<i32> {
+    for &pid in pids {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    for &pid in &left {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    left
 }
 
 /// Stops what `up` started in `dir`: agents first (they remove their containers), then redis.
+/// A directory without a cluster is the user's mistake; anything else, the environment's.
 pub fn down(dir: &Path) -> Result<()> {
+    let state = state(dir)?;
+    for pid in terminate(&state.agent_pids, Duration::from_secs(15)) {
+        eprintln!("agent pid {pid} did not stop in time: killed it (its reaper cleans up)");
+    }
+    terminate(&[state.redis_pid], Duration::from_secs(5));
     let path = dir.join(STATE_FILE);
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no cluster is up in {} ({} missing)",
-            dir.display(),
-            path.display()
-        )
-    })?;
-    let state: LocalState =
-        crate::protocol::parse("cluster state", &text).map_err(anyhow::Error::msg)?;
-    for &pid in &state.agent_pids {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    for &pid in &state.agent_pids {
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if alive(pid) {
-            eprintln!("agent pid {pid} did not stop in time: killing it (its reaper cleans up)");
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-    let _ = kill(Pid::from_raw(state.redis_pid), Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(state.redis_pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if alive(state.redis_pid) {
-        let _ = kill(Pid::from_raw(state.redis_pid), Signal::SIGKILL);
-    }
-    fs::remove_file(&path)?;
-    Ok(())
+    fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
 }
 
 /// Reads the state of the cluster that is up in `dir`.
 pub fn state(dir: &Path) -> Result<LocalState> {
     let path = dir.join(STATE_FILE);
-    let text = fs::read_to_string(&path)
-        .with_context(|| format!("no cluster is up in {}", dir.display()))?;
-    crate::protocol::parse("cluster state", &text).map_err(anyhow::Error::msg)
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::input(format!(
+                "no cluster is up in {} ({} missing)",
+                dir.display(),
+                path.display()
+            )))
+        }
+        Err(e) => return Err(Error::from(e).context(format!("reading {}", path.display()))),
+    };
+    crate::protocol::parse("cluster state", &text)
+        .map_err(|e| Error::Protocol(format!("{}: {e}", path.display())))
 }
 
 /// True while process `pid` runs (not a zombie).
@@ -302,4 +384,69 @@ pub fn container_processes(prefix: &str) -> Vec<i32> {
         }
     }
     pids
+}
+
+/// What the agents of a cluster left on this machine.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Containers the cluster's backend still lists.
+    pub containers: Vec<String>,
+    /// Container cgroups, over every hierarchy.
+    pub cgroups: Vec<PathBuf>,
+    /// Bundle (OCI) or payload (Docker) directories of the agents.
+    pub dirs: Vec<PathBuf>,
+    /// Processes still running in one of the cluster's containers.
+    pub processes: Vec<i32>,
+}
+
+impl Leftovers {
+    pub fn is_empty(&self) -> bool {
+        *self == Leftovers::default()
+    }
+}
+
+impl fmt::Display for Leftovers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "containers {:?}, cgroups {:?}, dirs {:?}, processes {:?}",
+            self.containers, self.cgroups, self.dirs, self.processes
+        )
+    }
+}
+
+/// What the agents of `cluster` have left on this machine now: containers (by the cluster's
+/// name prefix, in its backend's list), cgroups, bundle or payload directories, processes.
+pub fn leftovers(cluster: &ClusterFile) -> Result<Leftovers> {
+    let prefix = cluster_prefix(&cluster.name);
+    let containers = list_containers(cluster.runtime)?
+        .into_iter()
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    let dirs = (0..cluster.agents.len())
+        .flat_map(|i| {
+            fs::read_dir(cluster.state_dir.join(format!("agent{i}/bundles")))
+                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect();
+    Ok(Leftovers {
+        containers,
+        cgroups: leftover_cgroups(&prefix),
+        dirs,
+        processes: container_processes(&prefix),
+    })
+}
+
+/// What is still left of `cluster` after waiting up to `within` for its agents to clean up
+/// (empty: nothing).
+pub fn leftovers_within(cluster: &ClusterFile, within: Duration) -> Result<Leftovers> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = leftovers(cluster)?;
+        if left.is_empty() || Instant::now() >= deadline {
+            return Ok(left);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

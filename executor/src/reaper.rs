@@ -7,12 +7,12 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
-use nix::sys::signal::{kill, signal, SigHandler, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::backend::{self, Backend};
 use crate::bundle::CGROUP_PARENT;
+use crate::error::{Error, Result};
 
 /// What was removed, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -47,12 +47,12 @@ pub fn leftover_cgroups(prefix: &str) -> Vec<PathBuf> {
 pub fn cleanup(backend: &dyn Backend, prefix: &str, bundles_dir: &Path) -> Cleaned {
     let mut cleaned = Cleaned::default();
     match backend.list() {
-        Err(e) => eprintln!("cleanup: {e:#}"),
+        Err(e) => eprintln!("cleanup: {e}"),
         Ok(ids) => {
             for id in ids.iter().filter(|id| id.starts_with(prefix)) {
                 match backend.remove(id) {
                     Ok(()) => cleaned.containers += 1,
-                    Err(e) => eprintln!("cleanup: {e:#}"),
+                    Err(e) => eprintln!("cleanup: {e}"),
                 }
             }
         }
@@ -97,20 +97,22 @@ pub fn reap_main(args: &[String]) -> Result<()> {
             "--runtime" => runtime = v,
             "--prefix" => prefix = v,
             "--bundles" => bundles = v,
-            other => bail!("reap: unknown argument `{other}`"),
+            other => return Err(Error::input(format!("reap: unknown argument `{other}`"))),
         }
     }
     let (Some(runtime), Some(prefix), Some(bundles)) = (runtime, prefix, bundles) else {
-        bail!("reap: expected --runtime BIN --prefix P --bundles DIR");
+        return Err(Error::input(
+            "reap: expected --runtime BIN --prefix P --bundles DIR",
+        ));
     };
     if prefix.len() < 4 {
-        bail!("reap: prefix `{prefix}` too short to be safe");
+        return Err(Error::input(format!(
+            "reap: prefix `{prefix}` too short to be safe"
+        )));
     }
     // Ctrl-C to the agent's process group must not kill the reaper before it cleans up.
-    unsafe {
-        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            let _ = signal(s, SigHandler::SigIgn);
-        }
+    if let Err(e) = crate::signals::outlive_termination() {
+        eprintln!("reaper: cannot catch Ctrl-C/SIGTERM ({e}): a signal may end it early");
     }
     let _ = nix::unistd::setsid();
     let mut sink = [0u8; 64];

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
 
 /// What runs the containers: an OCI runtime CLI on generated bundles, or a Docker engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -60,16 +61,16 @@ impl Runtime {
     pub fn check(&self) -> Result<()> {
         match self.cmd().arg("--version").output() {
             Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => bail!(
+            Ok(o) => Err(Error::Container(format!(
                 "`{} --version` failed: {}",
                 self.binary.display(),
                 String::from_utf8_lossy(&o.stderr).trim()
-            ),
-            Err(e) => bail!(
+            ))),
+            Err(e) => Err(Error::Missing(format!(
                 "OCI runtime `{}` not found ({e}); install it (apt-get install -y {})",
                 self.binary.display(),
                 self.binary.display()
-            ),
+            ))),
         }
     }
 
@@ -105,11 +106,11 @@ impl Runtime {
             .with_context(|| format!("starting `{} run -d {id}`", self.binary.display()))?;
         if !status.success() {
             let err = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!(
+            return Err(Error::Container(format!(
                 "`{} run -d {id}` failed: {}",
                 self.binary.display(),
                 err.trim()
-            );
+            )));
         }
         Ok(())
     }
@@ -129,39 +130,53 @@ impl Runtime {
 
     /// Kills and removes a container; a container that is already gone is not an error.
     pub fn delete(&self, id: &str) -> Result<()> {
-        let out = self.cmd().args(["delete", "-f", id]).output()?;
+        let out = self
+            .cmd()
+            .args(["delete", "-f", id])
+            .output()
+            .with_context(|| format!("running `{} delete`", self.binary.display()))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             if !(err.contains("does not exist") || err.contains("not found")) {
-                bail!(
+                return Err(Error::Container(format!(
                     "`{} delete -f {id}` failed: {}",
                     self.binary.display(),
                     err.trim()
-                );
+                )));
             }
         }
         Ok(())
     }
 
-    /// Ids of the containers the runtime knows.
+    /// Ids of the containers the runtime knows. `runc list` (1.1) fails when a container is
+    /// deleted while it lists ("stat /run/runc/<id>: no such file or directory"): that race
+    /// with another agent's cleanup is retried, so a cleanup never skips containers for it.
     pub fn list(&self) -> Result<Vec<String>> {
-        let out = self
-            .cmd()
-            .args(["list", "-q"])
-            .output()
-            .with_context(|| format!("running `{} list`", self.binary.display()))?;
-        if !out.status.success() {
-            bail!(
-                "`{} list` failed: {}",
-                self.binary.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+        let mut attempts = 0;
+        loop {
+            let out = self
+                .cmd()
+                .args(["list", "-q"])
+                .output()
+                .with_context(|| format!("running `{} list`", self.binary.display()))?;
+            if out.status.success() {
+                return Ok(String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect());
+            }
+            let err = String::from_utf8_lossy(&out.stderr);
+            attempts += 1;
+            if !err.contains("no such file or directory") || attempts >= 10 {
+                return Err(Error::Container(format!(
+                    "`{} list` failed: {}",
+                    self.binary.display(),
+                    err.trim()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect())
     }
 }
 
@@ -200,25 +215,26 @@ pub fn prepare_cgroups_for_crun() -> Result<Vec<String>> {
              (or use runtime = \"runc\")",
             d = dir.display()
         );
-        std::fs::create_dir_all(&dir)
+        let moved = std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating {}", dir.display()))
-            .with_context(|| how.clone())?;
-        nix::mount::mount(
-            Some("cgroup"),
-            &dir,
-            Some("cgroup"),
-            nix::mount::MsFlags::empty(),
-            Some(c.as_str()),
-        )
-        .with_context(|| format!("mounting the {c} cgroup v1 hierarchy"))
-        .with_context(|| how.clone())?;
+            .and_then(|()| {
+                nix::mount::mount(
+                    Some("cgroup"),
+                    &dir,
+                    Some("cgroup"),
+                    nix::mount::MsFlags::empty(),
+                    Some(c.as_str()),
+                )
+                .with_context(|| format!("mounting the {c} cgroup v1 hierarchy"))
+            });
+        moved.map_err(|e| Error::Container(format!("{how}: {e}")))?;
     }
     let left = hybrid_v2_controllers();
     if !left.is_empty() {
-        bail!(
+        return Err(Error::Container(format!(
             "crun does not run on a hybrid cgroup host while controllers {left:?} are on cgroup v2 \
              (moving them to v1 did not take)"
-        );
+        )));
     }
     Ok(controllers)
 }

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
 use redis::streams::{StreamReadOptions, StreamReadReply};
-use redis::{Commands, Connection};
+use redis::{Commands, Connection, RedisResult};
 
+use crate::error::{Error, Result};
 use crate::protocol::Heartbeat;
 
 /// How long a call keeps reconnecting to a broker that went away.
@@ -23,12 +23,15 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Connects; fails with a clear error when the broker is not there.
+    /// Connects; fails with a clear error when the broker is not there (the environment's
+    /// fault) or its URL is not one (the user's).
     pub fn connect(url: &str, cluster: &str, timeout: Duration) -> Result<Self> {
-        let client =
-            redis::Client::open(url).with_context(|| format!("invalid broker URL `{url}`"))?;
-        let conn = Self::open(&client, timeout).with_context(|| {
-            format!("cannot reach the broker at {url} (is redis-server running there?)")
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::Input(format!("invalid broker URL `{url}`: {e}")))?;
+        let conn = Self::open(&client, timeout).map_err(|e| {
+            Error::Broker(format!(
+                "cannot reach the broker at {url} (is redis-server running there?): {e}"
+            ))
         })?;
         Ok(Broker {
             client,
@@ -39,7 +42,7 @@ impl Broker {
         })
     }
 
-    fn open(client: &redis::Client, timeout: Duration) -> Result<Connection> {
+    fn open(client: &redis::Client, timeout: Duration) -> RedisResult<Connection> {
         let mut conn = client.get_connection_with_timeout(timeout)?;
         conn.set_read_timeout(Some(timeout + Duration::from_secs(2)))?;
         conn.set_write_timeout(Some(timeout))?;
@@ -48,24 +51,24 @@ impl Broker {
     }
 
     /// Runs `f`, reconnecting on connection errors for up to `RECONNECT_FOR`.
-    fn call<T>(
-        &mut self,
-        mut f: impl FnMut(&mut Connection) -> redis::RedisResult<T>,
-    ) -> Result<T> {
+    fn call<T>(&mut self, mut f: impl FnMut(&mut Connection) -> RedisResult<T>) -> Result<T> {
         let deadline = Instant::now() + RECONNECT_FOR;
         loop {
             match f(&mut self.conn) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
                     if Instant::now() >= deadline {
-                        return Err(anyhow!("broker at {} unreachable: {e}", self.url));
+                        return Err(Error::Broker(format!(
+                            "broker at {} unreachable: {e}",
+                            self.url
+                        )));
                     }
                     std::thread::sleep(Duration::from_millis(200));
                     if let Ok(c) = Self::open(&self.client, self.timeout) {
                         self.conn = c;
                     }
                 }
-                Err(e) => return Err(anyhow!("broker at {}: {e}", self.url)),
+                Err(e) => return Err(Error::Broker(format!("broker at {}: {e}", self.url))),
             }
         }
     }

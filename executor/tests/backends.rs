@@ -1,8 +1,10 @@
-//! Real bursts through the other container backends: Docker (Engine API) and crun, on a local
-//! cluster of 2 agents. Pinning is checked from inside the workers; cleanup is checked in the
-//! backend's own list (`docker ps -a --filter label=...`, `crun list`), the cgroup tree, the
-//! payload/bundle directories and /proc. Skipped, with a printed `SKIPPED` line, only when not
-//! root or when the tool (dockerd, crun, redis-server) is not installed. A Docker engine that is
+//! The same cluster tests on every container backend: runc and crun (OCI bundles) and Docker
+//! (Engine API), each on a local cluster of agent processes. `on_every_backend!` turns each
+//! test body into one test per backend (`runc::…`, `crun::…`, `docker::…`), so each backend
+//! passes or fails on its own. Pinning is checked from inside the workers; cleanup with
+//! `executor::local::leftovers` (the backend's list, cgroups, bundle/payload directories,
+//! /proc). A backend is skipped, with a printed `SKIPPED` line, only when not root or when its
+//! tool (runc, crun, dockerd) or redis-server is not installed; a Docker engine that is
 //! installed but not running is started with scripts/start-dockerd.sh.
 
 use std::process::Command;
@@ -19,9 +21,36 @@ use policies::{PolicySpec, Status};
 mod common;
 use common::*;
 
-/// A burst of two functions on two 1-CPU agents: both Ok, each worker pinned to its agent's
-/// host CPU as seen from inside, the function really ran, nothing left afterwards.
-fn burst_runs_pinned_and_cleans_up(runtime: RuntimeKind) {
+/// For each test body `fn name(runtime: RuntimeKind)`, one `#[test]` per backend.
+macro_rules! on_every_backend {
+    ($($test:ident),+ $(,)?) => {
+        on_every_backend!(@backend runc Runc $($test),+);
+        on_every_backend!(@backend crun Crun $($test),+);
+        on_every_backend!(@backend docker Docker $($test),+);
+    };
+    (@backend $module:ident $kind:ident $($test:ident),+) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(executor::runtime::RuntimeKind::$kind)
+                }
+            )+
+        }
+    };
+}
+
+on_every_backend!(
+    burst_runs_pinned_workers_and_cleans_up,
+    faas_reuses_warm_containers,
+    killed_agent_fails_its_functions_and_is_cleaned_up,
+    cancelled_run_removes_its_containers,
+);
+
+/// A burst of two functions on two 1-CPU agents: both Ok, one container per invoker, each
+/// worker pinned to its agent's host CPU as seen from inside, the functions really ran,
+/// nothing left afterwards.
+fn burst_runs_pinned_workers_and_cleans_up(runtime: RuntimeKind) {
     let Some(up) = up(runtime, 2, 1) else { return };
     let mut c = controller(&up);
     let run = homogeneous(vec![
@@ -36,12 +65,14 @@ fn burst_runs_pinned_and_cleans_up(runtime: RuntimeKind) {
     for r in &out.records {
         assert_eq!(r.status, Status::Ok, "{r:?}");
         assert!(r.cold);
+        assert!(r.t_submit <= r.t_dispatch, "{r:?}");
         assert!(r.t_dispatch <= r.t_container_ready, "{r:?}");
-        assert!(
-            r.t_container_ready <= r.t_start && r.t_start < r.t_end,
-            "{r:?}"
-        );
+        assert!(r.t_container_ready <= r.t_start, "{r:?}");
+        assert!(r.t_start < r.t_end, "{r:?}");
+        assert_eq!(r.cpu, Some(0));
     }
+    let invokers: std::collections::BTreeSet<u32> = out.records.iter().map(|r| r.invoker).collect();
+    assert_eq!(invokers.len(), 2);
     assert!(out.records[0].t_end - out.records[0].t_start >= 0.29);
     let cores = executor::cluster::physical_cores();
     assert_eq!(out.traces.len(), 2);
@@ -58,64 +89,9 @@ fn burst_runs_pinned_and_cleans_up(runtime: RuntimeKind) {
     assert_clean(&up, Duration::from_secs(15));
 }
 
-#[test]
-fn docker_burst_runs_pinned_workers_and_cleans_up() {
-    burst_runs_pinned_and_cleans_up(RuntimeKind::Docker);
-}
-
-#[test]
-fn crun_burst_runs_pinned_workers_and_cleans_up() {
-    burst_runs_pinned_and_cleans_up(RuntimeKind::Crun);
-}
-
-#[test]
-fn docker_container_gets_its_cpuset_and_memory_limit() {
-    // Seen from the engine: the container's HostConfig, read while the burst runs.
-    let Some(up) = up(RuntimeKind::Docker, 1, 1) else {
-        return;
-    };
-    let mut c = controller(&up);
-    let run = homogeneous(vec![FunctionInput::Sleep { seconds: 1.5 }]);
-    let name = up.cluster.name.clone();
-    let seen = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(id) = docker_ps(&name).first() {
-                let out = Command::new("docker")
-                    .args([
-                        "inspect",
-                        "--format",
-                        "{{.HostConfig.CpusetCpus}} {{.HostConfig.Memory}} \
-                         {{.HostConfig.NetworkMode}} {{index .Config.Labels \"burstsim.agent\"}}",
-                    ])
-                    .arg(id)
-                    .output()
-                    .unwrap();
-                let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                if !s.is_empty() {
-                    return s;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        String::new()
-    });
-    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
-    assert_eq!(out.records[0].status, Status::Ok, "{:?}", out.records[0]);
-    let cores = executor::cluster::physical_cores();
-    let cpu = up.cluster.host_cpus(0, cores)[0];
-    assert_eq!(
-        seen.join().unwrap(),
-        format!("{cpu} {} none 0", 128 * 1024 * 1024)
-    );
-    assert_clean(&up, Duration::from_secs(15));
-}
-
-#[test]
-fn docker_faas_reuses_warm_containers() {
-    let Some(up) = up(RuntimeKind::Docker, 2, 1) else {
-        return;
-    };
+/// Same action, same home invoker: the second invocation finds the first's container warm.
+fn faas_reuses_warm_containers(runtime: RuntimeKind) {
+    let Some(up) = up(runtime, 2, 1) else { return };
     let mut c = controller(&up);
     let sleep = |s| FunctionInput::Sleep { seconds: s };
     let run = LiveRun {
@@ -130,6 +106,8 @@ fn docker_faas_reuses_warm_containers() {
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
     for r in &out.records {
         assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert!(r.cpu_shared);
+        assert_eq!(r.cpu, None);
     }
     assert!(out.records[0].cold);
     assert!(!out.records[1].cold, "{:?}", out.records[1]);
@@ -137,29 +115,18 @@ fn docker_faas_reuses_warm_containers() {
     assert_clean(&up, Duration::from_secs(15));
 }
 
-#[test]
-fn docker_killed_agent_is_reaped() {
-    let Some(up) = up(RuntimeKind::Docker, 2, 1) else {
-        return;
-    };
+/// An agent SIGKILLed while its container runs: its function fails as lost, the other
+/// completes, and its reaper removes what it left.
+fn killed_agent_fails_its_functions_and_is_cleaned_up(runtime: RuntimeKind) {
+    let Some(up) = up(runtime, 2, 1) else { return };
     let mut c = controller(&up);
     let run = homogeneous(vec![FunctionInput::Sleep { seconds: 3.0 }; 2]);
     let victim = up.state.agent_pids[1];
-    let name = up.cluster.name.clone();
-    let killer = std::thread::spawn(move || {
-        // Killed while its container runs (seen in `docker ps`).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while docker_ps(&name).len() < 2 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(victim),
-            nix::sys::signal::SIGKILL,
-        )
-        .unwrap();
-    });
+    let killer = when_running(&up, 2, move || sigkill(victim));
+    let t = Instant::now();
     let out = c.run(&run, &AtomicBool::new(false)).unwrap();
     killer.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     let lost = out.records.iter().find(|r| r.invoker == 1).unwrap();
     assert_eq!(lost.status, Status::Failed, "{lost:?}");
     assert!(lost.reason.contains("invoker 1 lost"), "{}", lost.reason);
@@ -168,23 +135,15 @@ fn docker_killed_agent_is_reaped() {
     assert_clean(&up, Duration::from_secs(15));
 }
 
-#[test]
-fn docker_cancelled_run_removes_its_containers() {
-    let Some(up) = up(RuntimeKind::Docker, 2, 1) else {
-        return;
-    };
+/// Ctrl-C of the controller while containers run: the run ends at once, its functions are
+/// recorded as cancelled, the agents kill the containers and stay up.
+fn cancelled_run_removes_its_containers(runtime: RuntimeKind) {
+    let Some(up) = up(runtime, 2, 1) else { return };
     let mut c = controller(&up);
     let run = homogeneous(vec![FunctionInput::Sleep { seconds: 20.0 }; 2]);
     let cancel = Arc::new(AtomicBool::new(false));
-    let name = up.cluster.name.clone();
     let flag = cancel.clone();
-    let ctrl_c = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while docker_ps(&name).len() < 2 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        flag.store(true, Ordering::Relaxed);
-    });
+    let ctrl_c = when_running(&up, 2, move || flag.store(true, Ordering::Relaxed));
     let t = Instant::now();
     let out = c.run(&run, &cancel).unwrap();
     ctrl_c.join().unwrap();
@@ -203,6 +162,40 @@ fn docker_cancelled_run_removes_its_containers() {
 }
 
 #[test]
+fn docker_container_gets_its_cpuset_and_memory_limit() {
+    // Seen from the engine: the container's HostConfig, read while the burst runs.
+    let Some(up) = up(RuntimeKind::Docker, 1, 1) else {
+        return;
+    };
+    let mut c = controller(&up);
+    let run = homogeneous(vec![FunctionInput::Sleep { seconds: 1.5 }]);
+    let cluster = up.cluster.clone();
+    let seen = when_running(&up, 1, move || {
+        let id = containers(&cluster).pop()?;
+        let out = Command::new("docker")
+            .args([
+                "inspect",
+                "--format",
+                "{{.HostConfig.CpusetCpus}} {{.HostConfig.Memory}} \
+                 {{.HostConfig.NetworkMode}} {{index .Config.Labels \"burstsim.agent\"}}",
+            ])
+            .arg(id)
+            .output()
+            .unwrap();
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    });
+    let out = c.run(&run, &AtomicBool::new(false)).unwrap();
+    assert_eq!(out.records[0].status, Status::Ok, "{:?}", out.records[0]);
+    let cores = executor::cluster::physical_cores();
+    let cpu = up.cluster.host_cpus(0, cores)[0];
+    assert_eq!(
+        seen.join().unwrap().as_deref(),
+        Some(format!("{cpu} {} none 0", 128 * 1024 * 1024).as_str())
+    );
+    assert_clean(&up, Duration::from_secs(15));
+}
+
+#[test]
 fn docker_engine_down_is_a_clear_error() {
     if !nix::unistd::Uid::effective().is_root() {
         println!("SKIPPED docker engine-down test: not root");
@@ -216,7 +209,8 @@ fn docker_engine_down_is_a_clear_error() {
     )
     .err()
     .expect("no engine there");
-    let msg = format!("{err:#}");
+    assert_eq!(err.fault(), executor::Fault::Environment);
+    let msg = err.to_string();
     assert!(msg.contains("cannot reach the Docker engine"), "{msg}");
     assert!(msg.contains("start-dockerd.sh"), "{msg}");
 }

@@ -4,17 +4,16 @@
 
 use std::collections::VecDeque;
 
-use crate::arrivals::Burst;
 use crate::event::Event;
 use crate::records::Slot;
 use crate::rng::{self, Rng};
-use crate::scenario::secs_to_ns;
+use crate::scenario::BurstSpec;
 use crate::sim::{Request, Sim};
 
 pub(crate) struct ClientState {
     rng: Rng,
     /// Arrived bursts not fully sent: (burst, next worker to send).
-    pending: VecDeque<(Burst, u32)>,
+    pending: VecDeque<(BurstSpec, u32)>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
@@ -43,9 +42,7 @@ impl Sim<'_> {
             .take()
             .expect("a BurstArrive has its burst");
         self.pull_arrival();
-        let inputs = self.sc.function_inputs(self.seed, &b);
-        for (k, input) in (0..b.workers).zip(inputs) {
-            let work = secs_to_ns(input.solo_seconds());
+        for (k, work) in (0..b.workers).zip(self.sc.work_ns(self.seed, b.id, &b)) {
             self.records.push(Slot::new(b.id, b.tenant, k, work));
         }
         self.arrived += b.workers as u64;
@@ -67,7 +64,9 @@ impl Sim<'_> {
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
         let burst_mode = self.sc.is_burst();
-        while let Some(&(burst, next)) = self.client.pending.front() {
+        while let Some((burst, next)) = self.client.pending.front() {
+            let (id, first_function, action) = (burst.id, burst.first_function, burst.action);
+            let (workers, next) = (burst.workers, *next);
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -79,7 +78,6 @@ impl Sim<'_> {
                 }
                 break;
             }
-            let workers = burst.workers;
             let n = if burst_mode { workers - next } else { 1 };
             if next + n >= workers {
                 self.client.pending.pop_front();
@@ -87,10 +85,10 @@ impl Sim<'_> {
                 front.1 = next + n;
             }
             self.send(Request {
-                burst: burst.id,
-                first_fid: burst.first_function + next as u64,
+                burst: id,
+                first_fid: first_function + next as u64,
                 workers: n,
-                action: burst.action,
+                action,
             });
         }
         self.client.in_try = false;

@@ -191,7 +191,7 @@ impl Sim<'_> {
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
         self.messages.remove(c.msg);
         // Under CPU shares each CPU-bound worker was counted as it finished.
-        if self.exclusive_cpu || !self.cpu_bound {
+        if self.exclusive_cpu || !self.cpu_bound[action as usize] {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];

@@ -30,7 +30,7 @@ impl Sim<'_> {
         let rng = &mut self.invokers[inv].rng;
         let model = &self.sc.invoker;
         let mut t = ready + model.payload.sample_ns(rng);
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound;
+        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[msg.action as usize];
         let mut last_end = t;
         for (k, slot) in self
             .records

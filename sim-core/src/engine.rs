@@ -35,6 +35,12 @@ pub struct EventQueue<E> {
     len: usize,
     peak: usize,
     popped: u64,
+    /// First-lane events pending, and popped so far.
+    first_len: usize,
+    first_popped: u64,
+    /// Largest `ordinary pending - first-lane popped` seen at an ordinary push: the peak the
+    /// queue would have had with every first-lane event scheduled up front, less their number.
+    peak_upfront: i64,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -53,6 +59,9 @@ impl<E> EventQueue<E> {
             len: 0,
             peak: 0,
             popped: 0,
+            first_len: 0,
+            first_popped: 0,
+            peak_upfront: 0,
         }
     }
 
@@ -85,6 +94,8 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn push(&mut self, time: u64, event: E) {
         self.push_key((time.min(MAX_TIME) << 1) | 1, event);
+        let ahead = (self.len - self.first_len) as i64 - self.first_popped as i64;
+        self.peak_upfront = self.peak_upfront.max(ahead);
     }
 
     /// Schedules `event` at `time` ahead of every [`EventQueue::push`]ed event at the same
@@ -93,6 +104,17 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn push_first(&mut self, time: u64, event: E) {
         self.push_key(time.min(MAX_TIME) << 1, event);
+        self.first_len += 1;
+    }
+
+    #[inline]
+    fn popped_key(&mut self, key: u64) {
+        self.len -= 1;
+        self.popped += 1;
+        if key & 1 == 0 {
+            self.first_len -= 1;
+            self.first_popped += 1;
+        }
     }
 
     /// The earliest event; ties in scheduling order.
@@ -110,8 +132,7 @@ impl<E> EventQueue<E> {
                 let (key, event) = self.buckets[b].pop().expect("one event");
                 self.mask &= !(1 << b);
                 self.last = key;
-                self.len -= 1;
-                self.popped += 1;
+                self.popped_key(key);
                 return Some((key >> 1, event));
             }
             let mut items = std::mem::take(&mut self.buckets[b]);
@@ -128,8 +149,7 @@ impl<E> EventQueue<E> {
             self.buckets[b] = items;
         }
         let (key, event) = self.zero.pop_front().expect("bucket 0 holds the minimum");
-        self.len -= 1;
-        self.popped += 1;
+        self.popped_key(key);
         Some((key >> 1, event))
     }
 
@@ -149,6 +169,13 @@ impl<E> EventQueue<E> {
     /// Events popped so far.
     pub fn popped(&self) -> u64 {
         self.popped
+    }
+
+    /// The peak the queue would have reached had the `first_lane` first-lane events of the run
+    /// all been scheduled before anything else (as a run that does not pull them lazily does),
+    /// given that they are pushed one at a time, each when the previous one is popped.
+    pub fn peak_with_first_lane_upfront(&self, first_lane: u64) -> usize {
+        (first_lane as i64 + self.peak_upfront.max(0)) as usize
     }
 }
 
@@ -214,6 +241,38 @@ mod tests {
                 (5, "later-ordinary")
             ]
         );
+    }
+
+    /// Three arrivals at 0, 10, 20; each schedules two events 15 later. Lazily, each arrival
+    /// is pushed (first lane) when the previous one pops.
+    fn arrivals_run(lazy: bool) -> EventQueue<(bool, u64)> {
+        let arrivals = [0u64, 10, 20];
+        let mut q = EventQueue::new();
+        let mut next = 0;
+        if lazy {
+            q.push_first(arrivals[0], (true, 0));
+            next = 1;
+        } else {
+            arrivals.iter().for_each(|&t| q.push(t, (true, t)));
+        }
+        while let Some((t, (arrival, _))) = q.pop() {
+            if arrival {
+                q.push(t + 15, (false, t));
+                q.push(t + 15, (false, t));
+                if lazy && next < arrivals.len() {
+                    q.push_first(arrivals[next], (true, arrivals[next]));
+                    next += 1;
+                }
+            }
+        }
+        q
+    }
+
+    #[test]
+    fn peak_as_if_the_first_lane_were_scheduled_up_front() {
+        let (lazy, upfront) = (arrivals_run(true), arrivals_run(false));
+        assert_eq!(lazy.popped(), upfront.popped());
+        assert_eq!(lazy.peak_with_first_lane_upfront(3), upfront.peak());
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub use sink::{RecordSink, SinkError};
 /// `--seed` override) and returns every record in function-id order. Same scenario and seed
 /// give identical output.
 pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutput {
-    let mut records = Vec::with_capacity(scenario.functions().unwrap_or(0) as usize);
+    let mut records = Vec::with_capacity(scenario.functions() as usize);
     let stats = simulate_into(scenario, seed, &mut records)
         .unwrap_or_else(|_| unreachable!("a Vec takes every record"));
     SimOutput { records, stats }

@@ -43,8 +43,8 @@ impl SimOutput {
 pub struct SimStats {
     /// Events processed (popped from the event queue).
     pub events: u64,
-    /// Largest number of pending events (a topic counts once, for its head message; the
-    /// arrival source once, for its next burst).
+    /// Largest number of pending events (a topic counts once, for its head message), counting
+    /// every burst as pending from the start (the engine pulls them lazily, one at a time).
     pub peak_event_queue: usize,
     /// Containers created for functions (cold starts) plus prewarm stem cells.
     pub containers_created: u64,
@@ -70,6 +70,10 @@ pub struct SimStats {
     pub heartbeats: u64,
     /// Time of the last event, s from the first submission.
     pub end_time_s: f64,
+    /// A trace that could not be replayed to its end (its file changed since the scenario was
+    /// loaded): the run holds the arrivals before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_error: Option<String>,
     /// How large the engine's tables grew (not in summary.json: a property of the engine, not
     /// of the modelled platform).
     #[serde(skip)]

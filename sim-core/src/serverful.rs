@@ -10,7 +10,7 @@ use policies::FunctionRecord;
 
 use crate::metrics::SimStats;
 use crate::rng;
-use crate::scenario::{secs_to_ns, Scenario};
+use crate::scenario::Scenario;
 use crate::sink::{RecordSink, SinkError};
 
 pub(crate) fn simulate(
@@ -19,8 +19,11 @@ pub(crate) fn simulate(
     sink: &mut dyn RecordSink,
 ) -> Result<SimStats, SinkError> {
     let mut startup_rng = rng::stream(seed, "serverful", 0);
-    let mut arrivals = sc.arrivals(seed).peekable();
-    let t0 = arrivals.peek().map(|b| b.at_ns).unwrap_or(0);
+    let mut arrivals = sc.run_arrivals(seed).peekable();
+    let t0 = match arrivals.peek() {
+        Some(Ok(b)) => b.at_ns,
+        _ => 0,
+    };
     let boot_end = t0 + sc.serverful.startup.sample_ns(&mut startup_rng);
     let secs = |t: u64| (t - t0) as f64 / 1e9;
     let mut cores: BinaryHeap<Reverse<(u64, u32, u32)>> = (0..sc.serverful.nodes)
@@ -29,13 +32,19 @@ pub(crate) fn simulate(
     let mut last = boot_end;
     let (mut bursts, mut functions) = (0u64, 0u64);
     let mut used = vec![false; sc.serverful.nodes as usize];
-    for burst in arrivals {
+    let mut arrival_error = None;
+    for item in arrivals {
+        let burst = match item {
+            Ok(burst) => burst,
+            Err(e) => {
+                arrival_error = Some(e.to_string());
+                break;
+            }
+        };
         bursts += 1;
         functions += burst.workers as u64;
-        let inputs = sc.function_inputs(seed, &burst);
-        for (k, input) in (0..burst.workers).zip(inputs) {
+        for (k, work) in (0..burst.workers).zip(sc.work_ns(seed, burst.id, &burst)) {
             let fid = burst.first_function + k as u64;
-            let work = secs_to_ns(input.solo_seconds());
             let Reverse((free, node, core)) = cores.pop().expect("at least one core");
             let start = free.max(burst.at_ns);
             let end = start + work;
@@ -63,6 +72,7 @@ pub(crate) fn simulate(
         cold_starts: sc.serverful.nodes as u64,
         requests: bursts,
         end_time_s: secs(last),
+        arrival_error,
         ..SimStats::default()
     };
     // Each node that ran something is its container, used to the end.

@@ -6,7 +6,6 @@ use std::rc::Rc;
 
 use policies::PlacementPolicy;
 
-use crate::arrivals::{Arrivals, Burst};
 use crate::client::ClientState;
 use crate::container::{CState, Container};
 use crate::controller::ControllerState;
@@ -16,7 +15,7 @@ use crate::invoker::InvokerState;
 use crate::metrics::{Footprint, SimStats};
 use crate::queue::QueueState;
 use crate::records::{RecordRing, NONE};
-use crate::scenario::{CpuModel, Scenario};
+use crate::scenario::{BurstSpec, CpuModel, RunArrivals, Scenario};
 use crate::sink::{RecordSink, SinkError};
 use crate::slab::Slab;
 
@@ -50,11 +49,12 @@ pub(crate) struct Sim<'a> {
     /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
     pub exclusive_policy: bool,
     pub exclusive_cpu: bool,
-    pub cpu_bound: bool,
+    /// Per action: its functions need a CPU to progress (slow down under CPU shares).
+    pub cpu_bound: Vec<bool>,
     pub q: EventQueue<Event>,
     /// The run's bursts, pulled one ahead: `next_arrival` has a `BurstArrive` pending.
-    pub arrivals: Arrivals<'a>,
-    pub next_arrival: Option<Burst>,
+    pub arrivals: RunArrivals<'a>,
+    pub next_arrival: Option<BurstSpec>,
     /// Functions of the bursts arrived so far.
     pub arrived: u64,
     pub now: u64,
@@ -90,9 +90,11 @@ impl<'a> Sim<'a> {
             policy,
             exclusive_policy,
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
-            cpu_bound: sc.workload.is_cpu_bound(),
+            cpu_bound: (0..sc.actions.len() as u32)
+                .map(|a| sc.action_is_cpu_bound(a))
+                .collect(),
             q: EventQueue::new(),
-            arrivals: sc.arrivals(seed),
+            arrivals: sc.run_arrivals(seed),
             next_arrival: None,
             arrived: 0,
             now: 0,
@@ -154,7 +156,9 @@ impl<'a> Sim<'a> {
             }
         }
         self.stats.events = self.q.popped();
-        self.stats.peak_event_queue = self.q.peak();
+        // As the counter always was: with every burst's arrival pending from the start.
+        let bursts = self.next_burst_id();
+        self.stats.peak_event_queue = self.q.peak_with_first_lane_upfront(bursts);
         self.stats.end_time_s = self.secs(self.now);
         // Containers still alive run nothing more (in id order, after their last record).
         let mut alive: Vec<(u64, u64)> = self
@@ -180,11 +184,25 @@ impl<'a> Sim<'a> {
         Ok(self.stats)
     }
 
+    /// Bursts that arrived (or are pending) so far.
+    fn next_burst_id(&self) -> u64 {
+        self.arrivals.bursts_so_far()
+    }
+
     /// Takes the next burst from the arrival source and schedules its arrival ahead of any
     /// other event at that instant (as if every arrival had been scheduled up front).
+    /// A source that fails (a trace file changed since it was read) ends the arrivals there,
+    /// with the reason in `SimStats::arrival_error`.
     pub fn pull_arrival(&mut self) {
-        self.next_arrival = self.arrivals.next();
-        if let Some(b) = self.next_arrival {
+        self.next_arrival = match self.arrivals.next() {
+            Some(Ok(b)) => Some(b),
+            Some(Err(e)) => {
+                self.stats.arrival_error = Some(e.to_string());
+                None
+            }
+            None => None,
+        };
+        if let Some(b) = &self.next_arrival {
             self.q.push_first(b.at_ns, Event::BurstArrive);
         }
     }

@@ -485,7 +485,7 @@ create = 1.0
 fn function_inputs_match_the_simulated_work() {
     let sc = scenario(RANDOM_BURSTS);
     let out = simulate(&sc, 21);
-    for burst in sc.arrivals(21) {
+    for burst in sc.run_arrivals(21).map(Result::unwrap) {
         let inputs: Vec<_> = sc.function_inputs(21, &burst).collect();
         assert_eq!(inputs.len(), burst.workers as usize);
         for (k, input) in inputs.iter().enumerate() {

@@ -27,7 +27,7 @@ fn base_config_loads() {
     let p = dir.write("ok.toml", BASE);
     let sc = load(&p, &[]).unwrap();
     assert_eq!(sc.name(), "ok");
-    assert_eq!(sc.functions(), Some(4));
+    assert_eq!(sc.functions(), 4);
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn set_overrides_values_and_bad_paths_fail() {
         ],
     )
     .unwrap();
-    assert_eq!(sc.functions(), Some(3));
+    assert_eq!(sc.functions(), 3);
     assert_eq!(sc.invokers[0].cpus, 8);
     assert_eq!(sc.name(), "renamed");
 
@@ -220,7 +220,7 @@ fn reference_config_documents_every_default() {
     let path = reference_path();
     let config = sim_core::load_config(&path, &[]).unwrap();
     let sc = Scenario::from_config(&config, &path).unwrap();
-    assert_eq!(sc.functions(), Some(120));
+    assert_eq!(sc.functions(), 120);
     // The values written there are the defaults.
     let c = config;
     assert_eq!(c.client, sim_core::config::ClientConfig::default());

@@ -14,7 +14,6 @@ use executor::ClusterFile;
 use policies::workload::FunctionInput;
 use policies::{ActionRef, FunctionRecord, PolicySpec};
 
-use super::{interrupt_flag, load_cluster};
 use crate::report::percentile;
 use crate::Error;
 
@@ -65,13 +64,13 @@ fn run(
         seed: 0,
         on_no_capacity: OnNoCapacity::Queue,
     };
-    let out = c.run(&run, &interrupt_flag())?;
+    let out = c.run(&run, &executor::signals::stop_flag())?;
     if out.cancelled {
-        return Err(Error::Other(anyhow::anyhow!("calibration interrupted")));
+        return Err(Error::environment("calibration interrupted"));
     }
     let failed: Vec<&FunctionRecord> = out.records.iter().filter(|r| !r.is_ok()).collect();
     if let Some(r) = failed.first() {
-        return Err(Error::Other(anyhow::anyhow!(
+        return Err(Error::environment(format_args!(
             "calibration run failed: {} of {} functions did not complete (first: {})",
             failed.len(),
             out.records.len(),
@@ -267,14 +266,14 @@ pub fn profile_toml(cal: &Calibration, cluster: &ClusterFile) -> String {
 
 /// `burstsim calibrate`.
 pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
-    let cluster = load_cluster(&args.cluster)?;
+    let cluster = ClusterFile::load(&args.cluster)?;
     let cal = measure(&cluster, args.samples)?;
     let text = profile_toml(&cal, &cluster);
     check_profile(&text)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    std::fs::write(&args.out, &text).map_err(|e| Error::io(&args.out, e))?;
+    crate::atomic::write_bytes(&args.out, text.as_bytes())?;
     println!(
         "queue latency median {:.4} s, creation {:.4} s (FaaS {:.4} s alone, {:.4} s with {} at once), \
          warm start {:.4} s, payload {:.4} s, worker spawn {:.4} s",
@@ -302,9 +301,8 @@ fn check_profile(text: &str) -> Result<(), Error> {
         "include = [\"profile.toml\"]\n[policy]\nname = \"faas\"\n[workload]\nkind = \"sleep\"\nduration = { dist = \"constant\", value = 1.0 }\n[[bursts]]\nworkers = 1\n[[cluster.invokers]]\ncpus = 1\n",
     )
     .map_err(|e| Error::io(&cfg, e))?;
-    let res = sim_core::config::load_config(&cfg, &[])
-        .and_then(|c| sim_core::Scenario::from_config(&c, &cfg));
+    let res = sim_core::Scenario::load(&cfg, &[]);
     let _ = std::fs::remove_dir_all(&dir);
     res.map(|_| ())
-        .map_err(|e| Error::Other(anyhow::anyhow!("generated profile does not load: {e}")))
+        .map_err(|e| Error::environment(format_args!("generated profile does not load: {e}")))
 }

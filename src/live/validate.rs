@@ -4,36 +4,28 @@
 //! overlays the start-latency CDFs.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
+use executor::ClusterFile;
 use plotters::prelude::*;
 use policies::FunctionRecord;
-use sim_core::config::load_config;
 use sim_core::scenario::InvokerSpec;
 use sim_core::Scenario;
 
-use super::{live_report, load_cluster, run_live, write_traces};
-use crate::report::{self, plots::register_fonts, RunReport, Summary};
+use super::run::{live_report, run_live, write_traces};
+use super::ScenarioArgs;
+use crate::report::render::{write_png_svg, DrawError, Plot};
+use crate::report::{self, RunReport, Summary};
 use crate::Error;
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
-    /// The scenario config (include a calibrated profile in it).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
-    #[arg(long, value_name = "FILE")]
-    pub cluster: PathBuf,
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
     /// Live runs (and simulations), seeds seed..seed+R.
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,
-    /// Output folder (default: results/<config name>-validate/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
 }
 
 /// Reads one figure from a summary.
@@ -113,25 +105,27 @@ fn latencies(records: &[Vec<FunctionRecord>]) -> Vec<f64> {
     v
 }
 
-/// start_latency_cdf.{png,svg}: the simulated and measured start-latency CDFs.
+/// The start-latency CDF of the simulated and the measured runs, as
+/// `start_latency_cdf.{png,svg}` in `dir`.
 pub fn write_cdf(dir: &Path, title: &str, sim: &[f64], live: &[f64]) -> Result<(), Error> {
-    register_fonts();
-    let png = dir.join("start_latency_cdf.png");
-    draw_cdf(
-        &BitMapBackend::new(&png, (1000, 650)).into_drawing_area(),
-        title,
-        sim,
-        live,
-    )
-    .map_err(|e| Error::Other(anyhow::anyhow!("drawing {}: {e}", png.display())))?;
-    let svg = dir.join("start_latency_cdf.svg");
-    let res = draw_cdf(
-        &SVGBackend::new(&svg, (1000, 650)).into_drawing_area(),
-        title,
-        sim,
-        live,
-    );
-    res.map_err(|e| Error::Other(anyhow::anyhow!("drawing {}: {e}", svg.display())))
+    let cdf = Cdf { title, sim, live };
+    write_png_svg(dir, "start_latency_cdf", (1000, 650), &cdf).map(|_| ())
+}
+
+/// What the CDF plot shows.
+struct Cdf<'a> {
+    title: &'a str,
+    sim: &'a [f64],
+    live: &'a [f64],
+}
+
+impl Plot for Cdf<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), DrawError> {
+        Ok(draw_cdf(root, self.title, self.sim, self.live)?)
+    }
 }
 
 fn draw_cdf<DB: DrawingBackend>(
@@ -198,11 +192,11 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
     if args.repeat == 0 {
         return Err(Error::input("--repeat: expected an integer >= 1, got 0"));
     }
-    let config = load_config(&args.config, &args.sets)?;
-    let mut sc = Scenario::from_config(&config, &args.config)?;
-    let cluster = load_cluster(&args.cluster)?;
-    // The model is asked about the cluster that was measured.
-    sc.invokers = cluster
+    let a = &args.scenario;
+    let cluster = ClusterFile::load(&a.cluster)?;
+    // The model is asked about the cluster that was measured: the config is loaded (and
+    // validated) on the live agents' invokers.
+    let invokers: Vec<InvokerSpec> = cluster
         .agents
         .iter()
         .map(|a| InvokerSpec {
@@ -210,32 +204,63 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
             user_memory_mb: a.memory_mb,
         })
         .collect();
-    let seed0 = args.seed.unwrap_or(sc.seed());
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| crate::run::default_out_dir(&format!("{}-validate", sc.name())));
+    let sc = Scenario::load_on_cluster(&a.run.config, &a.run.options.sets, &invokers)?;
+    let seed0 = a.run.options.seed_for(&sc);
+    let seeds: Vec<u64> = (0..args.repeat).map(|r| seed0 + r as u64).collect();
+    let dir = a.run.options.out_dir(&format!("{}-validate", sc.name()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut sim_summaries = Vec::new();
-    let mut live_summaries = Vec::new();
-    let mut sim_records = Vec::new();
-    let mut live_records = Vec::new();
-    for r in 0..args.repeat {
-        let seed = seed0 + r as u64;
-        let out = run_live(&sc, seed, &cluster)?;
+    let (sim, live) = run_both(&sc, &cluster, &seeds, &dir)?;
+    let rows = compare(&sim.summaries, &live.summaries);
+    print!("{}", table(&rows));
+    write_rows(&dir, &sc, &seeds, &rows)?;
+    write_cdf(
+        &dir,
+        &format!("Start latency CDF - {} ({} runs)", sc.label(), args.repeat),
+        &latencies(&sim.records),
+        &latencies(&live.records),
+    )?;
+    println!("wrote {}/{{validation.csv, validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}", dir.display());
+    Ok(())
+}
+
+/// The summaries and records of repeated runs, one per seed.
+#[derive(Default)]
+struct Runs {
+    summaries: Vec<Summary>,
+    records: Vec<Vec<FunctionRecord>>,
+}
+
+impl Runs {
+    fn push(&mut self, summary: Summary, records: Vec<FunctionRecord>) {
+        self.summaries.push(summary);
+        self.records.push(records);
+    }
+}
+
+/// Runs `sc` live and simulated with each seed, (simulated, live); the files of the first
+/// pair go to `dir`/sim and `dir`/live.
+fn run_both(
+    sc: &Scenario,
+    cluster: &ClusterFile,
+    seeds: &[u64],
+    dir: &Path,
+) -> Result<(Runs, Runs), Error> {
+    let (mut sim_runs, mut live_runs) = (Runs::default(), Runs::default());
+    for (r, &seed) in seeds.iter().enumerate() {
+        let out = run_live(sc, seed, cluster)?;
         if out.cancelled {
-            return Err(Error::Other(anyhow::anyhow!("validation interrupted")));
+            return Err(Error::environment("validation interrupted"));
         }
         let traces = out.traces.clone();
-        let live: RunReport = live_report(sc.name(), &sc.label(), seed, &cluster, out);
+        let live: RunReport = live_report(sc.name(), &sc.label(), seed, cluster, out);
         println!(
             "live run {}/{}: {} ok of {}",
             r + 1,
-            args.repeat,
+            seeds.len(),
             live.summary.ok,
             live.summary.functions
         );
-        let sim = sim_core::simulate(&sc, seed);
+        let sim = sim_core::simulate(sc, seed);
         let sim_summary = Summary::from_records(&sim.records);
         if r == 0 {
             report::write_run(&dir.join("live"), &live)?;
@@ -251,42 +276,29 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
                 },
             )?;
         }
-        live_summaries.push(live.summary.clone());
-        sim_summaries.push(sim_summary);
-        live_records.push(live.records);
-        sim_records.push(sim.records);
+        live_runs.push(live.summary, live.records);
+        sim_runs.push(sim_summary, sim.records);
     }
-    let rows = compare(&sim_summaries, &live_summaries);
-    print!("{}", table(&rows));
+    Ok((sim_runs, live_runs))
+}
+
+/// validation.csv and validation.json: the compared figures.
+fn write_rows(dir: &Path, sc: &Scenario, seeds: &[u64], rows: &[Row]) -> Result<(), Error> {
     let mut csv = String::from("figure,simulated,measured,relative_error\n");
-    for r in &rows {
+    for r in rows {
         let _ = writeln!(
             csv,
             "{},{},{},{}",
             r.figure, r.simulated, r.measured, r.relative_error
         );
     }
-    let path = dir.join("validation.csv");
-    std::fs::write(&path, csv).map_err(|e| Error::io(&path, e))?;
-    let path = dir.join("validation.json");
+    crate::atomic::write_bytes(&dir.join("validation.csv"), csv.as_bytes())?;
     let json = serde_json::json!({
         "name": sc.name(),
         "label": sc.label(),
-        "repeat": args.repeat,
-        "seeds": (0..args.repeat).map(|r| seed0 + r as u64).collect::<Vec<_>>(),
+        "repeat": seeds.len(),
+        "seeds": seeds,
         "rows": rows,
     });
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&json).map_err(anyhow::Error::from)? + "\n",
-    )
-    .map_err(|e| Error::io(&path, e))?;
-    write_cdf(
-        &dir,
-        &format!("Start latency CDF - {} ({} runs)", sc.label(), args.repeat),
-        &latencies(&sim_records),
-        &latencies(&live_records),
-    )?;
-    println!("wrote {}/{{validation.csv, validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}", dir.display());
-    Ok(())
+    crate::atomic::write_json(&dir.join("validation.json"), &json)
 }

@@ -260,15 +260,10 @@ mod tests {
         for r in synthetic(stream::BATCH_ROWS as u64 + 10) {
             writer.push(r).unwrap();
         }
+        // Dropping waits for the writer thread to remove its temporaries.
         drop(writer);
-        // The writer thread removes its temporaries once it sees the run is gone.
-        for _ in 0..200 {
-            if std::fs::read_dir(dir.path()).unwrap().count() == 0 {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("left files behind");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

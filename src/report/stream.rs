@@ -86,9 +86,21 @@ enum Batch<R> {
 /// Streams the rows of one table into `<stem>.csv` and/or `<stem>.parquet`.
 pub struct TableWriter<R: TableRows> {
     batch: Vec<R>,
-    sender: SyncSender<Batch<R>>,
-    /// `None` once joined (after it stopped on an error).
+    /// `None` once finished.
+    sender: Option<SyncSender<Batch<R>>>,
+    /// `None` once joined.
     worker: Option<JoinHandle<Result<(), Error>>>,
+}
+
+/// Dropped unfinished (an error, an interrupted run): the writer thread is told and waited
+/// for, so its temporary files are gone when this returns.
+impl<R: TableRows> Drop for TableWriter<R> {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
 }
 
 impl<R: TableRows> TableWriter<R> {
@@ -102,7 +114,7 @@ impl<R: TableRows> TableWriter<R> {
             .map_err(|e| Error::Other(anyhow::Error::new(e).context("starting a table writer")))?;
         Ok(TableWriter {
             batch: Vec::with_capacity(BATCH_ROWS),
-            sender,
+            sender: Some(sender),
             worker: Some(worker),
         })
     }
@@ -112,7 +124,11 @@ impl<R: TableRows> TableWriter<R> {
         self.batch.push(row);
         if self.batch.len() >= BATCH_ROWS {
             let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
-            if self.sender.send(Batch::Rows(rows)).is_err() {
+            let sent = match &self.sender {
+                Some(sender) => sender.send(Batch::Rows(rows)).is_ok(),
+                None => false,
+            };
+            if !sent {
                 // The writer stopped on an error: report it.
                 return Err(match self.worker.take().map(join) {
                     Some(Err(e)) => e,
@@ -124,19 +140,16 @@ impl<R: TableRows> TableWriter<R> {
     }
 
     /// Writes what is left, closes and renames the files.
-    pub fn finish(self) -> Result<(), Error> {
-        let TableWriter {
-            batch,
-            sender,
-            worker,
-        } = self;
+    pub fn finish(mut self) -> Result<(), Error> {
+        let batch = std::mem::take(&mut self.batch);
         // A failed send means the writer already stopped; its error comes from the join.
-        if !batch.is_empty() {
-            let _ = sender.send(Batch::Rows(batch));
+        if let Some(sender) = self.sender.take() {
+            if !batch.is_empty() {
+                let _ = sender.send(Batch::Rows(batch));
+            }
+            let _ = sender.send(Batch::Finish);
         }
-        let _ = sender.send(Batch::Finish);
-        drop(sender);
-        match worker {
+        match self.worker.take() {
             Some(worker) => join(worker),
             None => Err(Error::Other(anyhow::anyhow!(
                 "the table writer stopped early"

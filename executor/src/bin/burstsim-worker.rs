@@ -1,32 +1,18 @@
 //! The binary that runs inside containers (dispatcher, worker, idle container init) and the
 //! agent's reaper, which cleans up after the agent however it ends.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use executor::{Error, Fault, Result};
+
+/// Where the worker binary finds itself, inside a container or out.
+const SELF: &str = "/proc/self/exe";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        // The payload on stdin (OCI runtimes) or in a file (`--payload FILE`: Docker).
-        Some("dispatch") => match args.get(1..) {
-            Some([flag, file]) if flag == "--payload" => std::fs::File::open(file)
-                .map_err(|e| anyhow::anyhow!("opening the payload {file}: {e}"))
-                .and_then(|mut f| {
-                    executor::dispatcher::dispatch(
-                        &mut f,
-                        &mut std::io::stdout(),
-                        &PathBuf::from("/proc/self/exe"),
-                    )
-                }),
-            Some([]) | None => executor::dispatcher::dispatch(
-                &mut std::io::stdin(),
-                &mut std::io::stdout(),
-                &PathBuf::from("/proc/self/exe"),
-            ),
-            Some(other) => Err(anyhow::anyhow!(
-                "dispatch: expected no argument or --payload FILE, got {other:?}"
-            )),
-        },
+        Some("dispatch") => dispatch(&args[1..]),
         Some("worker") => {
             executor::dispatcher::worker(&mut std::io::stdin(), &mut std::io::stdout())
         }
@@ -47,14 +33,33 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("burstsim-worker: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("burstsim-worker: {e}");
+            match e.fault() {
+                Fault::User => ExitCode::from(2),
+                Fault::Environment => ExitCode::FAILURE,
+            }
         }
     }
 }
 
+/// `dispatch [--payload FILE]`: the payload on stdin (OCI runtimes) or in a file (Docker).
+fn dispatch(args: &[String]) -> Result<()> {
+    let worker = Path::new(SELF);
+    match args {
+        [flag, file] if flag == "--payload" => {
+            let mut f = std::fs::File::open(file)
+                .map_err(|e| Error::from(e).context(format!("opening the payload {file}")))?;
+            executor::dispatcher::dispatch(&mut f, &mut std::io::stdout(), worker)
+        }
+        [] => executor::dispatcher::dispatch(&mut std::io::stdin(), &mut std::io::stdout(), worker),
+        other => Err(Error::input(format!(
+            "dispatch: expected no argument or --payload FILE, got {other:?}"
+        ))),
+    }
+}
+
 /// `burstsim-worker agent --cluster FILE --id N`: the agent alone, small enough to deploy on nodes.
-fn agent(args: &[String]) -> anyhow::Result<()> {
+fn agent(args: &[String]) -> Result<()> {
     let mut cluster = None;
     let mut id = None;
     let mut it = args.iter();
@@ -63,15 +68,19 @@ fn agent(args: &[String]) -> anyhow::Result<()> {
             ("--cluster", Some(v)) => cluster = Some(PathBuf::from(v)),
             ("--id", Some(v)) => {
                 id = Some(v.parse::<u32>().map_err(|_| {
-                    anyhow::anyhow!("--id: expected a non-negative integer, got `{v}`")
+                    Error::input(format!("--id: expected a non-negative integer, got `{v}`"))
                 })?)
             }
-            (other, _) => anyhow::bail!("agent: unexpected argument `{other}`"),
+            (other, _) => {
+                return Err(Error::input(format!(
+                    "agent: unexpected argument `{other}`"
+                )))
+            }
         }
     }
     let (Some(cluster), Some(id)) = (cluster, id) else {
-        anyhow::bail!("agent: expected --cluster FILE --id N");
+        return Err(Error::input("agent: expected --cluster FILE --id N"));
     };
     let cluster = executor::ClusterFile::load(&cluster)?;
-    executor::agent::run(cluster, id, executor::agent::stop_on_signals())
+    executor::agent::run(cluster, id, executor::signals::stop_flag())
 }

@@ -4,17 +4,19 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity};
 use executor::local;
 use executor::runtime::RuntimeKind;
+use executor::ClusterFile;
 use policies::workload::FunctionInput;
 use policies::{ActionRef, PolicySpec};
 
 pub struct Up {
     pub dir: tempfile::TempDir,
-    pub cluster: executor::ClusterFile,
+    pub cluster: ClusterFile,
     pub state: local::LocalState,
 }
 
@@ -45,6 +47,8 @@ pub fn ensure_dockerd() {
     );
 }
 
+/// A local cluster of `nodes` agents with `cpus` CPUs each, containers run by `runtime`; `None`
+/// (with a printed `SKIPPED` line) when this machine cannot run it.
 pub fn up(runtime: RuntimeKind, nodes: u32, cpus: u32) -> Option<Up> {
     if let Some(why) = local::missing_prerequisites_for(runtime) {
         println!("SKIPPED {runtime:?} live executor test: {why}");
@@ -85,6 +89,7 @@ pub fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
     }
 }
 
+/// One burst of `inputs` at time 0, one worker per container (granularity 1).
 pub fn homogeneous(inputs: Vec<FunctionInput>) -> LiveRun {
     LiveRun {
         policy: PolicySpec::BurstHomogeneous {
@@ -97,57 +102,40 @@ pub fn homogeneous(inputs: Vec<FunctionInput>) -> LiveRun {
     }
 }
 
-/// Containers of this cluster that `docker ps -a --filter label=burstsim.cluster=NAME` lists.
-pub fn docker_ps(name: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
-        .arg(format!("label={}={name}", executor::docker::LABEL_CLUSTER))
-        .output()
-        .expect("running docker ps");
-    assert!(
-        out.status.success(),
-        "docker ps failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
+/// Containers of `cluster` that its backend lists (created or running).
+pub fn containers(cluster: &ClusterFile) -> Vec<String> {
+    let prefix = executor::agent::cluster_prefix(&cluster.name);
+    executor::backend::list_containers(cluster.runtime)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.starts_with(&prefix))
         .collect()
 }
 
-/// Nothing of the cluster is left: containers (backend's list, and `docker ps` for Docker),
-/// cgroups, bundle/payload directories, processes in containers, within `within`.
+/// From a thread: once the cluster has `n` containers (or after 10 s), runs `then` (kill an
+/// agent, cancel the run...).
+pub fn when_running<T: Send + 'static>(
+    up: &Up,
+    n: usize,
+    then: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let cluster = up.cluster.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while containers(&cluster).len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        then()
+    })
+}
+
+/// SIGKILLs process `pid`.
+pub fn sigkill(pid: i32) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+}
+
+/// Nothing of the cluster is left within `within` (see `executor::local::leftovers`).
 pub fn assert_clean(up: &Up, within: Duration) {
-    let prefix = format!("bs-{}-", up.cluster.name);
-    let deadline = Instant::now() + within;
-    loop {
-        let mut ids: Vec<String> = executor::backend::list_containers(up.cluster.runtime)
-            .unwrap()
-            .into_iter()
-            .filter(|i| i.starts_with(&prefix))
-            .collect();
-        if up.cluster.runtime == RuntimeKind::Docker {
-            ids.extend(docker_ps(&up.cluster.name));
-        }
-        let cgroups = executor::reaper::leftover_cgroups(&prefix);
-        let dirs: Vec<_> = (0..up.cluster.agents.len())
-            .flat_map(|i| {
-                std::fs::read_dir(up.cluster.state_dir.join(format!("agent{i}/bundles")))
-                    .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let procs = local::container_processes(&prefix);
-        if ids.is_empty() && cgroups.is_empty() && dirs.is_empty() && procs.is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "left behind: containers {ids:?}, cgroups {cgroups:?}, dirs {dirs:?}, \
-                 processes {procs:?}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let left = local::leftovers_within(&up.cluster, within).unwrap();
+    assert!(left.is_empty(), "left behind: {left}");
 }

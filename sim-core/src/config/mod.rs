@@ -3,6 +3,7 @@
 //! overrides applied ([`apply_set`]), then deserialization with errors that name the file and
 //! the field path ([`parse_config_value`]). One dotted-path reader, [`path`], serves all three.
 
+mod arrivals;
 mod diagnose;
 mod include;
 pub mod path;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use policies::FieldError;
 use toml::Value;
 
+pub use arrivals::{ArrivalConfig, TraceConfig};
 pub use diagnose::parse_config_value;
 pub use path::value_at;
 pub use schema::*;

@@ -57,6 +57,12 @@ pub struct Config {
     /// Group requests (bursts); in faas mode each stands for N single invocations.
     #[serde(default)]
     pub bursts: Vec<BurstConfig>,
+    /// Open-loop arrival processes, one action each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrivals: Vec<super::ArrivalConfig>,
+    /// Traces to replay (paths relative to the config file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<super::TraceConfig>,
     #[serde(default)]
     pub client: ClientConfig,
     #[serde(default)]

@@ -4,20 +4,33 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use policies::{ActionRef, FieldError, PolicySpec};
+use policies::{ActionRef, FieldError, PolicySpec, Workload};
 
+use super::sources::{process_source, trace_source, InternAction, NewAction, TraceProblem};
 use super::{
-    secs_to_ns, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec, PrewarmSpec,
-    Scenario, ServerfulSpec, TimeDist,
+    secs_to_ns, BurstSeries, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
+    PrewarmSpec, Scenario, ServerfulSpec, TimeDist,
 };
-use crate::arrivals::{Arrival, ArrivalProcess};
+use crate::arrivals::TraceError;
 use crate::config::{
     BurstConfig, ClientConfig, ClusterConfig, Config, ControllerConfig, CpuModelSpec, Dur,
     InvokerConfig, Mode, OnNoCapacity, ServerfulConfig,
 };
 
+/// Why a config is not a scenario: a field, or a trace file of entry `traces[i]`.
+pub(super) enum BuildError {
+    Field(FieldError),
+    Trace(String, TraceError),
+}
+
+impl From<FieldError> for BuildError {
+    fn from(e: FieldError) -> Self {
+        BuildError::Field(e)
+    }
+}
+
 /// Validates every section of `config` (read from `origin`) into a scenario.
-pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, FieldError> {
+pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, BuildError> {
     let name = run_name(config.name.as_deref(), origin)?;
     config.policy.validate().map_err(|e| e.under("policy"))?;
     config
@@ -32,7 +45,35 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
     let controller = controller(&config.controller)?;
     let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
     let limits = FitLimits::new(config, &invokers, invoker.cpu_model);
-    let expanded = bursts(&config.bursts, &limits)?;
+    let mut actions = Actions::default();
+    let expanded = bursts(&config.bursts, &limits, &mut actions, &config.workload)?;
+    let check_fit =
+        |at: &str, memory_mb: u64, workers: u32| limits.check_fit(at, memory_mb, workers);
+    let mut sources = Vec::new();
+    for (i, entry) in config.arrivals.iter().enumerate() {
+        let source = process_source(i, entry, &config.workload, &check_fit, &mut actions)?;
+        sources.push(source);
+    }
+    let base = origin.parent().unwrap_or(Path::new("."));
+    let mut trace_summaries = Vec::new();
+    for (i, entry) in config.traces.iter().enumerate() {
+        match trace_source(i, entry, base, &config.workload, &check_fit, &mut actions) {
+            Ok((source, summary)) => {
+                sources.push(source);
+                trace_summaries.push((format!("traces[{i}]"), summary));
+            }
+            Err(TraceProblem::Field(e)) => return Err(e.into()),
+            Err(TraceProblem::File(at, e)) => return Err(BuildError::Trace(at, e)),
+        }
+    }
+    if expanded.series.is_empty() && sources.is_empty() {
+        return Err(FieldError::new(
+            "bursts",
+            "at least one [[bursts]], [[arrivals]] or [[traces]] entry",
+            "none",
+        )
+        .into());
+    }
     Ok(Scenario {
         name,
         seed: config.seed,
@@ -40,8 +81,11 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
         policy: config.policy.clone(),
         workload: config.workload.clone(),
         invokers,
-        arrivals: expanded.processes,
-        actions: expanded.actions,
+        burst_series: expanded.series,
+        actions: actions.list,
+        action_workloads: actions.workloads,
+        sources,
+        trace_summaries,
         client,
         controller,
         queue_latency,
@@ -223,50 +267,52 @@ impl FitLimits {
 
     /// Burst entry `i` stays within the limits.
     fn check(&self, i: usize, burst: &BurstConfig) -> Result<(), FieldError> {
-        if let Some(max) = self.memory_mb.filter(|max| burst.memory_mb > *max) {
+        self.check_fit(&format!("bursts[{i}]"), burst.memory_mb, burst.workers)
+    }
+
+    /// Requests of `workers` functions of `memory_mb` each, declared at `at`, stay within the
+    /// limits (errors name `at.memory_mb` or `at.workers`).
+    fn check_fit(&self, at: &str, memory_mb: u64, workers: u32) -> Result<(), FieldError> {
+        if let Some(max) = self.memory_mb.filter(|max| memory_mb > *max) {
             return Err(FieldError::new(
-                format!("bursts[{i}].memory_mb"),
+                format!("{at}.memory_mb"),
                 format!(
                     "at most {max} MB, the largest invoker's user memory \
                      (a bigger function never fits)"
                 ),
-                burst.memory_mb,
+                memory_mb,
             ));
         }
-        if let Some(cpus) = self.workers.filter(|cpus| burst.workers as u64 > *cpus) {
+        if let Some(cpus) = self.workers.filter(|cpus| workers as u64 > *cpus) {
             return Err(FieldError::new(
-                format!("bursts[{i}].workers"),
+                format!("{at}.workers"),
                 format!(
                     "at most {cpus} workers, the cluster's CPUs (with \
                      on_no_capacity = \"reject\" a bigger burst never fits)"
                 ),
-                burst.workers,
+                workers,
             ));
         }
         Ok(())
     }
 }
 
-/// `[[bursts]]`: one arrival process per entry, with interned actions.
+/// `[[bursts]]`: one series per entry.
 struct Bursts {
-    processes: Vec<ArrivalProcess>,
-    actions: Vec<ActionRef>,
-    functions: Option<u64>,
+    series: Vec<BurstSeries>,
+    functions: u64,
 }
 
 /// `[[bursts]]`: each entry checked and its action interned; its `count` repetitions stay one
-/// periodic process (the run merges the processes by arrival: ties in config order, then
-/// repetition).
-fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldError> {
-    if section.is_empty() {
-        return Err(FieldError::new(
-            "bursts",
-            "at least one [[bursts]] entry",
-            "none",
-        ));
-    }
-    let mut actions = Actions::default();
-    let mut processes = Vec::with_capacity(section.len());
+/// series (a run draws them lazily; ties in config order, then repetition).
+fn bursts(
+    section: &[BurstConfig],
+    limits: &FitLimits,
+    actions: &mut Actions,
+    workload: &Workload,
+) -> Result<Bursts, FieldError> {
+    let mut series = Vec::with_capacity(section.len());
+    let mut functions: u64 = 0;
     for (i, burst) in section.iter().enumerate() {
         let field = |f: &str| format!("bursts[{i}].{f}");
         let at_ns = seconds(&field("at"), burst.at)?;
@@ -275,51 +321,71 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
         at_least_one(&field("memory_mb"), burst.memory_mb)?;
         at_least_one(&field("count"), burst.count as u64)?;
         limits.check(i, burst)?;
-        let action = actions.intern(i, burst)?;
-        processes.push(ArrivalProcess::Periodic {
+        let action = actions.intern(i, burst, workload)?;
+        functions += burst.count as u64 * burst.workers as u64;
+        series.push(BurstSeries {
             at_ns,
             every_ns,
             count: burst.count as u64,
-            arrival: Arrival {
-                at_ns,
-                workers: burst.workers,
-                tenant: burst.tenant,
-                action,
-            },
+            workers: burst.workers,
+            tenant: burst.tenant,
+            action,
         });
     }
-    let functions = processes
-        .iter()
-        .map(ArrivalProcess::functions)
-        .sum::<Option<u64>>();
-    Ok(Bursts {
-        processes,
-        actions: actions.list,
-        functions,
-    })
+    if functions > u32::MAX as u64 {
+        let expected = format!("at most {} functions in total", u32::MAX);
+        return Err(FieldError::new("bursts", expected, functions));
+    }
+    Ok(Bursts { series, functions })
 }
 
-/// The distinct actions of the bursts, in order of first use.
+/// The distinct actions of the run, in order of first use, with their workloads.
 #[derive(Default)]
 struct Actions {
     list: Vec<ActionRef>,
+    workloads: Vec<Workload>,
     index: HashMap<ActionRef, u32>,
 }
 
 impl Actions {
     /// The index of the action of burst entry `i`, added if new.
-    fn intern(&mut self, i: usize, burst: &BurstConfig) -> Result<u32, FieldError> {
+    fn intern(
+        &mut self,
+        i: usize,
+        burst: &BurstConfig,
+        workload: &Workload,
+    ) -> Result<u32, FieldError> {
         let name = burst.action.clone().unwrap_or_else(|| format!("burst-{i}"));
         non_empty_name(&format!("bursts[{i}].action"), &name)?;
-        let action = ActionRef {
-            namespace: format!("tenant{}", burst.tenant),
-            name,
-            memory_mb: burst.memory_mb,
-        };
+        self.intern_action(NewAction {
+            field: format!("bursts[{i}].action"),
+            action: ActionRef {
+                namespace: format!("tenant{}", burst.tenant),
+                name,
+                memory_mb: burst.memory_mb,
+            },
+            workload: workload.clone(),
+        })
+    }
+}
+
+impl InternAction for Actions {
+    fn intern_action(&mut self, new: NewAction) -> Result<u32, FieldError> {
         let next = self.list.len() as u32;
-        let index = *self.index.entry(action.clone()).or_insert(next);
+        let index = *self.index.entry(new.action.clone()).or_insert(next);
         if index == next {
-            self.list.push(action);
+            self.list.push(new.action);
+            self.workloads.push(new.workload);
+        } else if self.workloads[index as usize] != new.workload {
+            return Err(FieldError::new(
+                new.field,
+                format!(
+                    "the workload of the earlier action `{}` of tenant `{}` with {} MB \
+                     (one action, one workload; rename one of them)",
+                    new.action.name, new.action.namespace, new.action.memory_mb
+                ),
+                "another workload",
+            ));
         }
         Ok(index)
     }

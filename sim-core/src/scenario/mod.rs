@@ -1,20 +1,23 @@
 //! A validated config, ready to simulate: times in integer nanoseconds, invoker groups expanded,
-//! actions interned, and each `[[bursts]]` entry kept as one compact arrival process (its
-//! repetitions are drawn lazily during a run, see [`crate::arrivals`]).
+//! actions interned; each `[[bursts]]` entry kept as one compact series (its `count`
+//! repetitions are drawn lazily during a run, with the `[[arrivals]]` and `[[traces]]`).
 
 use std::path::Path;
 
 use policies::workload::FunctionInput;
 use policies::{ActionRef, Distribution, PolicySpec, Workload};
-use rand::Rng;
 
-use crate::arrivals::{ArrivalProcess, Arrivals, Burst};
+use crate::arrivals::{Arrival, TraceSummary};
+use rand::Rng;
 
 use crate::config::{
     ClusterConfig, Config, ConfigError, Contention, InvokerGroup, Mode, OnNoCapacity,
 };
 
 mod build;
+mod sources;
+
+pub use sources::{RunArrivals, RunBursts, Source};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -85,6 +88,50 @@ pub struct InvokerSpec {
     pub user_memory_mb: u64,
 }
 
+/// One `[[bursts]]` entry: `count` identical bursts, `every_ns` apart from `at_ns`. The
+/// scenario keeps the entry, not its repetitions: a run draws them when they arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurstSeries {
+    pub at_ns: u64,
+    pub every_ns: u64,
+    pub count: u64,
+    pub workers: u32,
+    pub tenant: u32,
+    /// Index into [`Scenario::actions`].
+    pub action: u32,
+}
+
+impl BurstSeries {
+    /// Its arrivals, in time order (times saturate instead of wrapping).
+    pub fn arrivals(&self) -> impl Iterator<Item = Arrival> + Send + 'static {
+        let s = *self;
+        (0..s.count).map(move |r| Arrival {
+            at_ns: s.at_ns.saturating_add(s.every_ns.saturating_mul(r)),
+            workers: s.workers,
+            tenant: s.tenant,
+            action: s.action,
+            work_s: None,
+        })
+    }
+}
+
+/// One group request of a run, numbered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurstSpec {
+    /// Burst id: its index in the run's arrival order.
+    pub id: u64,
+    pub at_ns: u64,
+    pub workers: u32,
+    pub tenant: u32,
+    /// Index into [`Scenario::actions`].
+    pub action: u32,
+    /// Function id of worker 0 (ids are assigned burst by burst, in arrival order).
+    pub first_function: u64,
+    /// Seconds of work of each function when the arrival says (a per-invocation trace);
+    /// `None`: drawn from the action's workload.
+    pub work_s: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientSpec {
     pub request_overhead: TimeDist,
@@ -153,11 +200,19 @@ pub struct Scenario {
     pub workload: Workload,
     /// One entry per invoker; index = invoker id.
     pub invokers: Vec<InvokerSpec>,
-    /// Where the bursts come from, one process per `[[bursts]]` entry, in config order
-    /// ([`Scenario::arrivals`] merges them by time and numbers them).
-    pub arrivals: Vec<ArrivalProcess>,
-    /// The distinct actions of the bursts; [`crate::arrivals::Arrival::action`] indexes it.
+    /// The `[[bursts]]` entries, in config order (their bursts come from
+    /// [`Scenario::arrivals`], by arrival; ties in config order).
+    pub burst_series: Vec<BurstSeries>,
+    /// The distinct actions of the bursts; [`BurstSpec::action`] indexes it.
     pub actions: Vec<ActionRef>,
+    /// What each action's functions do (index = action): its `[[arrivals]]` entry's or trace
+    /// function's own workload, else `[workload]`.
+    pub action_workloads: Vec<Workload>,
+    /// `[[arrivals]]` and `[[traces]]`, drawn per run on top of `burst_series`
+    /// ([`Scenario::arrivals`], [`Scenario::run_bursts`]).
+    pub sources: Vec<Source>,
+    /// What each trace reader found, by entry (`traces[i]`), for reports.
+    pub trace_summaries: Vec<(String, TraceSummary)>,
     /// `[client]`.
     pub client: ClientSpec,
     /// `[controller]`.
@@ -168,8 +223,9 @@ pub struct Scenario {
     pub invoker: InvokerModel,
     /// `[serverful]` (used with `mode = "serverful"`).
     pub serverful: ServerfulSpec,
-    /// Functions in the run, when every arrival process knows its count up front.
-    pub functions: Option<u64>,
+    /// Functions of `burst_series` (the sum of their workers); a run with sources has more
+    /// ([`RunBursts::functions`]).
+    pub functions: u64,
 }
 
 impl Scenario {
@@ -205,7 +261,10 @@ impl Scenario {
 
     /// Validates `config` (read from `origin`); errors name `origin` and the field path.
     pub fn from_config(config: &Config, origin: &Path) -> Result<Scenario, ConfigError> {
-        build::scenario(config, origin).map_err(|e| ConfigError::invalid(origin, e))
+        build::scenario(config, origin).map_err(|e| match e {
+            build::BuildError::Field(e) => ConfigError::invalid(origin, e),
+            build::BuildError::Trace(field, e) => ConfigError::new(origin, field, e.to_string()),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -227,17 +286,9 @@ impl Scenario {
         }
     }
 
-    /// Number of functions the run will record, when known without drawing the arrivals
-    /// (`None` when an arrival process is random or reads a trace).
-    pub fn functions(&self) -> Option<u64> {
+    /// Number of functions of `[[bursts]]` (all a run records unless there are sources).
+    pub fn functions(&self) -> u64 {
         self.functions
-    }
-
-    /// The run's bursts with `seed`, lazily, by arrival time (ties: config order), numbered:
-    /// burst ids in this order, function ids burst by burst. The simulator and the live
-    /// executor both take their bursts from here.
-    pub fn arrivals(&self, seed: u64) -> Arrivals<'_> {
-        Arrivals::new(&self.arrivals, seed)
     }
 
     /// True when the client sends one request per burst (burst policies).
@@ -251,9 +302,9 @@ impl Scenario {
     pub fn function_inputs(
         &self,
         seed: u64,
-        burst: &Burst,
+        burst: &BurstSpec,
     ) -> impl Iterator<Item = FunctionInput> + '_ {
-        self.workload.burst_inputs(seed, burst.id, burst.workers)
+        self.action_workloads[burst.action as usize].burst_inputs(seed, burst.id, burst.workers)
     }
 
     /// Total CPUs of the invokers.
