@@ -24,10 +24,22 @@ use crate::burst_common::PlanBuilder;
 use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
 
 /// The balancer. It memoises the step sizes of the last cluster size seen (a pure function of
-/// `n` that costs O(n) to compute), so that placing one activation costs O(probes), not O(n).
+/// `n` that costs O(n) to compute), so that placing one activation costs O(probes), not O(n),
+/// and the home and step of the last action placed (a pure function of its names and `n`).
 #[derive(Debug, Default)]
 pub struct ShardingBalancer {
     steps: Mutex<Option<(usize, Box<[usize]>)>>,
+    last_action: Mutex<Option<LastAction>>,
+}
+
+/// The home invoker and step size of one action on `n` invokers.
+#[derive(Debug)]
+struct LastAction {
+    namespace: String,
+    name: String,
+    n: usize,
+    home: usize,
+    step: usize,
 }
 
 impl ShardingBalancer {
@@ -49,6 +61,28 @@ impl ShardingBalancer {
     }
 }
 
+impl ShardingBalancer {
+    /// [`ShardingBalancer::home_and_step`], remembered for the last action (a run places one
+    /// action after another many times: the strings are compared, not hashed again).
+    fn cached_home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
+        let mut last = self.last_action.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = last.as_ref() {
+            if l.n == n && l.name == action && l.namespace == namespace {
+                return (l.home, l.step);
+            }
+        }
+        let (home, step) = self.home_and_step(namespace, action, n);
+        *last = Some(LastAction {
+            namespace: namespace.to_string(),
+            name: action.to_string(),
+            n,
+            home,
+            step,
+        });
+        (home, step)
+    }
+}
+
 impl PlacementPolicy for ShardingBalancer {
     fn place(
         &self,
@@ -62,7 +96,8 @@ impl PlacementPolicy for ShardingBalancer {
             return Err(PlacementError::NoHealthyInvoker);
         }
         let n = view.invokers.len();
-        let (home, step) = self.home_and_step(&request.action.namespace, &request.action.name, n);
+        let (home, step) =
+            self.cached_home_and_step(&request.action.namespace, &request.action.name, n);
         let need = request.action.memory_mb;
         // Memory charged by earlier workers of this request, per invoker.
         let mut charged: HashMap<usize, u64> = HashMap::new();
@@ -83,7 +118,11 @@ impl PlacementPolicy for ShardingBalancer {
                 if view.invokers[index].healthy && free(&charged, index) >= need {
                     break;
                 }
-                index = (index + step) % n;
+                // `step < n` (1, or a prime that does not divide n): no division needed.
+                index += step;
+                if index >= n {
+                    index -= n;
+                }
                 probes += 1;
             }
             let chosen = if probes < n {

@@ -244,3 +244,30 @@ fn memoised_steps_follow_the_cluster_size() {
         );
     }
 }
+
+#[test]
+fn memoised_home_follows_the_action() {
+    // One balancer placing actions in turn (names, namespaces, cluster sizes) agrees with
+    // fresh ones.
+    let shared = ShardingBalancer::new();
+    let cases = [
+        ("a", 12),
+        ("b", 12),
+        ("a", 12),
+        ("a", 7),
+        ("ab", 7),
+        ("a", 7),
+    ];
+    for (k, (name, n)) in cases.into_iter().enumerate() {
+        let v = mem_view(n, 2);
+        let mut req = faas_request(k as u64, name, 256, 3);
+        if k == 4 {
+            req.action.namespace = "other".into();
+        }
+        assert_eq!(
+            shared.place(&req, &v),
+            ShardingBalancer::new().place(&req, &v),
+            "{name} on {n}"
+        );
+    }
+}

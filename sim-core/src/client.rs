@@ -10,17 +10,26 @@ use crate::rng::{self, Rng};
 use crate::scenario::BurstSpec;
 use crate::sim::{Request, Sim};
 
-pub(crate) struct ClientState {
+/// An arrived burst not fully sent.
+struct PendingBurst<'a> {
+    burst: BurstSpec,
+    /// Next worker to send.
+    next: u32,
+    /// The rest of its functions' work, drawn from its `workload` stream as they are sent.
+    work: Box<dyn Iterator<Item = u64> + 'a>,
+}
+
+pub(crate) struct ClientState<'a> {
     rng: Rng,
-    /// Arrived bursts not fully sent: (burst, next worker to send).
-    pending: VecDeque<(BurstSpec, u32)>,
+    /// Arrived bursts not fully sent, in arrival order.
+    pending: VecDeque<PendingBurst<'a>>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
     in_try: bool,
 }
 
-impl ClientState {
+impl ClientState<'_> {
     pub fn new(seed: u64) -> Self {
         ClientState {
             rng: rng::stream(seed, "client", 0),
@@ -34,20 +43,45 @@ impl ClientState {
 }
 
 impl Sim<'_> {
-    /// The pending burst arrives: its functions get their records and their work (drawn from
-    /// the burst's own `workload` stream), and the next burst is pulled from the source.
+    /// The pending burst arrives at the client, and the next one is pulled from the source.
+    /// Its functions get their records and their work (drawn from the burst's own `workload`
+    /// stream, in worker order) as they are sent, so functions waiting in the client cost
+    /// nothing per function.
     pub(crate) fn burst_arrive(&mut self) {
         let b = self
             .next_arrival
             .take()
             .expect("a BurstArrive has its burst");
         self.pull_arrival();
-        for (k, work) in (0..b.workers).zip(self.sc.work_ns(self.seed, b.id, &b)) {
-            self.records.push(Slot::new(b.id, b.tenant, k, work));
-        }
         self.arrived += b.workers as u64;
-        self.client.pending.push_back((b, 0));
+        let work = self.sc.work_ns(self.seed, b.id, &b);
+        self.client.pending.push_back(PendingBurst {
+            burst: b,
+            next: 0,
+            work,
+        });
         self.client_try();
+    }
+
+    /// Records of functions `next .. next + n` of the front burst, in id order.
+    fn take_functions(&mut self, n: u32) {
+        let p = self.client.pending.front_mut().expect("a pending burst");
+        for k in p.next..p.next + n {
+            let work = p.work.next().expect("one work per worker");
+            self.records
+                .push(Slot::new(p.burst.id, p.burst.tenant, k, work));
+        }
+        p.next += n;
+    }
+
+    /// At the end of a run, records for functions the client never sent (they will be
+    /// recorded as never completed).
+    pub(crate) fn unsent_functions(&mut self) {
+        while let Some(p) = self.client.pending.front() {
+            let n = p.burst.workers - p.next;
+            self.take_functions(n);
+            self.client.pending.pop_front();
+        }
     }
 
     pub(crate) fn client_try_event(&mut self) {
@@ -64,9 +98,10 @@ impl Sim<'_> {
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
         let burst_mode = self.sc.is_burst();
-        while let Some((burst, next)) = self.client.pending.front() {
+        while let Some(p) = self.client.pending.front() {
+            let burst = &p.burst;
             let (id, first_function, action) = (burst.id, burst.first_function, burst.action);
-            let (workers, next) = (burst.workers, *next);
+            let (workers, next) = (burst.workers, p.next);
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -79,10 +114,9 @@ impl Sim<'_> {
                 break;
             }
             let n = if burst_mode { workers - next } else { 1 };
+            self.take_functions(n);
             if next + n >= workers {
                 self.client.pending.pop_front();
-            } else if let Some(front) = self.client.pending.front_mut() {
-                front.1 = next + n;
             }
             self.send(Request {
                 burst: id,

@@ -62,7 +62,7 @@ pub(crate) struct Sim<'a> {
     pub t0: Option<u64>,
     /// The records of the functions in flight (with their work), released in id order.
     pub records: RecordRing,
-    pub client: ClientState,
+    pub client: ClientState<'a>,
     pub ctl: ControllerState,
     pub queues: QueueState,
     pub invokers: Vec<InvokerState>,
@@ -171,6 +171,7 @@ impl<'a> Sim<'a> {
         for (id, last_fid) in alive {
             self.records.close_container(id, last_fid);
         }
+        self.unsent_functions();
         // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
         // say so instead of leaving a silent gap.
         let stranded: Rc<str> = "never completed: its message could not be run".into();

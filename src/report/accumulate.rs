@@ -20,7 +20,6 @@
 //!   id (the same functions whatever else happens in the run) over the whole concurrency
 //!   curve, binned; the boxplot draws the sketch.
 
-use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -400,7 +399,7 @@ impl Streaming {
         for id in open {
             self.close(id);
         }
-        self.curve.sweep_before(f64::INFINITY);
+        self.curve.sweep_all();
         let t0 = if self.t0.is_finite() { self.t0 } else { 0.0 };
         let n = self.latency.count();
         let (lo, hi) = (self.start_min - t0, self.start_max - t0);
@@ -456,14 +455,20 @@ impl Streaming {
     }
 }
 
-/// The concurrency curve swept in time order: edges wait in a heap until no later record can
-/// add an edge before them.
+/// The concurrency curve swept in time order. Edges wait unsorted; once their number has
+/// doubled since the last sweep, those before the bound (no later record can add an edge
+/// before it) are taken out, sorted and applied: O(log n) per edge, memory twice what is
+/// pending.
 #[derive(Debug)]
 struct CurveSweep {
     /// Pending edges as `time bits * 2 + (1 for a start)`: times are >= 0, whose bits order
     /// like the numbers, and at equal times ends come first.
-    pending: BinaryHeap<Reverse<u64>>,
-    /// Everything before this time is swept.
+    pending: Vec<u64>,
+    /// Sweep when `pending` reaches this length.
+    next_sweep: usize,
+    /// The latest bound offered: every pending edge before it is final.
+    bound: f64,
+    /// Everything before this time has been swept.
     swept_to: f64,
     level: u64,
     /// The level from the last step on.
@@ -477,10 +482,15 @@ struct CurveSweep {
     plot: BinnedCurve,
 }
 
+/// The least pending edges worth a sweep.
+const SWEEP_MIN: usize = 4_096;
+
 impl CurveSweep {
     fn new() -> Self {
         CurveSweep {
-            pending: BinaryHeap::new(),
+            pending: Vec::new(),
+            next_sweep: SWEEP_MIN,
+            bound: f64::NEG_INFINITY,
             swept_to: f64::NEG_INFINITY,
             level: 0,
             previous_level: 0,
@@ -500,34 +510,58 @@ impl CurveSweep {
     fn add(&mut self, start: f64, end: f64) {
         self.ran += 1;
         if end > start {
-            self.pending.push(Reverse(Self::key(start, true)));
-            self.pending.push(Reverse(Self::key(end, false)));
+            self.pending.push(Self::key(start, true));
+            self.pending.push(Self::key(end, false));
         }
     }
 
-    /// Applies every pending edge before `bound`; edges at one time make one step.
+    /// No later edge comes before `bound`: sweeps what is before it once enough is pending.
+    #[inline]
     fn sweep_before(&mut self, bound: f64) {
-        while let Some(&Reverse(key)) = self.pending.peek() {
-            let time = f64::from_bits(key >> 1);
-            if time >= bound {
-                break;
-            }
-            while let Some(&Reverse(k)) = self.pending.peek() {
-                if k >> 1 != key >> 1 {
-                    break;
+        self.bound = self.bound.max(bound);
+        if self.pending.len() >= self.next_sweep {
+            self.sweep();
+        }
+    }
+
+    /// Applies every pending edge before the bound, in order; edges at one time make one
+    /// step.
+    fn sweep(&mut self) {
+        let bound = Self::key(self.bound.max(0.0), false);
+        let mut ready: Vec<u64> = Vec::new();
+        if self.bound == f64::INFINITY {
+            ready = std::mem::take(&mut self.pending);
+        } else {
+            self.pending.retain(|&k| {
+                let keep = k >= bound;
+                if !keep {
+                    ready.push(k);
                 }
-                self.pending.pop();
-                if k & 1 == 1 {
+                keep
+            });
+        }
+        ready.sort_unstable();
+        let mut i = 0;
+        while i < ready.len() {
+            let at = ready[i] >> 1;
+            while i < ready.len() && ready[i] >> 1 == at {
+                if ready[i] & 1 == 1 {
                     self.level += 1;
                 } else {
                     self.level -= 1;
                 }
+                i += 1;
             }
-            self.step(time);
+            self.step(f64::from_bits(at));
         }
-        if bound > self.swept_to {
-            self.swept_to = bound;
-        }
+        self.swept_to = self.swept_to.max(self.bound);
+        self.next_sweep = (2 * self.pending.len()).max(SWEEP_MIN);
+    }
+
+    /// Sweeps everything (the run is over).
+    fn sweep_all(&mut self) {
+        self.bound = f64::INFINITY;
+        self.sweep();
     }
 
     fn step(&mut self, time: f64) {

@@ -6,8 +6,9 @@
 //! fails or is interrupted leaves the previous files, never half of one.
 //!
 //! Any row type with a fixed set of columns can be streamed ([`TableRows`]): the per-function
-//! records do, a per-step table can. [`RunWriter`] is the simulator's sink: records go to the
-//! `records` table (per `--records`) and into the run's [`RunAccumulator`] (summary, plots).
+//! records do, a per-step table can. [`RunWriter`] is the simulator's sink: its thread writes
+//! the `records` table (per `--records`) and feeds the run's [`RunAccumulator`] (summary,
+//! plots), so the simulation itself only hands records over.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -25,6 +26,8 @@ use crate::Error;
 
 /// Rows per batch: one Parquet row group, one CSV append.
 pub const BATCH_ROWS: usize = 65_536;
+/// Records per batch when only the summary is made (no file row groups to fill).
+const SUMMARY_BATCH: usize = 8_192;
 /// Batches queued for the writer thread before the producer waits.
 const QUEUED_BATCHES: usize = 2;
 
@@ -77,24 +80,84 @@ impl TableRows for FunctionRecord {
     }
 }
 
-enum Batch<R> {
-    Rows(Vec<R>),
-    /// Everything was sent: finish and rename the files.
+enum Batch<M> {
+    Items(Vec<M>),
+    /// Everything was sent: finish (rename the files, return the result).
     Finish,
 }
 
-/// Streams the rows of one table into `<stem>.csv` and/or `<stem>.parquet`.
-pub struct TableWriter<R: TableRows> {
-    batch: Vec<R>,
+/// The producer side of a worker thread fed with batches: items are sent [`BATCH_ROWS`] at a
+/// time through a short queue, so the producer (the simulator) and the worker (the report)
+/// run on two cores. Dropped unfinished (an error, an interrupted run), it tells the worker
+/// and waits for it, so the worker's temporary files are gone when the drop returns.
+struct Pipeline<M: Send + 'static, T: Send + 'static> {
+    batch: Vec<M>,
+    /// Items per batch.
+    batch_len: usize,
     /// `None` once finished.
-    sender: Option<SyncSender<Batch<R>>>,
+    sender: Option<SyncSender<Batch<M>>>,
     /// `None` once joined.
-    worker: Option<JoinHandle<Result<(), Error>>>,
+    worker: Option<JoinHandle<Result<T, Error>>>,
 }
 
-/// Dropped unfinished (an error, an interrupted run): the writer thread is told and waited
-/// for, so its temporary files are gone when this returns.
-impl<R: TableRows> Drop for TableWriter<R> {
+impl<M: Send + 'static, T: Send + 'static> Pipeline<M, T> {
+    fn spawn(
+        name: String,
+        batch_len: usize,
+        work: impl FnOnce(&Receiver<Batch<M>>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<Self, Error> {
+        let (sender, receiver) = sync_channel(QUEUED_BATCHES);
+        let worker = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || work(&receiver))
+            .map_err(|e| Error::Other(anyhow::Error::new(e).context("starting a writer thread")))?;
+        Ok(Pipeline {
+            batch: Vec::with_capacity(batch_len),
+            batch_len,
+            sender: Some(sender),
+            worker: Some(worker),
+        })
+    }
+
+    #[inline]
+    fn push(&mut self, item: M) -> Result<(), Error> {
+        self.batch.push(item);
+        if self.batch.len() >= self.batch_len {
+            let items = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_len));
+            let sent = match &self.sender {
+                Some(sender) => sender.send(Batch::Items(items)).is_ok(),
+                None => false,
+            };
+            if !sent {
+                // The worker stopped on an error: report it.
+                return Err(match self.worker.take().map(join) {
+                    Some(Err(e)) => e,
+                    _ => Error::Other(anyhow::anyhow!("the writer thread stopped early")),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<T, Error> {
+        let batch = std::mem::take(&mut self.batch);
+        // A failed send means the worker already stopped; its error comes from the join.
+        if let Some(sender) = self.sender.take() {
+            if !batch.is_empty() {
+                let _ = sender.send(Batch::Items(batch));
+            }
+            let _ = sender.send(Batch::Finish);
+        }
+        match self.worker.take() {
+            Some(worker) => join(worker),
+            None => Err(Error::Other(anyhow::anyhow!(
+                "the writer thread stopped early"
+            ))),
+        }
+    }
+}
+
+impl<M: Send + 'static, T: Send + 'static> Drop for Pipeline<M, T> {
     fn drop(&mut self) {
         self.sender = None;
         if let Some(worker) = self.worker.take() {
@@ -103,78 +166,51 @@ impl<R: TableRows> Drop for TableWriter<R> {
     }
 }
 
+fn join<T>(worker: JoinHandle<Result<T, Error>>) -> Result<T, Error> {
+    worker
+        .join()
+        .unwrap_or_else(|_| Err(Error::Other(anyhow::anyhow!("a writer thread panicked"))))
+}
+
+/// Streams the rows of one table into `<stem>.csv` and/or `<stem>.parquet`.
+pub struct TableWriter<R: TableRows> {
+    pipeline: Pipeline<R, ()>,
+}
+
 impl<R: TableRows> TableWriter<R> {
     /// Starts the writer thread of table `stem` in `dir` (which must exist).
     pub fn create(dir: &Path, stem: &str, mode: RecordsMode) -> Result<Self, Error> {
-        let (sender, receiver) = sync_channel(QUEUED_BATCHES);
         let (dir, stem) = (dir.to_path_buf(), stem.to_string());
-        let worker = std::thread::Builder::new()
-            .name(format!("write-{stem}"))
-            .spawn(move || write_batches::<R>(&dir, &stem, mode, &receiver))
-            .map_err(|e| Error::Other(anyhow::Error::new(e).context("starting a table writer")))?;
-        Ok(TableWriter {
-            batch: Vec::with_capacity(BATCH_ROWS),
-            sender: Some(sender),
-            worker: Some(worker),
-        })
+        let pipeline = Pipeline::spawn(format!("write-{stem}"), BATCH_ROWS, move |receiver| {
+            write_table::<R, R>(&dir, &stem, mode, receiver, &mut |rows| rows)
+        })?;
+        Ok(TableWriter { pipeline })
     }
 
     /// Adds one row.
     pub fn push(&mut self, row: R) -> Result<(), Error> {
-        self.batch.push(row);
-        if self.batch.len() >= BATCH_ROWS {
-            let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
-            let sent = match &self.sender {
-                Some(sender) => sender.send(Batch::Rows(rows)).is_ok(),
-                None => false,
-            };
-            if !sent {
-                // The writer stopped on an error: report it.
-                return Err(match self.worker.take().map(join) {
-                    Some(Err(e)) => e,
-                    _ => Error::Other(anyhow::anyhow!("the table writer stopped early")),
-                });
-            }
-        }
-        Ok(())
+        self.pipeline.push(row)
     }
 
     /// Writes what is left, closes and renames the files.
-    pub fn finish(mut self) -> Result<(), Error> {
-        let batch = std::mem::take(&mut self.batch);
-        // A failed send means the writer already stopped; its error comes from the join.
-        if let Some(sender) = self.sender.take() {
-            if !batch.is_empty() {
-                let _ = sender.send(Batch::Rows(batch));
-            }
-            let _ = sender.send(Batch::Finish);
-        }
-        match self.worker.take() {
-            Some(worker) => join(worker),
-            None => Err(Error::Other(anyhow::anyhow!(
-                "the table writer stopped early"
-            ))),
-        }
+    pub fn finish(self) -> Result<(), Error> {
+        self.pipeline.finish()
     }
-}
-
-fn join(worker: JoinHandle<Result<(), Error>>) -> Result<(), Error> {
-    worker
-        .join()
-        .unwrap_or_else(|_| Err(Error::Other(anyhow::anyhow!("the table writer panicked"))))
 }
 
 fn polars_error(e: PolarsError, path: &Path) -> Error {
     Error::Other(anyhow::Error::new(e).context(format!("writing {}", path.display())))
 }
 
-/// The writer thread: appends each batch to the open files, renames them on `Finish`. If the
+/// A writer thread's loop: turns each batch of items into rows (`rows_of`, which may also
+/// account for them) and appends them to the open files; renames the files on `Finish`. If the
 /// producer goes away without `Finish`, the temporary files are removed.
-fn write_batches<R: TableRows>(
+fn write_table<M, R: TableRows>(
     dir: &Path,
     stem: &str,
     mode: RecordsMode,
-    receiver: &Receiver<Batch<R>>,
+    receiver: &Receiver<Batch<M>>,
+    rows_of: &mut dyn FnMut(Vec<M>) -> Vec<R>,
 ) -> Result<(), Error> {
     let schema = R::frame(&[])?.schema().as_ref().clone();
     let csv_path: PathBuf = dir.join(format!("{stem}.csv"));
@@ -207,7 +243,11 @@ fn write_batches<R: TableRows>(
     };
     loop {
         match receiver.recv() {
-            Ok(Batch::Rows(rows)) => {
+            Ok(Batch::Items(items)) => {
+                let rows = rows_of(items);
+                if rows.is_empty() || (csv_writer.is_none() && parquet_writer.is_none()) {
+                    continue;
+                }
                 let frame = R::frame(&rows)?;
                 drop(rows);
                 if let Some(w) = csv_writer.as_mut() {
@@ -241,11 +281,17 @@ fn write_batches<R: TableRows>(
     Ok(())
 }
 
-/// The simulator's sink for one run: its records go to the record files chosen by `--records`
-/// and into the run's summary and plot material.
+/// What the simulator hands the report writer, in order.
+enum Item {
+    Record(FunctionRecord),
+    ContainerClosed(u64),
+}
+
+/// The simulator's sink for one run: its records go, in batches, to a writer thread that
+/// writes the record files chosen by `--records` and accumulates the summary and plot
+/// material (on another core than the simulation).
 pub struct RunWriter {
-    tables: Option<TableWriter<FunctionRecord>>,
-    figures: RunAccumulator,
+    pipeline: Pipeline<Item, RunFigures>,
 }
 
 impl RunWriter {
@@ -257,33 +303,47 @@ impl RunWriter {
     /// Like [`RunWriter::create`], the record files named `<stem>.csv` and `<stem>.parquet`.
     pub fn with_stem(dir: &Path, stem: &str, records: RecordsMode) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tables = match records {
-            RecordsMode::None => None,
-            mode => Some(TableWriter::create(dir, stem, mode)?),
+        let (dir, stem) = (dir.to_path_buf(), stem.to_string());
+        // Without files, small batches: less memory in flight, same work.
+        let batch_len = if records == RecordsMode::None {
+            SUMMARY_BATCH
+        } else {
+            BATCH_ROWS
         };
-        Ok(RunWriter {
-            tables,
-            figures: RunAccumulator::new(),
-        })
+        let pipeline = Pipeline::spawn(format!("report-{stem}"), batch_len, move |receiver| {
+            let mut figures = RunAccumulator::new();
+            let keep_rows = records != RecordsMode::None;
+            write_table::<Item, FunctionRecord>(&dir, &stem, records, receiver, &mut |items| {
+                let mut rows = Vec::with_capacity(if keep_rows { items.len() } else { 0 });
+                for item in items {
+                    match item {
+                        Item::Record(r) => {
+                            figures.push(&r);
+                            if keep_rows {
+                                rows.push(r);
+                            }
+                        }
+                        Item::ContainerClosed(id) => figures.container_closed(id),
+                    }
+                }
+                rows
+            })?;
+            figures
+                .finish()
+                .map_err(|e| Error::Other(anyhow::anyhow!(e)))
+        })?;
+        Ok(RunWriter { pipeline })
     }
 
     /// Adds one record.
+    #[inline]
     pub fn push(&mut self, record: FunctionRecord) -> Result<(), Error> {
-        self.figures.push(&record);
-        match self.tables.as_mut() {
-            Some(tables) => tables.push(record),
-            None => Ok(()),
-        }
+        self.pipeline.push(Item::Record(record))
     }
 
     /// Finishes the record files and returns the run's figures.
     pub fn finish(self) -> Result<RunFigures, Error> {
-        if let Some(tables) = self.tables {
-            tables.finish()?;
-        }
-        self.figures
-            .finish()
-            .map_err(|e| Error::Other(anyhow::anyhow!(e)))
+        self.pipeline.finish()
     }
 }
 
@@ -293,8 +353,9 @@ impl RecordSink for RunWriter {
     }
 
     fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
-        self.figures.container_closed(container);
-        Ok(())
+        self.pipeline
+            .push(Item::ContainerClosed(container))
+            .map_err(|e| Box::new(e) as SinkError)
     }
 }
 
