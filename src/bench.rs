@@ -42,6 +42,8 @@ pub struct BenchResult {
     pub functions: u64,
     /// Engine events processed.
     pub events: u64,
+    /// Network flows (chunk uploads and downloads) of a `steps` workload; 0 otherwise.
+    pub flows: u64,
     pub seconds: f64,
     pub peak_rss_mb: f64,
     /// Most records buffered at once by the engine (its reorder buffer).
@@ -81,17 +83,18 @@ pub fn run_case(config: &Path, repeat: u32, records: RecordsMode) -> Result<Benc
     for _ in 0..repeat.max(1) {
         let started = Instant::now();
         let mut writer = RunWriter::create(&scratch, records)?;
-        let stats =
+        let end =
             sim_core::simulate_into(&scenario, scenario.seed(), &mut writer).map_err(sink_error)?;
-        let figures = writer.finish()?;
+        let out = writer.finish()?;
         let seconds = started.elapsed().as_secs_f64();
         let result = BenchResult {
             name: scenario.name().to_string(),
-            functions: figures.summary.functions,
-            events: stats.events,
+            functions: out.figures.summary.functions,
+            events: end.stats.events,
+            flows: end.comm.as_ref().map_or(0, |c| c.net.flows),
             seconds,
             peak_rss_mb: 0.0,
-            records_buffered: stats.footprint.records,
+            records_buffered: end.stats.footprint.records,
         };
         if best.as_ref().is_none_or(|b| seconds < b.seconds) {
             best = Some(result);
@@ -131,8 +134,14 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         for config in &configs {
             let r = run_case(config, args.repeat, records)?;
             println!(
-                "BENCH\t{}\t{}\t{}\t{:.6}\t{:.1}\t{}",
-                r.name, r.functions, r.events, r.seconds, r.peak_rss_mb, r.records_buffered
+                "BENCH\t{}\t{}\t{}\t{:.6}\t{:.1}\t{}\t{}",
+                r.name,
+                r.functions,
+                r.events,
+                r.seconds,
+                r.peak_rss_mb,
+                r.records_buffered,
+                r.flows
             );
         }
         return Ok(());
@@ -183,12 +192,18 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let f: Vec<&str> = line.split('\t').collect();
-            if f.len() == 7 && f[0] == "BENCH" {
+            if f.len() == 8 && f[0] == "BENCH" {
                 let functions: f64 = f[2].parse().unwrap_or(f64::NAN);
                 let events: f64 = f[3].parse().unwrap_or(f64::NAN);
                 let secs: f64 = f[4].parse().unwrap_or(f64::NAN);
+                let flows: f64 = f[7].parse().unwrap_or(f64::NAN);
+                let flow_rate = if flows > 0.0 {
+                    format!("{:.0}", flows / secs)
+                } else {
+                    "-".into()
+                };
                 println!(
-                    "{:<12} {:>11} {:>12} {:>9.3} {:>13.0} {:>13.0} {:>11} {:>9}",
+                    "{:<16} {:>11} {:>12} {:>9.3} {:>13.0} {:>13.0} {:>11} {:>9} {:>10}",
                     f[1],
                     f[2],
                     f[3],
@@ -196,7 +211,8 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
                     functions / secs,
                     events / secs,
                     f[5],
-                    f[6]
+                    f[6],
+                    flow_rate
                 );
             }
         }

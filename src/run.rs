@@ -4,9 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use policies::comm::StepRecord;
+use sim_core::comm::CommStats;
 use sim_core::{Scenario, SimOutput, SimStats};
 
 use crate::args::ConfigArgs;
+use crate::report::steps::CommSummary;
 use crate::report::{
     self, sink_error, summary_table, RecordsMode, RunFigures, RunHead, RunReport, RunWriter,
     Summary,
@@ -78,15 +81,25 @@ pub struct Streamed {
     pub seed: u64,
     pub figures: RunFigures,
     pub stats: SimStats,
+    /// The steps of a `steps` workload (empty otherwise), and their communication figures.
+    pub steps: Vec<StepRecord>,
+    pub comm: Option<CommSummary>,
+    /// Network counters of a `steps` workload.
+    pub net: Option<CommStats>,
 }
 
 impl Streamed {
-    /// What summary.json adds to the summary: the seed and the simulator's counters.
+    /// What summary.json adds to the summary: the seed, the simulator's counters and, for a
+    /// `steps` workload, the communication figures.
     pub fn extra(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut extra = serde_json::json!({
             "seed": self.seed,
             "sim": serde_json::to_value(&self.stats).unwrap_or(serde_json::Value::Null),
-        })
+        });
+        if let (Some(comm), serde_json::Value::Object(map)) = (&self.comm, &mut extra) {
+            map.insert("communication".into(), comm.to_json());
+        }
+        extra
     }
 
     /// summary.json and the plots into `dir`, under `name`.
@@ -111,19 +124,24 @@ pub fn simulate_streamed(
 ) -> Result<Streamed, Error> {
     let seed = seed.unwrap_or(scenario.seed());
     let mut writer = RunWriter::create(dir, records)?;
-    let stats = sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
-    if let Some(e) = &stats.arrival_error {
+    let end = sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+    if let Some(e) = &end.stats.arrival_error {
         // Dropping the writer removes the partial record files.
         return Err(Error::input(format!(
             "a trace stopped replaying: {e} (it changed since it was read?)"
         )));
     }
+    let out = writer.finish()?;
+    let comm = (!out.steps.is_empty()).then(|| CommSummary::from_steps(&out.steps));
     Ok(Streamed {
         name: scenario.name().to_string(),
         label: scenario.label(),
         seed,
-        figures: writer.finish()?,
-        stats,
+        figures: out.figures,
+        stats: end.stats,
+        steps: out.steps,
+        comm,
+        net: end.comm,
     })
 }
 
@@ -142,10 +160,23 @@ pub fn main(args: &ConfigArgs) -> Result<(), Error> {
         "{}",
         summary_table(&[(run.name.as_str(), &run.figures.summary)])
     );
+    if let Some(comm) = &run.comm {
+        print!("{}", comm.table());
+    }
     run.write_report(&dir, &run.name)?;
     println!(
         "wrote {}",
         report::describe_files(&dir, args.options.records)
     );
+    // A `steps` workload also gets its step table and step timeline.
+    if run.comm.is_some() {
+        let title = format!("{}: {} - steps", run.name, run.label);
+        report::steps::write_steps(&dir, &title, &run.steps)?;
+        println!(
+            "wrote {}/{{{}}}",
+            dir.display(),
+            report::steps::STEP_FILES.join(", ")
+        );
+    }
     Ok(())
 }

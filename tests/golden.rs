@@ -1,9 +1,11 @@
 //! Byte-identical output across the move to streamed records: records.csv and summary.json of
-//! the shipped configs, and records.csv of small multi-burst scenarios (ties between arrivals
-//! and other events at one instant, keep-alive evictions and reused container slots, prewarm,
-//! rejections, queued bursts), are checked against FNV-1a hashes of what the code wrote when
-//! every record was kept in memory to the end. And the streamed writer (the simulator's sink)
-//! and the in-memory one (`write_run`, used by live runs) write the same bytes.
+//! the shipped configs, records.csv of small multi-burst scenarios (ties between arrivals and
+//! other events at one instant, keep-alive evictions and reused container slots, prewarm,
+//! rejections, queued bursts) and records.csv and steps.csv of a `steps` workload are checked
+//! against FNV-1a hashes of what the code wrote when every record was kept in memory to the
+//! end (the same records and steps, compared field by field, as that code's). And the streamed
+//! writer (the simulator's sink) and the in-memory one (`write_run`, used by live runs) write
+//! the same bytes.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,55 +24,59 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 const GOLDEN: &[(&str, u64, Option<u64>)] = &[
     (
         "configs/faas.toml",
-        0x7467_666c_8142_d888,
-        Some(0xd576_62c5_31bb_7be5),
+        0x68cc_596a_7e29_d8a3,
+        Some(0xf6cf_a256_e1ed_9a84),
     ),
     (
         "configs/hetero.toml",
-        0xb28b_00ad_1913_2e9b,
-        Some(0x4fc0_d0d3_b58b_e9fa),
+        0x01ea_f2a2_0585_a7aa,
+        Some(0x7e26_bd77_82da_5877),
     ),
     (
         "configs/homo.toml",
-        0x6c10_2531_bdee_5ddb,
-        Some(0x128e_fef2_2948_bdcb),
+        0x9c4c_bde6_0bdf_627a,
+        Some(0x65af_825f_0931_6948),
     ),
     (
         "configs/calibration/invocation-48.toml",
-        0x9edb_bcca_f77e_74bf,
+        0x5574_5659_5fb2_c934,
         Some(0x97e4_7dca_afcb_811d),
     ),
     (
         "configs/arrivals.toml",
-        0xc2b2_e878_6181_8448,
-        Some(0xe5b7_a82c_9820_fed8),
+        0xd584_68e9_4b00_61b0,
+        Some(0x3c8c_5a06_d40d_f8e9),
     ),
+    ("configs/apps/terasort.toml", 0x66c0_baaa_34d0_7ffd, None),
     (
         "tests/data/golden/churn-faas.toml",
-        0xd4bc_64fa_c940_14a1,
+        0xfb4c_50f7_730a_f1bf,
         None,
     ),
     (
         "tests/data/golden/ties-burst.toml",
-        0x8ed0_8ee7_a0cd_b0e7,
+        0x6bad_78f8_c1cf_e765,
         None,
     ),
     (
         "tests/data/golden/ties-faas.toml",
-        0x7c2a_1439_987e_bf1f,
+        0x644f_4a14_a7db_496f,
         None,
     ),
     (
         "tests/data/golden/ties-reject.toml",
-        0xac5f_2d9c_d77d_ca0e,
+        0x44eb_1a18_c4d9_d6bf,
         None,
     ),
     (
         "tests/data/golden/warm-burst.toml",
-        0xffce_96c0_4168_b0d6,
+        0x6c4b_1f9d_7e5c_269b,
         None,
     ),
 ];
+
+/// steps.csv of a `steps` workload (its steps go through the same sink as the records).
+const GOLDEN_STEPS: (&str, u64) = ("configs/apps/terasort.toml", 0x6248_604d_3884_3043);
 
 fn run_cli(config: &str, out: &Path, records: &str) {
     let status = Command::new(env!("CARGO_BIN_EXE_burstsim"))
@@ -107,6 +113,15 @@ fn outputs_match_the_stored_hashes() {
                 ));
             }
         }
+    }
+    let out = dir.path().join("steps");
+    run_cli(GOLDEN_STEPS.0, &out, "none");
+    let got = fnv1a(&std::fs::read(out.join("steps.csv")).unwrap());
+    if got != GOLDEN_STEPS.1 {
+        wrong.push(format!(
+            "{}: steps.csv hash {got:#x}, stored {:#x}",
+            GOLDEN_STEPS.0, GOLDEN_STEPS.1
+        ));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -242,7 +242,7 @@ fn workloads() {
     let mut rng = Pcg64::seed_from_u64(0);
     assert_eq!(
         sleep.input(0, &mut rng),
-        FunctionInput::Sleep { seconds: 2.0 }
+        Some(FunctionInput::Sleep { seconds: 2.0 })
     );
 
     let mc = parse(
@@ -251,7 +251,7 @@ fn workloads() {
     .unwrap();
     assert!(mc.is_cpu_bound());
     assert_eq!(mc.validate(), Ok(()));
-    let input = mc.input(1, &mut rng);
+    let input = mc.input(1, &mut rng).unwrap();
     assert_eq!(
         input,
         FunctionInput::Montecarlo {
@@ -264,7 +264,7 @@ fn workloads() {
 
     let cpu = parse("w = { kind = \"cpu\", work = { dist = \"uniform\", min = 1.0, max = 2.0 } }")
         .unwrap();
-    let FunctionInput::Cpu { seconds } = cpu.input(0, &mut rng) else {
+    let Some(FunctionInput::Cpu { seconds }) = cpu.input(0, &mut rng) else {
         panic!()
     };
     assert!((1.0..2.0).contains(&seconds));

@@ -3,7 +3,7 @@
 //! counters and the wall time.
 //!
 //! `cargo run --release -p sim-core --example simulate -- CONFIG [dotted.path=value ...]`
-//! (`DUMP=N` also prints the first N records).
+//! (`DUMP=N` also prints the first N records, and the steps of a `steps` workload).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,6 +24,13 @@ struct Tally {
 }
 
 impl RecordSink for Tally {
+    fn step(&mut self, step: policies::comm::StepRecord) -> Result<(), SinkError> {
+        if self.dump > 0 {
+            println!("{step:?}");
+        }
+        Ok(())
+    }
+
     fn record(&mut self, r: FunctionRecord) -> Result<(), SinkError> {
         if self.functions < self.dump {
             println!("{r:?}");
@@ -66,7 +73,7 @@ fn main() -> ExitCode {
     };
     let t = std::time::Instant::now();
     let stats = match sim_core::simulate_into(&scenario, scenario.seed(), &mut tally) {
-        Ok(stats) => stats,
+        Ok(end) => end.stats,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;

@@ -190,8 +190,9 @@ impl Sim<'_> {
         let inv = c.invoker as usize;
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
         self.messages.remove(c.msg);
-        // Under CPU shares each CPU-bound worker was counted as it finished.
-        if self.exclusive_cpu || !self.cpu_bound[action as usize] {
+        // Under CPU shares each CPU-bound worker was counted as it finished, and so was
+        // every worker of a step program.
+        if (self.exclusive_cpu || !self.cpu_bound[action as usize]) && self.comm.is_none() {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];

@@ -31,6 +31,7 @@ impl Sim<'_> {
         let model = &self.sc.invoker;
         let mut t = ready + model.payload.sample_ns(rng);
         let shared_cpu = !self.exclusive_cpu && self.cpu_bound[msg.action as usize];
+        let program = self.comm.is_some();
         let mut last_end = t;
         for (k, slot) in self
             .records
@@ -47,7 +48,10 @@ impl Sim<'_> {
             if self.exclusive_cpu {
                 slot.cpu = c.core_of(k);
             }
-            if shared_cpu {
+            if program {
+                let fid = msg.first_fid + k as u64;
+                self.q.push(t, Event::StepStart(fid as u32));
+            } else if shared_cpu {
                 self.q.push(t, Event::WorkerStart(cid, k as u32));
             } else {
                 let end = t + slot.work_ns;
@@ -56,7 +60,7 @@ impl Sim<'_> {
                 last_end = last_end.max(end);
             }
         }
-        if shared_cpu {
+        if shared_cpu || program {
             self.containers[cid as usize].remaining = msg.workers;
         } else {
             self.q.push(last_end, Event::ContainerDone(cid));
@@ -76,8 +80,12 @@ impl Sim<'_> {
         self.reschedule_cpu(inv);
     }
 
-    /// A CPU-bound worker finished under CPU shares.
+    /// A CPU-bound worker (or a compute step of a program) finished under CPU shares.
     pub(crate) fn worker_done(&mut self, fid: u64, slowed: bool) {
+        if self.comm.is_some() {
+            self.shared_compute_done(fid, slowed);
+            return;
+        }
         let now = self.now;
         let slot = self.records.get_mut(fid);
         slot.t_end = now;

@@ -4,7 +4,9 @@
 //! per worker), plus a serverful baseline (a cluster that boots, then runs the work). A run goes
 //! client -> controller (placement policy from `policies`) -> per-invoker queues -> invokers
 //! (container pool, engine slots, contention) -> dispatcher (worker spawning) -> CPU model, and
-//! yields one [`policies::FunctionRecord`] per function. Time is integer nanoseconds; every
+//! yields one [`policies::FunctionRecord`] per function; a `steps` workload also runs its
+//! compute steps and collectives over a flow-level network ([`comm`]) and yields one
+//! [`policies::comm::StepRecord`] per executed step. Time is integer nanoseconds; every
 //! component draws from its own seeded RNG stream, so the same scenario and seed give
 //! byte-identical records.
 //!
@@ -17,9 +19,11 @@
 //! --example simulate -- CONFIG` runs the engine alone.
 
 pub mod arrivals;
+pub mod comm;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod fuzzing;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;
@@ -40,27 +44,37 @@ mod slab;
 pub use config::{load_config, Config, ConfigError};
 pub use metrics::{Footprint, SimOutput, SimStats};
 pub use scenario::Scenario;
-pub use sink::{RecordSink, SinkError};
+pub use sim::RunEnd;
+pub use sink::{Collect, RecordSink, SinkError};
 
 /// Runs `scenario` with `seed` (the config's seed is `scenario.seed()`; callers pass it or a
 /// `--seed` override) and returns every record in function-id order. Same scenario and seed
 /// give identical output.
 pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutput {
-    let mut records = Vec::with_capacity(scenario.functions() as usize);
-    let stats = simulate_into(scenario, seed, &mut records)
-        .unwrap_or_else(|_| unreachable!("a Vec takes every record"));
-    SimOutput { records, stats }
+    let mut all = Collect {
+        records: Vec::with_capacity(scenario.functions() as usize),
+        steps: Vec::new(),
+    };
+    let end = simulate_into(scenario, seed, &mut all)
+        .unwrap_or_else(|_| unreachable!("memory takes every record"));
+    SimOutput {
+        records: all.records,
+        stats: end.stats,
+        steps: all.steps,
+        comm: end.comm,
+    }
 }
 
 /// Runs `scenario` with `seed`, handing each record to `sink` as soon as it is final, in
-/// function-id order (the same records [`simulate`] returns). Stops at the sink's first error.
+/// function-id order (the same records [`simulate`] returns), and each step of a `steps`
+/// workload as it ends. Stops at the sink's first error.
 pub fn simulate_into(
     scenario: &Scenario,
     seed: u64,
     sink: &mut dyn RecordSink,
-) -> Result<SimStats, SinkError> {
+) -> Result<RunEnd, SinkError> {
     match scenario.mode {
-        config::Mode::Openwhisk => sim::Sim::new(scenario, seed).run(sink),
+        config::Mode::Openwhisk | config::Mode::Direct => sim::Sim::new(scenario, seed).run(sink),
         config::Mode::Serverful => serverful::simulate(scenario, seed, sink),
     }
 }

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use policies::comm::StepRecord;
 use policies::{BurstInfo, FunctionRecord};
+
+use crate::comm::CommStats;
 use serde::Serialize;
 
 /// Records in function-id order, plus run counters.
@@ -10,6 +13,10 @@ use serde::Serialize;
 pub struct SimOutput {
     pub records: Vec<FunctionRecord>,
     pub stats: SimStats,
+    /// One row per executed step of a `steps` workload (empty otherwise), in completion order.
+    pub steps: Vec<StepRecord>,
+    /// Communication counters of a `steps` workload.
+    pub comm: Option<CommStats>,
 }
 
 impl SimOutput {

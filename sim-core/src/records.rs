@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 
-use policies::{FunctionRecord, Status};
+use policies::{FunctionRecord, Outcome, Status};
 
 use crate::sink::{RecordSink, SinkError};
 
@@ -97,12 +97,12 @@ impl Slot {
             cpu: (self.cpu != u32::MAX).then_some(self.cpu),
             cpu_shared: self.cpu_shared,
             cold: self.cold,
-            status: self.status,
-            reason: self
-                .reason
-                .as_deref()
-                .map(str::to_string)
-                .unwrap_or_default(),
+            attempt: 0,
+            outcome: match self.status {
+                Status::Ok => Outcome::Ok,
+                Status::Failed => Outcome::failed(self.reason.as_deref().unwrap_or_default()),
+                Status::Rejected => Outcome::rejected(self.reason.as_deref().unwrap_or_default()),
+            },
             t_submit: secs(self.t_submit),
             t_dispatch: secs(self.t_dispatch),
             t_container_ready: secs(self.t_ready),

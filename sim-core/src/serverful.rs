@@ -11,13 +11,14 @@ use policies::FunctionRecord;
 use crate::metrics::SimStats;
 use crate::rng;
 use crate::scenario::Scenario;
+use crate::sim::RunEnd;
 use crate::sink::{RecordSink, SinkError};
 
 pub(crate) fn simulate(
     sc: &Scenario,
     seed: u64,
     sink: &mut dyn RecordSink,
-) -> Result<SimStats, SinkError> {
+) -> Result<RunEnd, SinkError> {
     let mut startup_rng = rng::stream(seed, "serverful", 0);
     let mut arrivals = sc.run_arrivals(seed).peekable();
     let t0 = match arrivals.peek() {
@@ -81,5 +82,5 @@ pub(crate) fn simulate(
             sink.container_closed(node as u64)?;
         }
     }
-    Ok(stats)
+    Ok(RunEnd { stats, comm: None })
 }

@@ -7,6 +7,8 @@ use std::rc::Rc;
 use policies::PlacementPolicy;
 
 use crate::client::ClientState;
+use crate::comm::run::CommRun;
+use crate::comm::CommStats;
 use crate::container::{CState, Container};
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
@@ -29,9 +31,14 @@ pub(crate) struct Request {
     pub action: u32,
 }
 
+/// No message (end of a topic or of a plan).
+pub(crate) const NO_MESSAGE: u32 = u32::MAX;
+
 /// One container placement of a plan: the activation message sent to an invoker.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Message {
+    /// Burst id (step programs find a burst's other messages by it).
+    pub burst: u64,
     pub action: u32,
     pub invoker: u32,
     /// Function id of its first worker; its workers are consecutive function ids.
@@ -41,6 +48,8 @@ pub(crate) struct Message {
     /// topic is a list threaded through the messages, so a delivery reads no other block.
     pub next: u32,
     pub next_at: u64,
+    /// The next message of the same plan, published after this one (`NO_MESSAGE`: last).
+    pub plan_next: u32,
 }
 
 pub(crate) struct Sim<'a> {
@@ -79,6 +88,16 @@ pub(crate) struct Sim<'a> {
     pub seed: u64,
     /// Scratch for `cpu_done` (kept to avoid an allocation per event).
     pub cpu_done_buf: Vec<(u64, bool)>,
+    /// Step programs and the network (`steps` workloads only).
+    pub comm: Option<Box<CommRun>>,
+}
+
+/// What a run ends with besides its records (and its steps, also handed to the sink).
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub stats: SimStats,
+    /// Communication counters of a `steps` workload.
+    pub comm: Option<CommStats>,
 }
 
 impl<'a> Sim<'a> {
@@ -123,14 +142,27 @@ impl<'a> Sim<'a> {
             finished: 0,
             seed,
             cpu_done_buf: Vec::new(),
+            comm: CommRun::new(sc, seed).map(Box::new),
         };
+        if sim.comm.is_some() {
+            // Step programs read a burst's layout from its neighbouring messages and name
+            // containers by slot: their tables keep every row (steps runs are small).
+            sim.containers.keep_rows();
+            sim.messages.keep_rows();
+        }
         sim.init_prewarm();
         sim
     }
 
-    /// Runs to the end, handing each record to `sink` as soon as it is final (in id order).
-    pub fn run(mut self, sink: &mut dyn RecordSink) -> Result<SimStats, SinkError> {
-        self.pull_arrival();
+    /// Runs to the end, handing each record to `sink` as soon as it is final (in id order),
+    /// and each step of a `steps` workload as it ends.
+    pub fn run(mut self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
+        let direct = self.sc.mode == crate::config::Mode::Direct;
+        if direct {
+            self.start_direct();
+        } else {
+            self.pull_arrival();
+        }
         while self.next_arrival.is_some() || self.finished < self.arrived {
             let Some((t, event)) = self.q.pop() else {
                 break;
@@ -141,7 +173,7 @@ impl<'a> Sim<'a> {
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
-                Event::ControllerFree => self.controller_free(),
+                Event::Publish(m, left, slot) => self.publish_event(m, left, slot),
                 Event::Heartbeat => self.heartbeat(),
                 Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),
@@ -150,15 +182,28 @@ impl<'a> Sim<'a> {
                 Event::CpuDone(inv, gen) => self.cpu_done(inv, gen),
                 Event::ContainerDone(c) => self.container_done(c),
                 Event::KeepAlive(c) => self.keep_alive(c),
+                Event::StepStart(f) => self.step_start(f),
+                Event::StepDone(f) => self.step_end(f),
+                Event::CommTimer(op) => self.comm_timer(op),
+                Event::NetUpdate => self.net_update(),
+                Event::NetDone(gen) => self.net_done(gen),
             }
             if self.records.has_work() {
                 self.records.release(self.t0.unwrap_or(0), sink)?;
             }
+            if let Some(comm) = self.comm.as_deref_mut() {
+                for step in comm.steps.drain(..) {
+                    sink.step(step)?;
+                }
+            }
         }
         self.stats.events = self.q.popped();
         // As the counter always was: with every burst's arrival pending from the start.
-        let bursts = self.next_burst_id();
-        self.stats.peak_event_queue = self.q.peak_with_first_lane_upfront(bursts);
+        self.stats.peak_event_queue = if direct {
+            self.q.peak()
+        } else {
+            self.q.peak_with_first_lane_upfront(self.next_burst_id())
+        };
         self.stats.end_time_s = self.secs(self.now);
         // Containers still alive run nothing more (in id order, after their last record).
         let mut alive: Vec<(u64, u64)> = self
@@ -182,7 +227,20 @@ impl<'a> Sim<'a> {
             messages: self.messages.capacity(),
             requests: self.requests.capacity(),
         };
-        Ok(self.stats)
+        let comm = match self.comm {
+            Some(c) => {
+                let (steps, stats) = c.into_output();
+                for step in steps {
+                    sink.step(step)?;
+                }
+                Some(stats)
+            }
+            None => None,
+        };
+        Ok(RunEnd {
+            stats: self.stats,
+            comm,
+        })
     }
 
     /// Bursts that arrived (or are pending) so far.

@@ -11,6 +11,7 @@
 //! A `Vec<FunctionRecord>` is a sink (what [`crate::simulate`] returns); the root crate's
 //! report writer is another (CSV and Parquet written as the run goes, a streaming summary).
 
+use policies::comm::StepRecord;
 use policies::FunctionRecord;
 
 /// Why a sink could not take a record (e.g. the disk is full); the run stops with it.
@@ -26,6 +27,32 @@ pub trait RecordSink {
     /// Not every container is announced (one that never ran a function is not).
     fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
         let _ = container;
+        Ok(())
+    }
+
+    /// One executed step of a `steps` workload, as it ends (completion order): a second
+    /// table through the same sink. Ignored by default.
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        let _ = step;
+        Ok(())
+    }
+}
+
+/// Records and steps kept in memory: what [`crate::simulate`] returns.
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub records: Vec<FunctionRecord>,
+    pub steps: Vec<StepRecord>,
+}
+
+impl RecordSink for Collect {
+    fn record(&mut self, record: FunctionRecord) -> Result<(), SinkError> {
+        self.records.push(record);
+        Ok(())
+    }
+
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        self.steps.push(step);
         Ok(())
     }
 }
@@ -44,5 +71,9 @@ impl<S: RecordSink + ?Sized> RecordSink for &mut S {
 
     fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
         (**self).container_closed(container)
+    }
+
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        (**self).step(step)
     }
 }

@@ -8,6 +8,8 @@ use std::ops::{Index, IndexMut};
 pub(crate) struct Slab<T> {
     rows: Vec<T>,
     free: Vec<u32>,
+    /// Freed slots are never handed out again (slot = insertion order).
+    keep: bool,
 }
 
 impl<T> Default for Slab<T> {
@@ -15,6 +17,7 @@ impl<T> Default for Slab<T> {
         Slab {
             rows: Vec::new(),
             free: Vec::new(),
+            keep: false,
         }
     }
 }
@@ -47,12 +50,25 @@ impl<T> Slab<T> {
     #[inline]
     pub fn remove(&mut self, slot: u32) {
         debug_assert!(!self.free.contains(&slot), "slot {slot} freed twice");
-        self.free.push(slot);
+        if !self.keep {
+            self.free.push(slot);
+        }
+    }
+
+    /// From now on no slot is reused: slots number rows in insertion order for the whole run.
+    pub fn keep_rows(&mut self) {
+        self.keep = true;
+        self.free.clear();
     }
 
     /// Slots ever allocated (in use or free): the table's high-water mark.
     pub fn capacity(&self) -> usize {
         self.rows.len()
+    }
+
+    /// Every row, in slot order (in insertion order after [`Slab::keep_rows`]).
+    pub fn rows(&self) -> &[T] {
+        &self.rows
     }
 
     /// Every row with its slot, in use or free.

@@ -199,7 +199,7 @@ proptest! {
         let stats = simulate_into(&sc, 7, &mut sink).unwrap();
         prop_assert!(sink.errors.is_empty(), "{:?}\n{}", sink.errors, text);
         prop_assert_eq!(format!("{:?}", &out.records), format!("{:?}", &sink.records));
-        prop_assert_eq!(&stats, &out.stats);
+        prop_assert_eq!(&stats.stats, &out.stats);
         let used: BTreeSet<u64> = out.records.iter().map(|r| r.container).filter(|&c| c != u64::MAX).collect();
         prop_assert_eq!(&used, &sink.closed, "every container that ran is closed once");
         let bursts: Vec<_> = sc.run_arrivals(7).map(Result::unwrap).collect();
@@ -210,7 +210,7 @@ proptest! {
         for (i, r) in out.records.iter().enumerate() {
             prop_assert_eq!(r.function_id, i as u64);
             prop_assert!(r.t_submit.is_finite());
-            match r.status {
+            match r.status() {
                 Status::Ok => {
                     prop_assert!(r.t_submit <= r.t_dispatch + 1e-9, "{:?}\n{}", r, text);
                     prop_assert!(r.t_dispatch <= r.t_container_ready + 1e-9, "{:?}", r);
@@ -227,7 +227,7 @@ proptest! {
                     e.1 = e.1.max(r.t_end);
                 }
                 Status::Rejected | Status::Failed => {
-                    prop_assert!(!r.reason.is_empty());
+                    prop_assert!(!r.outcome.reason().is_empty());
                     prop_assert!(r.t_start.is_nan() && r.t_end.is_nan());
                 }
             }
@@ -261,7 +261,7 @@ proptest! {
             for r in &out.records {
                 let burst = &bursts[r.burst_id as usize];
                 if exclusive && c.policy == "burst-heterogeneous" && burst.workers <= total {
-                    prop_assert_eq!(r.status, Status::Ok, "{:?}\n{}", r, text);
+                    prop_assert_eq!(r.status(), Status::Ok, "{:?}\n{}", r, text);
                 }
             }
         }

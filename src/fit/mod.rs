@@ -3,10 +3,14 @@
 //! A fit spec (TOML) names the profile to fit, the parameters (dotted config paths with bounds)
 //! and the experiments: each an experiment config that includes the profile, optional `--set`
 //! overrides, and either a measured CSV of per-worker start latencies (its quantiles are matched)
-//! or summary targets (e.g. makespan and max concurrency from a paper). Nelder-Mead minimises the
+//! or summary targets (e.g. makespan and max concurrency from a paper), or a communication
+//! benchmark ([`comm`]: pair throughput per chunk size, aggregate throughput per burst size).
+//! Experiments marked `holdout` are simulated and reported but not fitted: their rows are the
+//! out-of-sample errors. Nelder-Mead minimises the
 //! summed squared log-errors; the profile is rewritten with the fitted values and the error of
 //! every experiment is reported, so a fit is a claim with its error, not a copied number.
 
+pub mod comm;
 pub mod measured;
 pub mod minimize;
 
@@ -120,8 +124,14 @@ pub struct Experiment {
     /// Summary figures to match, by summary.json key (e.g. makespan_s, max_concurrency).
     #[serde(default)]
     pub targets: BTreeMap<String, f64>,
+    /// A communication benchmark to match.
+    #[serde(default)]
+    pub comm: Option<comm::CommTarget>,
     #[serde(default = "default_weight")]
     pub weight: f64,
+    /// Simulated and reported, not fitted: an out-of-sample check.
+    #[serde(default)]
+    pub holdout: bool,
 }
 
 fn default_weight() -> f64 {
@@ -136,8 +146,10 @@ pub type FigureRow = (String, f64, f64);
 pub struct ExperimentFit {
     pub name: String,
     pub rows: Vec<FigureRow>,
-    /// The experiment's contribution to the objective.
+    /// The experiment's contribution to the objective (0 for a holdout).
     pub error: f64,
+    /// Not fitted: its rows are out-of-sample errors.
+    pub holdout: bool,
 }
 
 /// Result of a fit (or a check).
@@ -150,7 +162,9 @@ pub struct FitOutcome {
 }
 
 impl FitOutcome {
-    /// A plain-text table: per experiment, reference vs simulated with relative error.
+    /// A plain-text table: per experiment, reference vs simulated with relative error; when
+    /// some experiments are holdouts, the fitted ones first, then the out-of-sample ones, each
+    /// with its mean absolute error.
     pub fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -158,16 +172,49 @@ impl FitOutcome {
             "{:<22} {:<26} {:>10} {:>10} {:>8}",
             "experiment", "figure", "reference", "simulated", "rel.err"
         );
-        for e in &self.experiments {
-            for (figure, reference, simulated) in &e.rows {
+        let any_holdout = self.experiments.iter().any(|e| e.holdout);
+        for holdout in [false, true] {
+            let part: Vec<&ExperimentFit> = self
+                .experiments
+                .iter()
+                .filter(|e| e.holdout == holdout)
+                .collect();
+            if holdout && part.is_empty() {
+                continue;
+            }
+            if any_holdout {
+                let name = if holdout {
+                    "out of sample (not fitted)"
+                } else {
+                    "in sample (fitted)"
+                };
+                let _ = writeln!(s, "-- {name}");
+            }
+            let mut errors = Vec::new();
+            for e in &part {
+                for (figure, reference, simulated) in &e.rows {
+                    let err = relative_error(*simulated, *reference);
+                    errors.push(err.abs());
+                    let _ = writeln!(
+                        s,
+                        "{:<22} {:<26} {:>10.3} {:>10.3} {:>7.1}%",
+                        e.name,
+                        figure,
+                        reference,
+                        simulated,
+                        100.0 * err
+                    );
+                }
+            }
+            if any_holdout && !errors.is_empty() {
+                let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+                let max = errors.iter().copied().fold(0.0, f64::max);
                 let _ = writeln!(
                     s,
-                    "{:<22} {:<26} {:>10.3} {:>10.3} {:>7.1}%",
-                    e.name,
-                    figure,
-                    reference,
-                    simulated,
-                    100.0 * relative_error(*simulated, *reference)
+                    "   mean |error| {:.1}%, max {:.1}% over {} figures",
+                    100.0 * mean,
+                    100.0 * max,
+                    errors.len()
                 );
             }
         }
@@ -219,11 +266,13 @@ pub fn read_spec(path: &Path) -> Result<FitSpec, Error> {
         }
     }
     for (i, e) in spec.experiments.iter().enumerate() {
-        if e.measured.is_none() == e.targets.is_empty() {
+        let kinds =
+            e.measured.is_some() as u8 + !e.targets.is_empty() as u8 + e.comm.is_some() as u8;
+        if kinds != 1 {
             return Err(input(
                 path,
                 format!(
-                    "field `experiments[{i}]`: expected exactly one of `measured` or `targets`"
+                    "field `experiments[{i}]`: expected exactly one of `measured`, `targets` or `comm`"
                 ),
             ));
         }
@@ -236,6 +285,8 @@ struct Problem {
     spec: FitSpec,
     base: PathBuf,
     measured: Vec<Option<Vec<f64>>>,
+    /// The measured figure of each communication experiment.
+    comm_reference: Vec<Option<f64>>,
 }
 
 impl Problem {
@@ -252,10 +303,26 @@ impl Problem {
                     .transpose()
             })
             .collect::<Result<_, _>>()?;
+        let comm_reference = spec
+            .experiments
+            .iter()
+            .map(|e| {
+                let Some(target) = &e.comm else {
+                    return Ok(None);
+                };
+                let path = base.join(&target.data);
+                let rows = comm::read_bench_csv(&path)?;
+                target
+                    .measured(&rows)
+                    .map(Some)
+                    .map_err(|msg| input(&path, format!("experiment `{}`: {msg}", e.name)))
+            })
+            .collect::<Result<_, Error>>()?;
         Ok(Problem {
             spec,
             base,
             measured,
+            comm_reference,
         })
     }
 
@@ -291,20 +358,33 @@ impl Problem {
         let param_sets = self.sets(values);
         let mut total = 0.0;
         let mut fits = Vec::new();
-        for (exp, measured) in self.spec.experiments.iter().zip(&self.measured) {
+        let experiments = self.spec.experiments.iter().zip(&self.measured);
+        for ((exp, measured), comm_reference) in experiments.zip(&self.comm_reference) {
             let config_path = self.base.join(&exp.config);
             let mut sets = exp.sets.clone();
             sets.extend(param_sets.iter().cloned());
             let scenario = Scenario::load(&config_path, &sets)?;
-            let (error, rows) = match measured {
-                Some(reference) => self.quantile_fit(&scenario, reference),
-                None => self.target_fit(exp, &scenario)?,
+            let (error, rows) = match (measured, &exp.comm, comm_reference) {
+                (Some(reference), _, _) => self.quantile_fit(&scenario, reference),
+                (None, Some(target), Some(reference)) => {
+                    // A communication benchmark has no randomness: one seed is enough.
+                    let out = sim_core::simulate(&scenario, self.spec.seeds[0]);
+                    let sim = target.simulated(&out);
+                    let error = (sim.max(1e-9) / reference).ln().powi(2);
+                    (
+                        error,
+                        vec![(target.metric.label().to_string(), *reference, sim)],
+                    )
+                }
+                _ => self.target_fit(exp, &scenario)?,
             };
-            total += exp.weight * error;
+            let error = if exp.holdout { 0.0 } else { exp.weight * error };
+            total += error;
             fits.push(ExperimentFit {
                 name: exp.name.clone(),
                 rows,
-                error: exp.weight * error,
+                error,
+                holdout: exp.holdout,
             });
         }
         Ok((total, fits))
@@ -319,14 +399,7 @@ impl Problem {
             .iter()
             .map(|&seed| {
                 let out = sim_core::simulate(scenario, seed);
-                let mut lat: Vec<f64> = out
-                    .records
-                    .iter()
-                    .filter(|r| r.is_ok())
-                    .map(|r| r.start_latency())
-                    .collect();
-                lat.sort_by(f64::total_cmp);
-                lat
+                policies::start_latencies(&out.records)
             })
             .collect();
         let mean_quantile =

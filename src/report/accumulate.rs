@@ -309,7 +309,7 @@ impl Streaming {
 
     fn push(&mut self, r: &FunctionRecord) {
         self.functions += 1;
-        match r.status {
+        match r.status() {
             Status::Ok => self.ok += 1,
             Status::Rejected => self.rejected += 1,
             Status::Failed => self.failed += 1,
@@ -327,24 +327,34 @@ impl Streaming {
             self.t0 = self.t0.min(r.t_submit);
             self.t_max = self.t_max.max(r.t_submit);
         }
+        if r.attempt > 0 && self.order_error.is_none() {
+            self.order_error = Some(format!(
+                "function {} has a re-run (attempt {}): runs with re-runs are summarised in \
+                 memory (at most {EXACT_LIMIT} records), not streamed",
+                r.function_id, r.attempt
+            ));
+        }
         let ran = r.t_start.is_finite() && r.t_end.is_finite();
         if r.t_end.is_finite() {
             self.t_max = self.t_max.max(r.t_end);
         }
+        // Start latencies: `ok` functions that started ([`policies::start_latencies`]).
+        if r.is_ok() && r.t_start.is_finite() {
+            self.latency.add(r.t_start);
+            self.start_min = self.start_min.min(r.t_start);
+            self.start_max = self.start_max.max(r.t_start);
+            // Neumaier: the sum of a hundred million starts keeps its digits.
+            let t = self.start_sum + r.t_start;
+            self.start_sum_c += if self.start_sum.abs() >= r.t_start.abs() {
+                (self.start_sum - t) + r.t_start
+            } else {
+                (r.t_start - t) + self.start_sum
+            };
+            self.start_sum = t;
+        }
         if ran {
             self.end_max = self.end_max.max(r.t_end);
             if r.is_ok() {
-                self.latency.add(r.t_start);
-                self.start_min = self.start_min.min(r.t_start);
-                self.start_max = self.start_max.max(r.t_start);
-                // Neumaier: the sum of a hundred million starts keeps its digits.
-                let t = self.start_sum + r.t_start;
-                self.start_sum_c += if self.start_sum.abs() >= r.t_start.abs() {
-                    (self.start_sum - t) + r.t_start
-                } else {
-                    (r.t_start - t) + self.start_sum
-                };
-                self.start_sum = t;
                 self.cpu_used += r.t_end - r.t_start;
             }
             if r.t_start < self.curve.swept_to && self.order_error.is_none() {
@@ -671,7 +681,7 @@ mod tests {
                 r.t_start = start;
                 r.t_end = start + 0.2 + (i % 5) as f64 * 0.1;
                 if i % 1000 == 999 {
-                    r.status = Status::Rejected;
+                    r.outcome = policies::Outcome::rejected("full");
                     (r.container, r.t_container_ready, r.t_start, r.t_end) =
                         (u64::MAX, f64::NAN, f64::NAN, f64::NAN);
                 }

@@ -9,6 +9,7 @@ pub mod accumulate;
 pub mod plots;
 pub mod render;
 pub mod sketch;
+pub mod steps;
 pub mod stream;
 mod summary;
 pub mod tables;
@@ -23,7 +24,7 @@ use crate::{atomic, Error};
 pub use accumulate::{RunAccumulator, RunFigures};
 pub use plots::{LatencyBox, Timeline, TimelineData};
 pub use sketch::QuantileSketch;
-pub use stream::{sink_error, RecordsMode, RunWriter, TableRows, TableWriter};
+pub use stream::{sink_error, RecordsMode, RunOutput, RunWriter, TableRows, TableWriter};
 pub use summary::{first_submission, percentile, summary_table, ConcurrencyCurve, Summary};
 pub use tables::{records_frame, write_records_csv, write_records_parquet};
 
@@ -48,7 +49,7 @@ pub fn write_run(dir: &Path, run: &RunReport) -> Result<(), Error> {
     for record in &run.records {
         writer.push(record.clone())?;
     }
-    let figures = writer.finish()?;
+    let figures = writer.finish()?.figures;
     let head = RunHead {
         name: &run.name,
         label: &run.label,
@@ -157,7 +158,7 @@ pub fn describe_files(dir: &Path, records: RecordsMode) -> String {
 
 #[cfg(test)]
 mod tests {
-    use policies::Status;
+    use policies::Outcome;
 
     use super::*;
 
@@ -176,8 +177,8 @@ mod tests {
                     cpu: Some((i % 48) as u32),
                     cpu_shared: false,
                     cold: true,
-                    status: Status::Ok,
-                    reason: String::new(),
+                    attempt: 0,
+                    outcome: Outcome::Ok,
                     t_submit: i as f64 * 0.001,
                     t_dispatch: i as f64 * 0.001 + 0.01,
                     t_container_ready: start - 0.2,
@@ -185,8 +186,7 @@ mod tests {
                     t_end: start + 5.0,
                 };
                 if i == 3 {
-                    r.status = Status::Rejected;
-                    r.reason = "no capacity, \"reject\"".into();
+                    r.outcome = Outcome::rejected("no capacity, \"reject\"");
                     (r.invoker, r.container, r.cpu) = (u32::MAX, u64::MAX, None);
                     (r.t_dispatch, r.t_container_ready, r.t_start, r.t_end) =
                         (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
@@ -279,8 +279,8 @@ mod tests {
             synthetic(10)
                 .into_iter()
                 .for_each(|r| writer.push(r).unwrap());
-            let figures = writer.finish().unwrap();
-            assert_eq!(figures.summary.functions, 10);
+            let written = writer.finish().unwrap();
+            assert_eq!(written.figures.summary.functions, 10);
             let mut names: Vec<String> = std::fs::read_dir(&out)
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -299,7 +299,7 @@ mod tests {
         let rejected = csv.lines().nth(4).unwrap();
         assert_eq!(
             rejected,
-            "3,0,0,3,,,,false,true,rejected,\"no capacity, \"\"reject\"\"\",0.003,,,,"
+            "3,0,0,3,0,,,,false,true,rejected,\"no capacity, \"\"reject\"\"\",0.003,,,,"
         );
     }
 

@@ -13,7 +13,7 @@ use policies::FunctionRecord;
 
 use super::render::{write_png_svg, DrawError, Plot};
 use super::sketch::QuantileSketch;
-use super::summary::{first_submission, percentile, ConcurrencyCurve};
+use super::summary::{percentile, start_latencies, ConcurrencyCurve};
 use crate::Error;
 
 /// Above this many functions the timeline draws a subsample (every k-th function by start time;
@@ -250,16 +250,9 @@ pub struct LatencyBox {
 }
 
 impl LatencyBox {
-    /// The box of the start latencies (t_start since the first submission) of `ok` functions.
+    /// The box of the start latencies of `ok` functions ([`policies::start_latencies`]).
     pub fn from_records(label: &str, records: &[FunctionRecord]) -> LatencyBox {
-        let t0 = first_submission(records);
-        let mut values: Vec<f64> = records
-            .iter()
-            .filter(|r| r.is_ok() && r.t_start.is_finite())
-            .map(|r| r.t_start - t0)
-            .collect();
-        values.sort_by(f64::total_cmp);
-        LatencyBox::from_sorted(label, &values)
+        LatencyBox::from_sorted(label, &start_latencies(records))
     }
 
     /// The box of a sketch of start times (less `t0`): quartiles within the sketch's relative

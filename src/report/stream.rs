@@ -15,6 +15,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use polars::prelude::*;
+use policies::comm::StepRecord;
 use policies::FunctionRecord;
 use serde::{Deserialize, Serialize};
 use sim_core::{RecordSink, SinkError};
@@ -285,13 +286,21 @@ fn write_table<M, R: TableRows>(
 enum Item {
     Record(FunctionRecord),
     ContainerClosed(u64),
+    Step(StepRecord),
+}
+
+/// What a streamed run's report is made of: its figures, and the steps of a `steps` workload
+/// (kept whole: their table is sorted and summarised as a whole; empty otherwise).
+pub struct RunOutput {
+    pub figures: RunFigures,
+    pub steps: Vec<StepRecord>,
 }
 
 /// The simulator's sink for one run: its records go, in batches, to a writer thread that
 /// writes the record files chosen by `--records` and accumulates the summary and plot
 /// material (on another core than the simulation).
 pub struct RunWriter {
-    pipeline: Pipeline<Item, RunFigures>,
+    pipeline: Pipeline<Item, RunOutput>,
 }
 
 impl RunWriter {
@@ -312,6 +321,7 @@ impl RunWriter {
         };
         let pipeline = Pipeline::spawn(format!("report-{stem}"), batch_len, move |receiver| {
             let mut figures = RunAccumulator::new();
+            let mut steps = Vec::new();
             let keep_rows = records != RecordsMode::None;
             write_table::<Item, FunctionRecord>(&dir, &stem, records, receiver, &mut |items| {
                 let mut rows = Vec::with_capacity(if keep_rows { items.len() } else { 0 });
@@ -324,13 +334,15 @@ impl RunWriter {
                             }
                         }
                         Item::ContainerClosed(id) => figures.container_closed(id),
+                        Item::Step(step) => steps.push(step),
                     }
                 }
                 rows
             })?;
-            figures
+            let figures = figures
                 .finish()
-                .map_err(|e| Error::Other(anyhow::anyhow!(e)))
+                .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
+            Ok(RunOutput { figures, steps })
         })?;
         Ok(RunWriter { pipeline })
     }
@@ -341,8 +353,8 @@ impl RunWriter {
         self.pipeline.push(Item::Record(record))
     }
 
-    /// Finishes the record files and returns the run's figures.
-    pub fn finish(self) -> Result<RunFigures, Error> {
+    /// Finishes the record files and returns the run's figures (and steps).
+    pub fn finish(self) -> Result<RunOutput, Error> {
         self.pipeline.finish()
     }
 }
@@ -355,6 +367,12 @@ impl RecordSink for RunWriter {
     fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
         self.pipeline
             .push(Item::ContainerClosed(container))
+            .map_err(|e| Box::new(e) as SinkError)
+    }
+
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        self.pipeline
+            .push(Item::Step(step))
             .map_err(|e| Box::new(e) as SinkError)
     }
 }

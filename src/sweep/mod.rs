@@ -29,6 +29,9 @@ pub use store::Manifest;
 
 use crate::report::{sink_error, RecordsMode, RunAccumulator, RunWriter, Summary};
 use crate::Error;
+use policies::comm::StepRecord;
+use policies::FunctionRecord;
+use sim_core::{RecordSink, SinkError};
 
 /// Arguments of `burstsim sweep`.
 #[derive(Debug, Clone, Args)]
@@ -154,8 +157,13 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
             if STOP.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let summary = simulate_run(&sweep, &scenarios, run, &dir, records)?;
-            log.append(&row::to_line(&sweep.hash, &make_row(&sweep, run, &summary)))?;
+            let (summary, steps) = simulate_run(&sweep, &scenarios, run, &dir, records)?;
+            let mut row = make_row(&sweep, run, &summary);
+            if !steps.is_empty() {
+                let comm = crate::report::steps::CommSummary::from_steps(&steps);
+                row.cells.extend(comm.cells());
+            }
+            log.append(&row::to_line(&sweep.hash, &row))?;
             bar.inc(1);
             Ok(())
         })
@@ -207,31 +215,57 @@ pub fn make_row(sweep: &Sweep, run: u64, summary: &Summary) -> Row {
     Row { run, cells }
 }
 
+/// A run's summary and, for a `steps` workload, its steps: a sweep keeps nothing else.
+#[derive(Default)]
+struct SummaryOnly {
+    figures: RunAccumulator,
+    steps: Vec<StepRecord>,
+}
+
+impl RecordSink for SummaryOnly {
+    fn record(&mut self, record: FunctionRecord) -> Result<(), SinkError> {
+        self.figures.push(&record);
+        Ok(())
+    }
+
+    fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
+        self.figures.container_closed(container);
+        Ok(())
+    }
+
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        self.steps.push(step);
+        Ok(())
+    }
+}
+
 /// Simulates run `run` of the sweep and summarises it, streaming its records into
 /// records/run-NNNNNN.{csv,parquet} when `records` asks for them (nothing per function is
-/// kept in memory either way).
+/// kept in memory either way); also returns the steps of a `steps` workload.
 fn simulate_run(
     sweep: &Sweep,
     scenarios: &[Scenario],
     run: u64,
     dir: &Path,
     records: RecordsMode,
-) -> Result<Summary, Error> {
+) -> Result<(Summary, Vec<StepRecord>), Error> {
     let (point, seed) = sweep.run_of(run);
     let scenario = &scenarios[point as usize];
-    let figures = if records == RecordsMode::None {
-        let mut figures = RunAccumulator::new();
-        sim_core::simulate_into(scenario, seed, &mut figures).map_err(sink_error)?;
-        figures
+    if records == RecordsMode::None {
+        let mut sink = SummaryOnly::default();
+        sim_core::simulate_into(scenario, seed, &mut sink).map_err(sink_error)?;
+        let figures = sink
+            .figures
             .finish()
-            .map_err(|e| Error::Other(anyhow::anyhow!(e)))?
+            .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
+        Ok((figures.summary, sink.steps))
     } else {
         let stem = format!("run-{run:06}");
         let mut writer = RunWriter::with_stem(&dir.join("records"), &stem, records)?;
         sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
-        writer.finish()?
-    };
-    Ok(figures.summary)
+        let out = writer.finish()?;
+        Ok((out.figures.summary, out.steps))
+    }
 }
 
 fn progress_bar(len: u64, quiet: bool) -> ProgressBar {

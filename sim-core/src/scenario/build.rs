@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use policies::{ActionRef, FieldError, PolicySpec, Workload};
+use policies::{ActionRef, FieldError, PolicySpec, RecoverySpec, Workload};
 
 use super::sources::{process_source, trace_source, InternAction, NewAction, TraceProblem};
 use super::{
@@ -33,6 +33,7 @@ impl From<FieldError> for BuildError {
 pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, BuildError> {
     let name = run_name(config.name.as_deref(), origin)?;
     config.policy.validate().map_err(|e| e.under("policy"))?;
+    recovery(&config.recovery, &config.policy)?;
     config
         .workload
         .validate()
@@ -40,7 +41,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
     let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
     let serverful = serverful(&config.serverful)?;
     check_platform(config.mode, &invokers, &serverful)?;
-    let invoker = invoker_model(&config.invoker, &config.policy)?;
+    let invoker = invoker_model(&config.invoker, &config.policy, config.mode)?;
     let client = client(&config.client)?;
     let controller = controller(&config.controller)?;
     let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
@@ -74,11 +75,13 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         )
         .into());
     }
+    let comm = super::comm::comm(config)?;
     Ok(Scenario {
         name,
         seed: config.seed,
         mode: config.mode,
         policy: config.policy.clone(),
+        recovery: config.recovery.clone(),
         workload: config.workload.clone(),
         invokers,
         burst_series: expanded.series,
@@ -92,7 +95,29 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         invoker,
         serverful,
         functions: expanded.functions,
+        comm,
     })
+}
+
+/// `[recovery]`: valid parameters, and a policy for the kind of placement (`openwhisk` for
+/// FaaS only; `fail-burst`, the re-runs and speculation for bursts only).
+fn recovery(recovery: &RecoverySpec, policy: &PolicySpec) -> Result<(), FieldError> {
+    recovery.validate().map_err(|e| e.under("recovery"))?;
+    let fits = if policy.is_burst() {
+        recovery.for_bursts()
+    } else {
+        recovery.for_faas()
+    };
+    if !fits {
+        let expected = if policy.is_burst() {
+            "a burst recovery policy (none, fail-burst, rerun-failed-workers, rerun-pack, \
+             speculate-stragglers) for a burst placement policy"
+        } else {
+            "`none` or `openwhisk { client_retries = N }` for the faas placement policy"
+        };
+        return Err(FieldError::new("recovery.name", expected, recovery.name()));
+    }
+    Ok(())
 }
 
 /// The run name: `name`, or the config file's stem.
@@ -160,7 +185,7 @@ fn check_platform(
             "at least one invoker group ([[cluster.invokers]] with cpus)",
             "none",
         )),
-        Mode::Openwhisk => Ok(()),
+        Mode::Openwhisk | Mode::Direct => Ok(()),
         Mode::Serverful => {
             at_least_one("serverful.nodes", serverful.nodes as u64)?;
             at_least_one("serverful.cpus_per_node", serverful.cpus_per_node as u64)
@@ -169,8 +194,13 @@ fn check_platform(
 }
 
 /// `[invoker]` and its sub-tables; `auto` CPU model resolved for `policy`.
-fn invoker_model(section: &InvokerConfig, policy: &PolicySpec) -> Result<InvokerModel, FieldError> {
+fn invoker_model(
+    section: &InvokerConfig,
+    policy: &PolicySpec,
+    mode: Mode,
+) -> Result<InvokerModel, FieldError> {
     let cpu_model = match section.cpu_model {
+        _ if mode == Mode::Direct => CpuModel::Exclusive,
         CpuModelSpec::Exclusive => CpuModel::Exclusive,
         CpuModelSpec::Shares => CpuModel::Shares,
         CpuModelSpec::Auto if policy.is_burst() => CpuModel::Exclusive,
@@ -235,6 +265,7 @@ fn controller(section: &ControllerConfig) -> Result<ControllerSpec, FieldError> 
     }
     Ok(ControllerSpec {
         processing: time_dist("controller.processing", &section.processing)?,
+        concurrency: section.concurrency,
         per_container: time_dist("controller.per_container", &section.per_container)?,
         heartbeat_ns: secs_to_ns(heartbeat).max(1),
         on_no_capacity: section.on_no_capacity,
@@ -363,6 +394,7 @@ impl Actions {
                 namespace: format!("tenant{}", burst.tenant),
                 name,
                 memory_mb: burst.memory_mb,
+                kind: burst.kind,
             },
             workload: workload.clone(),
         })

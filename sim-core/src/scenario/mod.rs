@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use policies::workload::FunctionInput;
-use policies::{ActionRef, Distribution, PolicySpec, Workload};
+use policies::{ActionRef, Distribution, PolicySpec, RecoverySpec, Workload};
 
 use crate::arrivals::{Arrival, TraceSummary};
 use rand::Rng;
@@ -15,8 +15,10 @@ use crate::config::{
 };
 
 mod build;
+mod comm;
 mod sources;
 
+pub use comm::{BackendSpec, CommSpec};
 pub use sources::{RunArrivals, RunBursts, Source};
 
 /// Nanoseconds per second.
@@ -143,6 +145,8 @@ pub struct ClientSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControllerSpec {
     pub processing: TimeDist,
+    /// Requests handled at once; 0 = unlimited.
+    pub concurrency: u32,
     pub per_container: TimeDist,
     pub heartbeat_ns: u64,
     pub on_no_capacity: OnNoCapacity,
@@ -196,6 +200,9 @@ pub struct Scenario {
     pub mode: Mode,
     /// Placement policy.
     pub policy: PolicySpec,
+    /// What happens when a function fails or straggles (applied by live runs and by the
+    /// simulator's fault model).
+    pub recovery: RecoverySpec,
     /// What each function does.
     pub workload: Workload,
     /// One entry per invoker; index = invoker id.
@@ -226,6 +233,8 @@ pub struct Scenario {
     /// Functions of `burst_series` (the sum of their workers); a run with sources has more
     /// ([`RunBursts::functions`]).
     pub functions: u64,
+    /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
+    pub comm: Option<CommSpec>,
 }
 
 impl Scenario {
@@ -282,6 +291,10 @@ impl Scenario {
             Mode::Serverful => format!(
                 "serverful {{ nodes = {}, cpus_per_node = {} }}",
                 self.serverful.nodes, self.serverful.cpus_per_node
+            ),
+            Mode::Direct => format!(
+                "direct {{ granularity = {} }}",
+                self.comm.as_ref().map_or(1, |c| c.direct_granularity)
             ),
         }
     }
