@@ -45,6 +45,9 @@ pub struct BenchResult {
     /// Network flows (chunk uploads and downloads) of a `steps` workload; 0 otherwise.
     pub flows: u64,
     pub seconds: f64,
+    /// CPU time of the case's process over the timed runs (user + system, every thread),
+    /// divided by the repetitions: on a shared machine, what the case cost whatever the load.
+    pub cpu_seconds: f64,
     pub peak_rss_mb: f64,
     /// Most records buffered at once by the engine (its reorder buffer).
     pub records_buffered: usize,
@@ -74,12 +77,28 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU time of this process so far (user + system, all its threads, living or joined), s.
+pub fn process_cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name, in clock
+    // ticks of USER_HZ (100 on Linux, part of its user-space ABI).
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 /// Simulates one config in this process, `repeat` times, keeping the fastest run; record
 /// files (if any) go to a temporary folder removed afterwards.
 pub fn run_case(config: &Path, repeat: u32, records: RecordsMode) -> Result<BenchResult, Error> {
     let scenario = Scenario::load(config, &[])?;
     let scratch = std::env::temp_dir().join(format!("burstsim-bench-{}", std::process::id()));
     let mut best: Option<BenchResult> = None;
+    let cpu_before = process_cpu_seconds();
     for _ in 0..repeat.max(1) {
         let started = Instant::now();
         let mut writer = RunWriter::create(&scratch, records)?;
@@ -93,6 +112,7 @@ pub fn run_case(config: &Path, repeat: u32, records: RecordsMode) -> Result<Benc
             events: end.stats.events,
             flows: end.comm.as_ref().map_or(0, |c| c.net.flows),
             seconds,
+            cpu_seconds: 0.0,
             peak_rss_mb: 0.0,
             records_buffered: end.stats.footprint.records,
         };
@@ -102,6 +122,7 @@ pub fn run_case(config: &Path, repeat: u32, records: RecordsMode) -> Result<Benc
     }
     let _ = std::fs::remove_dir_all(&scratch);
     let mut best = best.expect("at least one repetition");
+    best.cpu_seconds = (process_cpu_seconds() - cpu_before) / repeat.max(1) as f64;
     best.peak_rss_mb = peak_rss_mb();
     Ok(best)
 }
@@ -134,14 +155,15 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         for config in &configs {
             let r = run_case(config, args.repeat, records)?;
             println!(
-                "BENCH\t{}\t{}\t{}\t{:.6}\t{:.1}\t{}\t{}",
+                "BENCH\t{}\t{}\t{}\t{:.6}\t{:.1}\t{}\t{}\t{:.2}",
                 r.name,
                 r.functions,
                 r.events,
                 r.seconds,
                 r.peak_rss_mb,
                 r.records_buffered,
-                r.flows
+                r.flows,
+                r.cpu_seconds
             );
         }
         return Ok(());
@@ -162,19 +184,22 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         .unwrap_or_default();
     println!(
         "timed: simulation + streaming summary and plot material, record files: {mode} \
-         (best of {}, one process per case)",
+         (best of {}, one process per case); CPU s: the case's CPU time, all threads",
         args.repeat.max(1)
     );
+    println!("{}", load_line());
     println!(
-        "{:<12} {:>11} {:>12} {:>9} {:>13} {:>13} {:>11} {:>9}",
+        "{:<16} {:>11} {:>12} {:>9} {:>7} {:>13} {:>13} {:>11} {:>9} {:>10}",
         "case",
         "functions",
         "events",
         "seconds",
+        "CPU s",
         "functions/s",
         "events/s",
         "peak RSS MB",
-        "buffered"
+        "buffered",
+        "flows/s"
     );
     for config in &configs {
         let out = Command::new(&exe)
@@ -192,7 +217,7 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let f: Vec<&str> = line.split('\t').collect();
-            if f.len() == 8 && f[0] == "BENCH" {
+            if f.len() == 9 && f[0] == "BENCH" {
                 let functions: f64 = f[2].parse().unwrap_or(f64::NAN);
                 let events: f64 = f[3].parse().unwrap_or(f64::NAN);
                 let secs: f64 = f[4].parse().unwrap_or(f64::NAN);
@@ -203,11 +228,12 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
                     "-".into()
                 };
                 println!(
-                    "{:<16} {:>11} {:>12} {:>9.3} {:>13.0} {:>13.0} {:>11} {:>9} {:>10}",
+                    "{:<16} {:>11} {:>12} {:>9.3} {:>7} {:>13.0} {:>13.0} {:>11} {:>9} {:>10}",
                     f[1],
                     f[2],
                     f[3],
                     secs,
+                    f[8],
                     functions / secs,
                     events / secs,
                     f[5],
@@ -217,5 +243,16 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
             }
         }
     }
+    println!("{}", load_line());
     Ok(())
+}
+
+/// The machine's load average and core count: wall times on a shared machine depend on them.
+fn load_line() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("load average (1 min): {load} on {cores} cores")
 }
