@@ -34,8 +34,16 @@ fi
 
 # No network is needed (containers run with network "none"); without the bridge and iptables
 # dockerd also starts where netfilter is unavailable (nested containers, minimal VMs).
+# Descriptors this script inherited must not live on in the daemon: a caller run under
+# `flock /tmp/burstsim-live.lock cargo test ...` would otherwise leave the lock held by dockerd
+# for as long as it runs, and every later live run would wait for it forever.
+close_inherited=""
+for fd in /proc/$$/fd/*; do
+  fd="${fd##*/}"
+  if [ "$fd" -gt 2 ] 2>/dev/null; then close_inherited="$close_inherited $fd>&-"; fi
+done
 if [ -z "${pid:-}" ]; then
-  nohup dockerd --bridge=none --iptables=false --ip-masq=false >>"$log" 2>&1 &
+  eval "nohup dockerd --bridge=none --iptables=false --ip-masq=false >>\"\$log\" 2>&1 $close_inherited &"
   pid=$!
 fi
 

@@ -69,7 +69,10 @@ fn estimator_recovers_the_simulators_creation_parameters() {
 #[test]
 fn estimator_recovers_serial_engine_and_init() {
     let text = config()
-        .replace("max_concurrent_creations = 0", "max_concurrent_creations = 1")
+        .replace(
+            "max_concurrent_creations = 0",
+            "max_concurrent_creations = 1",
+        )
         .replace("cold_start = 0.0", "cold_start = 0.04")
         .replace(&format!("alpha = {ALPHA}"), "alpha = 0.0");
     let origin = Path::new("roundtrip.toml");
@@ -81,7 +84,15 @@ fn estimator_recovers_serial_engine_and_init() {
         "create {:.4} s (true {CREATE}), cold start {:.4} s (true 0.04), rms error {:.4} s",
         fit.create, fit.cold_start, fit.rms_error
     );
-    assert!((fit.create - CREATE).abs() / CREATE <= 0.05, "create {}", fit.create);
-    assert!((fit.cold_start - 0.04).abs() / 0.04 <= 0.05, "cold start {}", fit.cold_start);
+    assert!(
+        (fit.create - CREATE).abs() / CREATE <= 0.05,
+        "create {}",
+        fit.create
+    );
+    assert!(
+        (fit.cold_start - 0.04).abs() / 0.04 <= 0.05,
+        "cold start {}",
+        fit.cold_start
+    );
     assert_eq!(fit.alpha, 0.0);
 }

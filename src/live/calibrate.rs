@@ -1,11 +1,12 @@
 //! `burstsim calibrate`: measures a cluster through the executor itself and writes a simulator
 //! profile (the `[queue]`, `[controller]` and `[invoker]` keys of a config, to `include`).
 //!
-//! Measured, each experiment a run of its own on an idle cluster: queue latency and controller
-//! processing (single-worker bursts, one at a time); container creation at the concurrencies
+//! Measured, each experiment a run of its own on an idle cluster: controller processing (bursts
+//! of one container per agent, one at a time); container creation at the concurrencies
 //! that occur (batches of 1, 2, 4, ... FaaS invocations of a new action, which all land on the
 //! action's home agent at once), fitted to the simulator's creation model ([`fit_creation`]);
-//! warm start (the exec path of a FaaS reuse); and the in-container dispatcher's payload time
+//! warm start (the exec path of a FaaS reuse) and queue latency (FaaS invocations, whose
+//! submit time is their sending); and the in-container dispatcher's payload time
 //! and per-worker spawn (one container with every CPU of an agent).
 
 use std::fmt::Write as _;
@@ -233,23 +234,34 @@ impl CreationFit {
     }
 }
 
-/// Least squares over `samples`. Without a slot limit, of `seconds = create + create * alpha
-/// * n`, n the mean in-flight count of a sample's batch: the model orders a batch (its first
-/// creation alone, its last behind all others), a container engine need not (its creations
-/// may end together), so the fit matches each batch's mean, which the model's median follows.
-/// With s slots, of `seconds = cold_start + create * (r / s + 1)`, r its in-flight count.
-/// Every batch size weighs the same (a batch of 8 has 8 samples, one alone has 1).
+/// The model's line through the mean creation time of the smallest and of the largest batch
+/// size measured (the sizes in between show how well the model's shape holds, see
+/// `creation_table`). Without a slot limit, of `seconds = create + create * alpha * n`, n the
+/// mean in-flight count of a sample's batch: the model orders a batch (its first creation
+/// alone, its last behind all others), a container engine need not (its creations may end
+/// together), so the fit matches a batch's mean, which the model's median follows. With s
+/// slots, of `seconds = cold_start + create * (r / s + 1)`, r its in-flight count.
 pub fn fit_creation(samples: &[CreationSample], slots: u32) -> CreationFit {
     let x = |s: &CreationSample| match slots {
         0 => s.batch_in_flight,
         n => (s.in_flight / n + 1) as f64,
     };
-    let of_size = |k: u32| samples.iter().filter(|s| s.batch == k).count() as f64;
-    let points: Vec<(f64, f64, f64)> = samples
+    let sizes = samples.iter().map(|s| s.batch);
+    let ends = [sizes.clone().min(), sizes.max()];
+    // (mean x, mean seconds) of each end's samples.
+    let points: Vec<(f64, f64)> = ends
         .iter()
-        .map(|s| (x(s), s.seconds, 1.0 / of_size(s.batch)))
+        .flatten()
+        .map(|&k| {
+            let of: Vec<&CreationSample> = samples.iter().filter(|s| s.batch == k).collect();
+            let n = of.len() as f64;
+            (
+                of.iter().map(|s| x(s)).sum::<f64>() / n,
+                of.iter().map(|s| s.seconds).sum::<f64>() / n,
+            )
+        })
         .collect();
-    let (intercept, slope) = weighted_line(&points);
+    let (intercept, slope) = line(&points);
     let mut fit = CreationFit {
         slots,
         samples: samples.len(),
@@ -274,20 +286,6 @@ pub fn fit_creation(samples: &[CreationSample], slots: u32) -> CreationFit {
         fit.rms_error = (sq / samples.len() as f64).sqrt();
     }
     fit
-}
-
-/// Weighted least-squares intercept and slope of y over x, points (x, y, weight).
-fn weighted_line(points: &[(f64, f64, f64)]) -> (f64, f64) {
-    let w: f64 = points.iter().map(|p| p.2).sum();
-    if w <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let mx = points.iter().map(|p| p.2 * p.0).sum::<f64>() / w;
-    let my = points.iter().map(|p| p.2 * p.1).sum::<f64>() / w;
-    let sxx: f64 = points.iter().map(|p| p.2 * (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| p.2 * (p.0 - mx) * (p.1 - my)).sum();
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    (my - slope * mx, slope)
 }
 
 /// Least-squares intercept and slope of y over x (the mean and 0 when x does not vary).
@@ -332,14 +330,14 @@ pub fn measure(
         granularity: 1,
         join: false,
     };
-    // 1. One single-worker container at a time: queue latency, controller, creation alone.
+    // 1. Bursts of one single-worker container per agent, one burst at a time: queue latency,
+    //    controller, creation alone on each agent. All agents create at once, as in a burst
+    //    spread over them: agents that share one machine also share its cores.
+    let agents = cluster.agents.len() as u32;
     let bursts = (0..samples)
-        .map(|i| burst(i as u64, i as f64 * 0.4, 1, "solo"))
+        .map(|i| burst(i as u64, i as f64 * 0.8, agents, "solo"))
         .collect();
     let out = run(&mut c, g1, bursts)?;
-    for r in &out.records {
-        cal.queue_latency.push((r.t_dispatch - r.t_submit).max(0.0));
-    }
     cal.controller_processing = median(&out.submit_seconds.iter().map(|s| s.1).collect::<Vec<_>>());
     cal.creations.extend(creation_samples(&out.records));
     // 2. Batches of k creations on one agent: k FaaS invocations of an action never seen
@@ -353,11 +351,11 @@ pub fn measure(
     let reps = (samples / 4).max(2);
     for k in batch_sizes(max_concurrent, memory) {
         for rep in 0..reps {
-            let out = run(
-                &mut c,
-                faas_on_every_agent(),
-                vec![burst(0, 0.0, k, &format!("batch{k}-{rep}"))],
-            )?;
+            // Functions run on while the batch is created (they sleep 1 s), as in a run; a
+            // function that ended at once would tear its exec down beside later creations.
+            let mut b = burst(0, 0.0, k, &format!("batch{k}-{rep}"));
+            b.inputs = vec![FunctionInput::Sleep { seconds: 1.0 }; k as usize];
+            let out = run(&mut c, faas_on_every_agent(), vec![b])?;
             cal.creations.extend(creation_samples(&out.records));
         }
     }
@@ -394,6 +392,11 @@ pub fn measure(
         .map(|i| burst(i as u64, i as f64 * 0.3, 1, "warm"))
         .collect();
     let out = run(&mut c, faas_on_every_agent(), bursts)?;
+    // A FaaS invocation's submit time is when the controller sent it (a burst's is when it
+    // arrived, before any wait for capacity): its dispatch minus it is the queue's latency.
+    for r in &out.records {
+        cal.queue_latency.push((r.t_dispatch - r.t_submit).max(0.0));
+    }
     cal.warm_start = out
         .records
         .iter()
