@@ -260,14 +260,16 @@ fn placements_of_csv(path: &Path) -> Vec<(u64, u32)> {
 
 /// The simulator and the live controller give the policies the same request ids (one rule in
 /// `policies::PlacementRequest`), so policies that use them place alike: round-robin starts at
-/// `request_id % invokers`, and FaaS overload (every invoker's memory taken: 1 GB invocations
-/// on agents of 2 GB) forces a random invoker drawn from the request id.
+/// `request_id % invokers`, and FaaS overload (every invoker's memory taken: invocations of
+/// half an agent's memory) forces a random invoker drawn from the request id. The simulated
+/// invokers are the live agents (their memory from the cluster file).
 #[test]
 fn plans_match_between_simulator_and_live_controller() {
     if skip() {
         return;
     }
     let cluster = Cluster::up(2, 1);
+    let memory = cluster.cluster().agents[0].memory_mb;
     let work = tempfile::tempdir().unwrap();
     let configs = [
         (
@@ -281,7 +283,10 @@ fn plans_match_between_simulator_and_live_controller() {
             "overload",
             "[policy]\nname = \"faas\"\nmanaged_fraction = 1.0\nblackbox_fraction = 1.0\n"
                 .to_string(),
-            "[[bursts]]\nat = 0.0\nworkers = 7\nmemory_mb = 1024\n".to_string(),
+            format!(
+                "[[bursts]]\nat = 0.0\nworkers = 7\nmemory_mb = {}\n",
+                memory / 2
+            ),
         ),
     ];
     for (name, policy, bursts) in configs {
@@ -290,7 +295,7 @@ fn plans_match_between_simulator_and_live_controller() {
             &cfg,
             format!(
                 "name = \"{name}\"\nseed = 5\n[[cluster.invokers]]\ncpus = 1\ncount = 2\n\
-                 user_memory_mb = 2048\n{policy}[workload]\nkind = \"sleep\"\n\
+                 user_memory_mb = {memory}\n{policy}[workload]\nkind = \"sleep\"\n\
                  duration = {{ dist = \"constant\", value = 0.2 }}\n{bursts}"
             ),
         )

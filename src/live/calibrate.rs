@@ -52,11 +52,15 @@ pub struct Calibration {
     pub worker_spawn: f64,
 }
 
+/// Memory of the calibration's actions: a config's default (`memory_mb`), since a FaaS
+/// container's CPU shares follow its memory and its creation runs partly inside it.
+const ACTION_MEMORY_MB: u64 = 256;
+
 fn action(name: &str) -> ActionRef {
     ActionRef {
         namespace: "calibrate".into(),
         name: name.into(),
-        memory_mb: 128,
+        memory_mb: ACTION_MEMORY_MB,
         kind: ActionKind::Docker,
     }
 }
@@ -303,10 +307,10 @@ fn line(points: &[(f64, f64)]) -> (f64, f64) {
 }
 
 /// Batch sizes of concurrent creations measured on an agent: 1, 2, 4, ... up to `max` and to
-/// what its memory holds of the calibration's 128 MB containers (that bound itself last).
+/// what its memory holds of the calibration's containers (that bound itself last).
 pub fn batch_sizes(max: u32, agent_memory_mb: u64) -> Vec<u32> {
     let cap = max
-        .min((agent_memory_mb / 128).clamp(1, u32::MAX as u64) as u32)
+        .min((agent_memory_mb / ACTION_MEMORY_MB).clamp(1, u32::MAX as u64) as u32)
         .max(1);
     let mut v: Vec<u32> = std::iter::successors(Some(1u32), |k| k.checked_mul(2))
         .take_while(|&k| k <= cap)
