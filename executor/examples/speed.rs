@@ -38,6 +38,7 @@ fn payload(workers: u32, cpus: Vec<u32>) -> Vec<u8> {
         inputs: vec![FunctionInput::Sleep { seconds: 0.0 }; workers as usize],
         cpus,
         seed: 0,
+        comm: None,
     };
     serde_json::to_vec(&p).unwrap()
 }

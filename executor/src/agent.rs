@@ -457,6 +457,7 @@ impl Agent {
             inputs: job.inputs.clone(),
             cpus: host.to_vec(),
             seed: job.seed,
+            comm: None,
         };
         self.state
             .lock()
@@ -567,6 +568,7 @@ impl Agent {
                 inputs: vec![job.input],
                 cpus: Vec::new(),
                 seed: job.seed,
+                comm: None,
             };
             let out = self
                 .backend

@@ -13,6 +13,7 @@ pub mod backend;
 pub mod bundle;
 pub mod clock;
 pub mod cluster;
+pub mod comm;
 pub mod controller;
 pub mod dispatcher;
 pub mod docker;
