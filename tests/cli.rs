@@ -268,7 +268,9 @@ fn compare_prints_both_columns_and_writes_combined_outputs() {
         .replace(
             "name = \"burst-homogeneous\"\ngranularity = 4",
             "name = \"faas\"",
-        );
+        )
+        // A managed action may use both invokers (a docker one only the blackbox invoker).
+        .replace("memory_mb = 256", "memory_mb = 256\nkind = \"managed\"");
     fs::write(dir.path().join("faas.toml"), faas).unwrap();
     let out = burstsim(
         &[

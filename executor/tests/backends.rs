@@ -95,7 +95,7 @@ fn faas_reuses_warm_containers(runtime: RuntimeKind) {
     let mut c = controller(&up);
     let sleep = |s| FunctionInput::Sleep { seconds: s };
     let run = LiveRun {
-        policy: PolicySpec::Faas,
+        policy: PolicySpec::faas(),
         bursts: vec![
             burst(0, 0.0, vec![sleep(0.05)]),
             burst(1, 1.0, vec![sleep(0.05)]),

@@ -92,13 +92,46 @@ impl FunctionRecord {
         }
     }
 
-    /// Start latency: worker start relative to the first submission of the run.
-    pub fn start_latency(&self) -> f64 {
-        self.t_start
+    /// Start latency: worker start minus `t0`, the first submission of the run
+    /// ([`first_submission`]). The data defines it so (`worker_start_tstamp -
+    /// host_job_create_tstamp`, one job creation for all the workers of a run) and thesis
+    /// Figure 5.2 plots it so (when each function began, on the run's time axis); a FaaS
+    /// function submitted late counts its wait in the client too.
+    pub fn start_latency(&self, t0: f64) -> f64 {
+        self.t_start - t0
     }
 
     /// True when the function ran to completion.
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
     }
+}
+
+/// Time zero of a run: its first submission (0 without any). Start latency and makespan count
+/// from it; a simulated run's records already do (its first `t_submit` is 0), a live run's
+/// clock may start earlier.
+pub fn first_submission(records: &[FunctionRecord]) -> f64 {
+    let t0 = records
+        .iter()
+        .map(|r| r.t_submit)
+        .filter(|t| t.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    if t0.is_finite() {
+        t0
+    } else {
+        0.0
+    }
+}
+
+/// The start latencies ([`FunctionRecord::start_latency`]) of a run's `ok` functions, sorted:
+/// what the summary, the boxplot, the fit and `validate` read.
+pub fn start_latencies(records: &[FunctionRecord]) -> Vec<f64> {
+    let t0 = first_submission(records);
+    let mut v: Vec<f64> = records
+        .iter()
+        .filter(|r| r.is_ok() && r.t_start.is_finite())
+        .map(|r| r.start_latency(t0))
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
 }

@@ -12,8 +12,9 @@ pub enum Event {
     RequestArrive(u32),
     /// The controller finished processing a request and places it.
     Place(u32),
-    /// The controller finished publishing a plan's messages.
-    ControllerFree,
+    /// The controller publishes a plan's message: (message, messages of the plan left
+    /// including this one, whether the request frees its slot after the last).
+    Publish(u32, u32, bool),
     /// Invokers' heartbeats: freed CPUs become visible; queued bursts are retried.
     Heartbeat,
     /// The head message of an invoker's topic reaches the invoker: (invoker, message).

@@ -160,7 +160,7 @@ impl<'a> Sim<'a> {
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
-                Event::ControllerFree => self.controller_free(),
+                Event::Publish(m, left, slot) => self.publish_event(m, left, slot),
                 Event::Heartbeat => self.heartbeat(),
                 Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),

@@ -399,14 +399,7 @@ impl Problem {
             .iter()
             .map(|&seed| {
                 let out = sim_core::simulate(scenario, seed);
-                let mut lat: Vec<f64> = out
-                    .records
-                    .iter()
-                    .filter(|r| r.is_ok())
-                    .map(|r| r.start_latency())
-                    .collect();
-                lat.sort_by(f64::total_cmp);
-                lat
+                policies::start_latencies(&out.records)
             })
             .collect();
         let mean_quantile =

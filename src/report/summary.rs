@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+pub use policies::{first_submission, start_latencies};
 use policies::{FunctionRecord, Status};
 use serde::{Deserialize, Serialize};
 
@@ -45,20 +46,6 @@ pub struct Summary {
     pub cpu_seconds_used: f64,
 }
 
-/// Time zero of start latencies and makespan: the first submission (0 without any).
-pub fn first_submission(records: &[FunctionRecord]) -> f64 {
-    let t0 = records
-        .iter()
-        .map(|r| r.t_submit)
-        .filter(|t| t.is_finite())
-        .fold(f64::INFINITY, f64::min);
-    if t0.is_finite() {
-        t0
-    } else {
-        0.0
-    }
-}
-
 impl Summary {
     /// Summarise `records` (any order; the result does not depend on it).
     pub fn from_records(records: &[FunctionRecord]) -> Summary {
@@ -71,8 +58,7 @@ impl Summary {
             .collect();
         let ok: Vec<&FunctionRecord> = ran.iter().copied().filter(|r| r.is_ok()).collect();
 
-        let mut latencies: Vec<f64> = ok.iter().map(|r| r.t_start - t0).collect();
-        latencies.sort_by(f64::total_cmp);
+        let latencies = start_latencies(records);
         let mean = if latencies.is_empty() {
             f64::NAN
         } else {
@@ -420,6 +406,30 @@ mod tests {
         // Container 7: width 2 * (6.5 - 1); container 8: 1 * (4 - 2).
         assert_eq!(s.cpu_seconds_reserved, 2.0 * 5.5 + 2.0);
         assert_eq!(s.cpu_seconds_used, 5.0 + 5.0 + 1.0);
+    }
+
+    #[test]
+    fn one_start_latency_definition() {
+        // A live run's clock starts before its first submission (here 0.25 s): every reader of
+        // start latency (the record, the summary, the boxplot, validate's CDF) counts from the
+        // run's first submission, as the data does (worker start - job creation).
+        let mut records = vec![
+            rec(0, 7, 1.0, 1.25, 6.0),
+            rec(1, 7, 1.0, 1.75, 6.5),
+            rec(2, 8, 2.0, 3.25, 4.0),
+        ];
+        for (r, submit) in records.iter_mut().zip([0.25, 0.5, 0.75]) {
+            r.t_submit = submit;
+        }
+        let s = Summary::from_records(&records);
+        let t0 = first_submission(&records);
+        let by_record: Vec<f64> = records.iter().map(|r| r.start_latency(t0)).collect();
+        assert_eq!(start_latencies(&records), by_record);
+        assert_eq!(by_record, [1.0, 1.5, 3.0]);
+        assert_eq!(s.start_latency_min_s, 1.0);
+        assert_eq!(s.start_latency_max_s, 3.0);
+        let b = crate::report::LatencyBox::from_records("x", &records);
+        assert_eq!(b.median, 1.5);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use executor::local;
 use executor::runtime::RuntimeKind;
 use executor::ClusterFile;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, PolicySpec};
+use policies::{ActionKind, ActionRef, PolicySpec};
 
 pub struct Up {
     pub dir: tempfile::TempDir,
@@ -84,6 +84,7 @@ pub fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
             namespace: "test".into(),
             name: "fn".into(),
             memory_mb: 128,
+            kind: ActionKind::Docker,
         },
         inputs,
     }

@@ -1,7 +1,7 @@
 //! The TOML of `[[arrivals]]` (open-loop arrival processes, one action each) and `[[traces]]`
 //! (trace replay); see [`crate::arrivals`] for the processes and readers.
 
-use policies::Workload;
+use policies::{ActionKind, Workload};
 use serde::{Deserialize, Serialize};
 
 use crate::arrivals::azure2019::Azure2019Config;
@@ -21,6 +21,9 @@ pub struct ArrivalConfig {
     /// Memory of one function, MB.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// `docker` or `managed`, as for `[[bursts]]`.
+    #[serde(default)]
+    pub kind: ActionKind,
     /// Functions per request (1: single invocations; more: bursts).
     #[serde(default = "one")]
     pub workers: u32,

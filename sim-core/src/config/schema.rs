@@ -6,7 +6,7 @@
 //! [`crate::scenario::Scenario::from_config`], not here.
 
 pub use policies::OnNoCapacity;
-use policies::{Distribution, PolicySpec, Workload};
+use policies::{ActionKind, Distribution, PolicySpec, Workload};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::network::{DirectConfig, NetworkConfig};
@@ -134,6 +134,10 @@ pub struct BurstConfig {
     /// Memory of one function, MB.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// `docker` (a blackbox image, as Lithops deploys its runtime) or `managed` (an OpenWhisk
+    /// runtime kind): which invokers the faas balancer may use, whether prewarm can serve it.
+    #[serde(default)]
+    pub kind: ActionKind,
     /// Repeat this burst `count` times, `every` seconds apart.
     #[serde(default = "one")]
     pub count: u32,
@@ -168,10 +172,14 @@ impl Default for ClientConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// Processing time per request (the controller serves requests one at a time).
+    /// Processing time per request (authentication, action lookup, placement): a latency.
     #[serde(default)]
     pub processing: Dur,
-    /// Time to publish each container's message of a plan (sequential).
+    /// Requests handled at once, each from processing to its last published message; 0 =
+    /// unlimited (OpenWhisk's controller handles activations concurrently), 1 = one at a time.
+    #[serde(default)]
+    pub concurrency: u32,
+    /// Time to publish each container's message of a plan (sequential within one request).
     #[serde(default)]
     pub per_container: Dur,
     /// Invokers report freed CPUs every period, s; the controller's view lags by up to one period.
@@ -185,6 +193,7 @@ impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
             processing: Dur::default(),
+            concurrency: 0,
             per_container: Dur::default(),
             heartbeat_period: 1.0,
             on_no_capacity: OnNoCapacity::Queue,
@@ -251,10 +260,11 @@ impl Default for Contention {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prewarm {
-    /// Stem-cell containers kept ready per invoker.
+    /// Stem-cell containers kept ready per invoker, as user memory allows (they take it).
     #[serde(default)]
     pub count: u32,
-    /// Memory of a stem cell; only single-worker containers of this memory can use one.
+    /// Memory of a stem cell; only single-worker containers of managed actions with this
+    /// memory can use one.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
     /// Time to specialise a stem cell for an action (instead of engine + cold start).
@@ -308,6 +318,7 @@ pub struct InvokerConfig {
     /// Extra when the warm container was paused (idle longer than `pause_grace`).
     #[serde(default)]
     pub unpause: Dur,
+    /// An idle container is paused after this, s (OpenWhisk: 50 ms).
     #[serde(default = "default_pause_grace")]
     pub pause_grace: f64,
     /// Idle containers are removed after this, s.
@@ -372,8 +383,9 @@ fn default_memory() -> u64 {
 fn default_user_memory() -> u64 {
     2048
 }
+/// OpenWhisk's `container-proxy.timeouts.pause-grace` (invoker application.conf: 50 ms).
 fn default_pause_grace() -> f64 {
-    10.0
+    0.05
 }
 fn default_keep_alive() -> f64 {
     600.0

@@ -242,6 +242,7 @@ fn controller(section: &ControllerConfig) -> Result<ControllerSpec, FieldError> 
     }
     Ok(ControllerSpec {
         processing: time_dist("controller.processing", &section.processing)?,
+        concurrency: section.concurrency,
         per_container: time_dist("controller.per_container", &section.per_container)?,
         heartbeat_ns: secs_to_ns(heartbeat).max(1),
         on_no_capacity: section.on_no_capacity,
@@ -384,6 +385,7 @@ impl Actions {
                 namespace: format!("tenant{}", burst.tenant),
                 name,
                 memory_mb: burst.memory_mb,
+                kind: burst.kind,
             },
             workload: workload.clone(),
         })

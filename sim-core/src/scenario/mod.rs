@@ -115,6 +115,8 @@ pub struct ClientSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControllerSpec {
     pub processing: TimeDist,
+    /// Requests handled at once; 0 = unlimited.
+    pub concurrency: u32,
     pub per_container: TimeDist,
     pub heartbeat_ns: u64,
     pub on_no_capacity: OnNoCapacity,

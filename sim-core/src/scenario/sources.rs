@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use policies::{ActionRef, FieldError, Workload};
+use policies::{ActionKind, ActionRef, FieldError, Workload};
 
 use super::{secs_to_ns, BurstSpec, Scenario};
 use crate::arrivals::azure2019::Azure2019Trace;
@@ -306,6 +306,7 @@ pub(super) fn process_source(
             namespace: format!("tenant{}", entry.tenant),
             name,
             memory_mb: entry.memory_mb,
+            kind: entry.kind,
         },
         workload,
     })?;
@@ -353,7 +354,11 @@ pub(super) fn trace_source(
     intern: &mut dyn InternAction,
 ) -> Result<(Source, TraceSummary), TraceProblem> {
     let at = format!("traces[{i}]");
-    let mut add = |functions: &[TraceFunction], widest: u32| -> Result<Vec<u32>, FieldError> {
+    // Azure Functions run managed language runtimes; a CSV of bursts stands for Lithops jobs.
+    let mut add = |functions: &[TraceFunction],
+                   widest: u32,
+                   kind: ActionKind|
+     -> Result<Vec<u32>, FieldError> {
         let mut actions = Vec::with_capacity(functions.len());
         for function in functions {
             check_fit(&at, function.memory_mb, widest).map_err(|e| FieldError {
@@ -370,6 +375,7 @@ pub(super) fn trace_source(
                     namespace: format!("tenant{}", function.tenant),
                     name: function.name.clone(),
                     memory_mb: function.memory_mb,
+                    kind,
                 },
                 workload: function.workload.clone(),
             })?);
@@ -381,7 +387,7 @@ pub(super) fn trace_source(
             let trace = loaded(&at, Azure2019Trace::load(config, base))?;
             let funcs: Vec<TraceFunction> =
                 trace.functions.iter().map(|f| f.function.clone()).collect();
-            let actions = add(&funcs, 1)?;
+            let actions = add(&funcs, 1, ActionKind::Managed)?;
             let summary = trace.summary.clone();
             let source = Source::Azure2019 {
                 index: i,
@@ -392,7 +398,7 @@ pub(super) fn trace_source(
         }
         TraceConfig::Azure2021(config) => {
             let trace = loaded(&at, Azure2021Trace::load(config, base))?;
-            let actions = add(&trace.functions, 1)?;
+            let actions = add(&trace.functions, 1, ActionKind::Managed)?;
             let summary = trace.summary.clone();
             let source = Source::Azure2021 {
                 index: i,
@@ -403,7 +409,7 @@ pub(super) fn trace_source(
         }
         TraceConfig::Bursts(config) => {
             let trace = loaded(&at, BurstCsvTrace::load(config, base, default_workload))?;
-            let actions = add(&trace.functions, trace.widest)?;
+            let actions = add(&trace.functions, trace.widest, ActionKind::Docker)?;
             let summary = trace.summary.clone();
             let source = Source::Bursts {
                 trace: Arc::new(trace),
