@@ -448,6 +448,7 @@ impl Agent {
             cpu_shares: None,
             memory_mb: job.memory_mb * job.inputs.len() as u64,
             args: vec!["dispatch".into()],
+            network: job.comm.is_some(),
         };
         let payload = ContainerPayload {
             container_id: job.container_id,
@@ -457,7 +458,7 @@ impl Agent {
             inputs: job.inputs.clone(),
             cpus: host.to_vec(),
             seed: job.seed,
-            comm: None,
+            comm: job.comm.clone(),
         };
         self.state
             .lock()
@@ -554,6 +555,7 @@ impl Agent {
                     cpu_shares: Some(shares),
                     memory_mb: job.memory_mb,
                     args: vec!["idle".into()],
+                    network: false,
                 };
                 self.backend.start_idle(&spec)?;
             }

@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use policies::comm::StepRecord;
 use policies::workload::FunctionInput;
 use policies::{
     ActionRef, BurstInfo, ClusterView, FunctionRecord, InvokerView, PlacementError, PlacementPlan,
@@ -15,8 +17,10 @@ use policies::{
 
 use crate::clock;
 use crate::cluster::ClusterFile;
+use crate::comm::wire::run_prefix;
+use crate::comm::{BurstProgram, CommJob, Keys};
 use crate::error::{Error, Result};
-use crate::payload::Layout;
+use crate::payload::{Layout, StepTimes};
 use crate::protocol::{self, AgentMsg, BurstJob, Heartbeat, InvokeJob, JobResult};
 use crate::transport::Broker;
 
@@ -30,6 +34,9 @@ pub struct LiveBurst {
     pub action: ActionRef,
     /// One input per worker; the burst has `inputs.len()` workers.
     pub inputs: Vec<FunctionInput>,
+    /// A `steps` workload: the program every worker runs (inputs are then
+    /// `FunctionInput::Steps`), with each worker's drawn compute and sleep times.
+    pub comm: Option<Arc<BurstProgram>>,
 }
 
 pub use policies::OnNoCapacity;
@@ -66,6 +73,8 @@ pub struct RunOutcome {
     pub submit_seconds: Vec<(u32, f64)>,
     /// True when the run was cancelled (Ctrl-C).
     pub cancelled: bool,
+    /// `steps` workloads: one row per executed step of each function that completed.
+    pub steps: Vec<StepRecord>,
 }
 
 /// A job submitted to an agent and not yet settled.
@@ -110,6 +119,7 @@ struct RunState<'a> {
     records: Vec<FunctionRecord>,
     done: Vec<bool>,
     traces: Vec<WorkerTrace>,
+    steps: Vec<StepRecord>,
     submit_seconds: Vec<(u32, f64)>,
     inflight: BTreeMap<u64, Inflight>,
     /// Per invoker, what this run submitted and has not yet seen finish.
@@ -235,6 +245,10 @@ impl RunState<'_> {
                 if let Some(trace) = record_result(r, f, res, i, self.t0) {
                     self.traces.push(trace);
                 }
+                if let Some(Ok(w)) = res.workers.get(i).filter(|_| res.error.is_none()) {
+                    let r = &self.records[f as usize];
+                    self.steps.extend(step_records(r, &w.steps, self.t0));
+                }
             }
         }
     }
@@ -307,6 +321,27 @@ fn record_result(
         (None, None) => r.reason = "no report from the worker".into(),
     }
     None
+}
+
+/// The per-step rows of function record `r` from its worker's measured steps.
+fn step_records(r: &FunctionRecord, steps: &[StepTimes], t0: f64) -> Vec<StepRecord> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StepRecord {
+            function_id: r.function_id,
+            burst_id: r.burst_id,
+            worker_id: r.worker_id,
+            step: i as u32,
+            kind: s.kind,
+            t_start: s.t_start - t0,
+            t_end: s.t_end - t0,
+            t_sent: s.t_sent - t0,
+            bytes_local: s.bytes_local,
+            bytes_remote: s.bytes_remote,
+            bytes_uploaded: s.bytes_uploaded,
+        })
+        .collect()
 }
 
 /// Function ids in arrival order (each burst's worker 0) and one record per function, Failed
@@ -445,6 +480,7 @@ impl Controller {
             done: vec![false; records.len()],
             records,
             traces: Vec::new(),
+            steps: Vec::new(),
             submit_seconds: Vec::new(),
             inflight: BTreeMap::new(),
             reserved_cpus: vec![0; n_agents],
@@ -534,6 +570,18 @@ impl Controller {
                 inputs: burst.inputs[lo..hi].to_vec(),
                 memory_mb: burst.action.memory_mb,
                 seed: run.seed ^ burst.burst_id.rotate_left(32),
+                comm: burst.comm.as_ref().map(|p| CommJob {
+                    program: p.program.clone(),
+                    draws: p.draws[lo..hi].to_vec(),
+                    chunk_size: p.chunk_size,
+                    backend: p.backend,
+                    broker: self.cluster.broker.clone(),
+                    keys: Keys::new(&self.cluster.name, &st.run_id, burst.burst_id)
+                        .prefix()
+                        .to_string(),
+                    seed: run.seed ^ burst.burst_id.rotate_left(32),
+                    timeout_s: self.cluster.run_timeout_s,
+                }),
             });
             self.send(c.invoker, &msg)?;
             let job = Inflight {
@@ -679,7 +727,15 @@ impl Controller {
             }
         }
         let _ = self.broker.delete(&st.results_key);
+        // The messages of `steps` bursts (most are consumed; broadcasts and abort notices stay).
+        if st.run.bursts.iter().any(|b| b.comm.is_some()) {
+            let prefix = run_prefix(&self.cluster.name, &st.run_id);
+            if let Err(e) = self.broker.delete_prefix(&prefix) {
+                eprintln!("controller: could not delete the run's messages {prefix}*: {e}");
+            }
+        }
         st.traces.sort_by_key(|t| t.function_id);
+        st.steps.sort_by_key(|s| (s.function_id, s.step));
         RunOutcome {
             run_id: st.run_id,
             t0: st.t0,
@@ -687,6 +743,7 @@ impl Controller {
             traces: st.traces,
             submit_seconds: st.submit_seconds,
             cancelled,
+            steps: st.steps,
         }
     }
 }

@@ -4,6 +4,7 @@
 use policies::workload::FunctionInput;
 use serde::{Deserialize, Serialize};
 
+use crate::comm::CommJob;
 use crate::payload::{Layout, WorkerReport};
 
 /// A message on an invoker's queue.
@@ -30,6 +31,9 @@ pub struct BurstJob {
     pub inputs: Vec<FunctionInput>,
     pub memory_mb: u64,
     pub seed: u64,
+    /// A `steps` burst: the program and this container's part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<CommJob>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

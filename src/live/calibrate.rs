@@ -101,6 +101,7 @@ fn burst(id: u64, at: f64, workers: u32, name: &str) -> LiveBurst {
         tenant: 0,
         action: action(name),
         inputs: vec![zero(); workers as usize],
+        comm: None,
     }
 }
 

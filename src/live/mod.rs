@@ -8,6 +8,7 @@ pub mod agent;
 pub mod calibrate;
 pub mod cluster;
 pub mod run;
+pub mod step_compare;
 pub mod validate;
 
 use std::path::PathBuf;
