@@ -20,6 +20,7 @@ pub mod docker;
 pub mod error;
 pub mod function;
 pub mod local;
+pub mod netns;
 pub mod payload;
 pub mod protocol;
 pub mod reaper;

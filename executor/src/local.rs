@@ -236,7 +236,11 @@ fn start_broker(dir: &Path, cluster: &ClusterFile, port: u16) -> Result<LocalSta
     save_state(dir, &state)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(500)) {
+        match Broker::connect(
+            cluster.client_broker(),
+            &cluster.name,
+            Duration::from_millis(500),
+        ) {
             Ok(_) => return Ok(state),
             Err(e) if Instant::now() >= deadline || !alive(redis_pid) => {
                 let _ = down(dir);
@@ -281,7 +285,11 @@ fn start_agents(
 /// Waits until every agent has sent a heartbeat; fails with the log of an agent that exited.
 fn wait_for_heartbeats(dir: &Path, cluster: &ClusterFile, state: &LocalState) -> Result<()> {
     let nodes = cluster.agents.len() as u32;
-    let mut b = Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(1000))?;
+    let mut b = Broker::connect(
+        cluster.client_broker(),
+        &cluster.name,
+        Duration::from_millis(1000),
+    )?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let hbs = b.heartbeats(nodes)?;

@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod calibrate;
 pub mod cluster;
+pub mod comm_bench;
 pub mod run;
 pub mod step_compare;
 pub mod validate;
