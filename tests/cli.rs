@@ -128,8 +128,8 @@ fn run_writes_every_file_and_a_sane_summary() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "function_id,burst_id,tenant,worker_id,invoker,container,cpu,cpu_shared,cold,status,\
-         reason,t_submit,t_dispatch,t_container_ready,t_start,t_end"
+        "function_id,burst_id,tenant,worker_id,attempt,invoker,container,cpu,cpu_shared,cold,\
+         outcome,reason,t_submit,t_dispatch,t_container_ready,t_start,t_end"
     );
     assert_eq!(lines.count(), 12);
     let png = fs::read(out_dir.join("timeline.png")).unwrap();

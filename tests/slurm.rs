@@ -3,8 +3,9 @@
 //! submits the quick granularity sweep's shards as a job array and the merge as a dependent
 //! job, and checks the merged table equals the unsharded sweep byte for byte. Every daemon it
 //! started is stopped and its folder removed, also when the test fails; every wait is bounded.
-//! Without root or the Debian packages `slurm-wlm` and `munge` it prints
-//! `SKIPPED: <test>: <reason>` on stderr (`.ci/run` installs them, so CI runs it).
+//! Without root or the Debian packages `slurm-wlm` and `munge` it is skipped, counted as such
+//! (`executor::skip`), and fails under `BURSTSIM_REQUIRE_LIVE=1` (`.ci/run` installs them, so CI
+//! runs it).
 
 use std::fs;
 use std::io::Read;
@@ -366,7 +367,7 @@ fn log_file(root: &Path, name: &str) -> Stdio {
 #[test]
 fn slurm_job_array_equals_the_unsharded_sweep() {
     if let Some(why) = missing_prerequisite() {
-        eprintln!("SKIPPED: slurm_job_array_equals_the_unsharded_sweep: {why}");
+        executor::skip::skip_live_test(&why);
         return;
     }
     let cluster = Cluster::start();

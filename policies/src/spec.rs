@@ -219,34 +219,42 @@ impl FromStr for PolicySpec {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let (name, body) = match s.find('{') {
-            Some(open) => (s[..open].trim(), s[open..].trim()),
-            None => (s, "{}"),
-        };
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !valid_name {
-            return Err(format!(
-                "expected a policy like `burst-homogeneous {{ granularity = 6 }}`, got `{s}`"
-            ));
-        }
-        // The body is a TOML inline table; add the tag and let serde check the fields.
-        let mut doc: toml::Table = toml::from_str(&format!("p = {body}"))
-            .map_err(|e| format!("in policy `{s}`: expected `{{ key = value, ... }}`: {e}"))?;
-        let Some(toml::Value::Table(mut table)) = doc.remove("p") else {
-            return Err(format!(
-                "in policy `{s}`: expected `{{ key = value, ... }}`"
-            ));
-        };
-        table.insert("name".into(), toml::Value::String(name.into()));
-        let spec: PolicySpec = table
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("in policy `{s}`: {}", e.message()))?;
+        let spec: PolicySpec = parse_named(s, "policy", "`burst-homogeneous { granularity = 6 }`")?;
         spec.validate()
-            .map_err(|e| format!("in policy `{s}`: {e}"))?;
+            .map_err(|e| format!("in policy `{}`: {e}", s.trim()))?;
         Ok(spec)
     }
+}
+
+/// Parses `name` or `name { key = value, ... }` into a spec tagged by `name` in TOML (a
+/// placement or a recovery policy): the body is a TOML inline table, the name becomes its
+/// `name` key, and serde checks the fields. `what` and `example` word the errors.
+pub(crate) fn parse_named<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+    example: &str,
+) -> Result<T, String> {
+    let s = s.trim();
+    let (name, body) = match s.find('{') {
+        Some(open) => (s[..open].trim(), s[open..].trim()),
+        None => (s, "{}"),
+    };
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_name {
+        return Err(format!("expected a {what} like {example}, got `{s}`"));
+    }
+    let mut doc: toml::Table = toml::from_str(&format!("p = {body}"))
+        .map_err(|e| format!("in {what} `{s}`: expected `{{ key = value, ... }}`: {e}"))?;
+    let Some(toml::Value::Table(mut table)) = doc.remove("p") else {
+        return Err(format!(
+            "in {what} `{s}`: expected `{{ key = value, ... }}`"
+        ));
+    };
+    table.insert("name".into(), toml::Value::String(name.into()));
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("in {what} `{s}`: {}", e.message()))
 }

@@ -103,6 +103,22 @@ pub enum FunctionInput {
     /// Runs the burst's step program (live runs): its compute and sleep times travel with the
     /// program, drawn by [`Program::burst_draws`].
     Steps,
+    /// A crashing function (fault injection in live runs): sleeps `seconds`, then its worker
+    /// process exits with `code`.
+    Exit {
+        /// Seconds before it exits.
+        seconds: f64,
+        /// The worker's exit code.
+        code: i32,
+    },
+    /// A memory-hungry function (fault injection in live runs): touches `megabytes` of memory
+    /// and holds it for `seconds`; past its container's memory limit it is OOM-killed.
+    Allocate {
+        /// Memory touched, MB.
+        megabytes: u64,
+        /// Seconds it holds the memory.
+        seconds: f64,
+    },
 }
 
 impl FunctionInput {
@@ -110,7 +126,10 @@ impl FunctionInput {
     /// on its partners, so it has none (NaN).
     pub fn solo_seconds(&self) -> f64 {
         match *self {
-            FunctionInput::Sleep { seconds } | FunctionInput::Cpu { seconds } => seconds,
+            FunctionInput::Sleep { seconds }
+            | FunctionInput::Cpu { seconds }
+            | FunctionInput::Exit { seconds, .. }
+            | FunctionInput::Allocate { seconds, .. } => seconds,
             FunctionInput::Montecarlo {
                 points,
                 seconds_per_million_points,
@@ -121,7 +140,10 @@ impl FunctionInput {
 
     /// True when the function needs a CPU to progress (so it slows down under sharing).
     pub fn is_cpu_bound(&self) -> bool {
-        !matches!(self, FunctionInput::Sleep { .. })
+        matches!(
+            self,
+            FunctionInput::Cpu { .. } | FunctionInput::Montecarlo { .. }
+        )
     }
 }
 

@@ -17,7 +17,9 @@
 
 use std::collections::VecDeque;
 
-use policies::{ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementRequest, Status};
+use policies::{
+    ClusterView, InvokerView, Outcome, PlacementError, PlacementPlan, PlacementRequest,
+};
 
 use crate::event::Event;
 use crate::rng::{self, Rng};
@@ -256,8 +258,7 @@ impl Sim<'_> {
         let req = self.requests[r as usize];
         let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
         for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.status = Status::Rejected;
-            rec.reason = reason.to_string();
+            rec.outcome = Outcome::rejected(reason);
         }
         self.finished += req.workers as u64;
     }

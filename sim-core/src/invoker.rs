@@ -145,8 +145,7 @@ impl Sim<'_> {
         let msg = self.messages[m as usize];
         let first = msg.first_fid as usize;
         for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.status = policies::Status::Failed;
-            rec.reason = reason.to_string();
+            rec.outcome = policies::Outcome::failed(reason);
             rec.invoker = msg.invoker;
         }
         self.finished += msg.workers as u64;

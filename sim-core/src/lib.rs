@@ -20,6 +20,7 @@ pub mod comm;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod fuzzing;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;

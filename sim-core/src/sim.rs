@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use policies::{FunctionRecord, PlacementPolicy, Status};
+use policies::{FunctionRecord, Outcome, PlacementPolicy, Status};
 
 use crate::client::ClientState;
 use crate::comm::run::CommRun;
@@ -184,10 +184,9 @@ impl<'a> Sim<'a> {
         // One pass over the records (they are the largest table of a run).
         let mut rejected = 0;
         for rec in &mut self.records {
-            match rec.status {
+            match rec.status() {
                 Status::Ok if rec.t_end.is_nan() => {
-                    rec.status = Status::Failed;
-                    rec.reason = "never completed: its message could not be run".into();
+                    rec.outcome = Outcome::failed("never completed: its message could not be run");
                 }
                 Status::Rejected => rejected += 1,
                 _ => {}

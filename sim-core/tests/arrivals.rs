@@ -66,7 +66,7 @@ fn arrival_processes_drive_a_run_per_seed() {
     // Poisson(2,000): 4 sigma is 179.
     assert!((api as f64 - 2_000.0).abs() < 179.0, "{api}");
     assert_eq!(batch.len(), 50);
-    assert!(out.records.iter().all(|r| r.status == Status::Ok));
+    assert!(out.records.iter().all(|r| r.status() == Status::Ok));
     // The batch action's own work: 1.5 s of CPU each (1 s of sleep for none of them).
     for r in &batch {
         assert!(
@@ -118,7 +118,7 @@ fn shipped_trace_configs_replay_their_fixtures() {
         let out = simulate(&sc, sc.seed());
         assert_eq!(out.stats.arrival_error, None);
         assert!(
-            out.records.iter().all(|r| r.status == Status::Ok),
+            out.records.iter().all(|r| r.status() == Status::Ok),
             "{config}"
         );
         if functions > 0 {

@@ -53,7 +53,7 @@ fn same_seed_same_records_different_seed_different() {
     assert_eq!(a.records.len(), 120);
     for (i, r) in a.records.iter().enumerate() {
         assert_eq!(r.function_id, i as u64);
-        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.status(), Status::Ok, "{r:?}");
         assert!(r.t_submit <= r.t_dispatch && r.t_dispatch <= r.t_container_ready);
         assert!(
             r.t_container_ready <= r.t_start && r.t_start <= r.t_end,
@@ -368,10 +368,10 @@ heartbeat_period = 1.0
 fn reject_gives_rejected_records() {
     let out = run(&format!("{TWO_BURSTS}on_no_capacity = \"reject\"\n"));
     let (first, second) = out.records.split_at(8);
-    assert!(first.iter().all(|r| r.status == Status::Ok));
+    assert!(first.iter().all(|r| r.status() == Status::Ok));
     for r in second {
-        assert_eq!(r.status, Status::Rejected);
-        assert!(!r.reason.is_empty());
+        assert_eq!(r.status(), Status::Rejected);
+        assert!(!r.outcome.reason().is_empty());
         assert!((r.t_submit - 0.5).abs() < 1e-9);
         assert!(r.t_dispatch.is_nan() && r.t_start.is_nan() && r.t_end.is_nan());
         assert_eq!(r.invoker, u32::MAX);
@@ -383,7 +383,7 @@ fn reject_gives_rejected_records() {
 fn queue_runs_a_burst_once_capacity_is_reported() {
     let out = run(TWO_BURSTS);
     let (first, second) = out.records.split_at(8);
-    assert!(out.records.iter().all(|r| r.status == Status::Ok));
+    assert!(out.records.iter().all(|r| r.status() == Status::Ok));
     let first_end = first.iter().map(|r| r.t_end).fold(0.0, f64::max);
     assert!((first_end - 2.0).abs() < 1e-9);
     // Freed at 2.0, visible at the next heartbeat (3.0), placed then.
@@ -610,7 +610,7 @@ create = 1.0
     assert!(out
         .records
         .iter()
-        .all(|r| r.status == Status::Ok && r.t_end.is_finite()));
+        .all(|r| r.status() == Status::Ok && r.t_end.is_finite()));
 }
 
 const THESIS_FAAS: &str = r#"
@@ -724,7 +724,7 @@ action = "c"
     let out = run(text);
     let r = &out.records;
     // b needs room: one idle `a` container goes; c's third function waits for memory.
-    assert!(r[2].cold && r[2].status == Status::Ok);
+    assert!(r[2].cold && r[2].status() == Status::Ok);
     assert_eq!(out.stats.evictions, 3);
     let c_starts: Vec<f64> = r[3..].iter().map(|r| r.t_start).collect();
     assert_eq!(c_starts[0], 10.0);

@@ -12,7 +12,7 @@ use clap::Args;
 use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity, RunOutcome};
 use executor::ClusterFile;
 use policies::workload::FunctionInput;
-use policies::{ActionKind, ActionRef, FunctionRecord, PolicySpec};
+use policies::{ActionKind, ActionRef, FunctionRecord, PolicySpec, RecoverySpec};
 
 use crate::report::percentile;
 use crate::Error;
@@ -70,6 +70,7 @@ fn run(
 ) -> Result<RunOutcome, Error> {
     let run = LiveRun {
         policy,
+        recovery: RecoverySpec::None,
         bursts,
         seed: 0,
         on_no_capacity: OnNoCapacity::Queue,
@@ -84,7 +85,7 @@ fn run(
             "calibration run failed: {} of {} functions did not complete (first: {})",
             failed.len(),
             out.records.len(),
-            r.reason
+            r.outcome.reason()
         )));
     }
     Ok(out)

@@ -22,7 +22,7 @@ use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity};
 use executor::ClusterFile;
 use policies::comm::{Allreduce, ByteSize, Pattern, Program, Send, Step};
 use policies::workload::FunctionInput;
-use policies::{ActionKind, ActionRef, PolicySpec};
+use policies::{ActionKind, ActionRef, PolicySpec, RecoverySpec};
 
 use crate::fit::comm::{BenchRow, CommMetric, CommTarget};
 use crate::Error;
@@ -193,6 +193,7 @@ fn one_run(
             granularity: k,
             join: false,
         },
+        recovery: RecoverySpec::None,
         bursts: vec![burst],
         seed,
         on_no_capacity: OnNoCapacity::Queue,
@@ -205,7 +206,8 @@ fn one_run(
     if let Some(r) = out.records.iter().find(|r| !r.is_ok()) {
         return Err(Error::environment(format_args!(
             "benchmark run {run} failed: worker {}: {}",
-            r.worker_id, r.reason
+            r.worker_id,
+            r.outcome.reason()
         )));
     }
     let invokers: std::collections::BTreeSet<u32> = out.records.iter().map(|r| r.invoker).collect();
@@ -322,7 +324,7 @@ pub fn aggregate_figure(rows: &[BenchRow], k: u32) -> f64 {
 pub fn human(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (scale, unit) in UNITS {
-        if bytes >= scale && bytes % scale == 0 {
+        if bytes >= scale && bytes.is_multiple_of(scale) {
             return format!("{} {unit}", bytes / scale);
         }
     }

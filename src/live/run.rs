@@ -65,6 +65,7 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
         .collect();
     Ok(LiveRun {
         policy: sc.policy.clone(),
+        recovery: sc.recovery.clone(),
         bursts,
         seed,
         on_no_capacity: sc.controller.on_no_capacity,
@@ -158,6 +159,8 @@ pub fn live_report(
             "requests": out.submit_seconds.len(),
             "max_plan_submit_s": max_submit,
             "cancelled": out.cancelled,
+            "recovery": out.recovery.to_string(),
+            "attempts": out.records.len(),
         }
     });
     let mut extra = extra;

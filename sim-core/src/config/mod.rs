@@ -75,6 +75,26 @@ pub fn load_config(path: &Path, sets: &[String]) -> Result<Config, ConfigError> 
     parse_config_value(value, path)
 }
 
+/// As [`load_config`], from TOML `text` instead of a file (`origin` names it in errors). An
+/// `include` is refused: its paths are relative to a config file.
+pub fn config_from_text(text: &str, sets: &[String], origin: &Path) -> Result<Config, ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new(origin, "", format!("invalid TOML: {e}")))?;
+    if table.contains_key("include") {
+        return Err(ConfigError::new(
+            origin,
+            "include",
+            "expected no includes in a config that is not read from a file",
+        ));
+    }
+    let mut value = Value::Table(table);
+    for set in sets {
+        apply_set(&mut value, set, origin)?;
+    }
+    parse_config_value(value, origin)
+}
+
 /// The merged config of `path` (includes resolved) with `sets` applied, before deserializing.
 pub fn load_config_value(path: &Path, sets: &[String]) -> Result<Value, ConfigError> {
     let table = include::load_merged(path, &mut Vec::new())?;

@@ -6,7 +6,7 @@
 //! [`crate::scenario::Scenario::from_config`], not here.
 
 pub use policies::OnNoCapacity;
-use policies::{ActionKind, Distribution, PolicySpec, Workload};
+use policies::{ActionKind, Distribution, PolicySpec, RecoverySpec, Workload};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::network::{DirectConfig, NetworkConfig};
@@ -54,6 +54,10 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Placement policy (`[policy] name = "burst-heterogeneous"`); `faas` means vanilla OpenWhisk.
     pub policy: PolicySpec,
+    /// What happens when a function fails or straggles (`[recovery] name = "rerun-pack"`);
+    /// default `none`. See [`policies::recovery`].
+    #[serde(default, skip_serializing_if = "is_no_recovery")]
+    pub recovery: RecoverySpec,
     /// What each function does.
     pub workload: Workload,
     /// Group requests (bursts); in faas mode each stands for N single invocations.
@@ -371,6 +375,9 @@ impl Default for ServerfulConfig {
     }
 }
 
+fn is_no_recovery(r: &RecoverySpec) -> bool {
+    *r == RecoverySpec::None
+}
 fn one() -> u32 {
     1
 }

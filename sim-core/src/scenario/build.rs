@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use policies::{ActionRef, FieldError, PolicySpec, Workload};
+use policies::{ActionRef, FieldError, PolicySpec, RecoverySpec, Workload};
 
 use super::sources::{process_source, trace_source, InternAction, NewAction, TraceProblem};
 use super::{
@@ -33,6 +33,7 @@ impl From<FieldError> for BuildError {
 pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, BuildError> {
     let name = run_name(config.name.as_deref(), origin)?;
     config.policy.validate().map_err(|e| e.under("policy"))?;
+    recovery(&config.recovery, &config.policy)?;
     config
         .workload
         .validate()
@@ -80,6 +81,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         seed: config.seed,
         mode: config.mode,
         policy: config.policy.clone(),
+        recovery: config.recovery.clone(),
         workload: config.workload.clone(),
         invokers,
         bursts: expanded.bursts,
@@ -95,6 +97,27 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         functions: expanded.functions,
         comm,
     })
+}
+
+/// `[recovery]`: valid parameters, and a policy for the kind of placement (`openwhisk` for
+/// FaaS only; `fail-burst`, the re-runs and speculation for bursts only).
+fn recovery(recovery: &RecoverySpec, policy: &PolicySpec) -> Result<(), FieldError> {
+    recovery.validate().map_err(|e| e.under("recovery"))?;
+    let fits = if policy.is_burst() {
+        recovery.for_bursts()
+    } else {
+        recovery.for_faas()
+    };
+    if !fits {
+        let expected = if policy.is_burst() {
+            "a burst recovery policy (none, fail-burst, rerun-failed-workers, rerun-pack, \
+             speculate-stragglers) for a burst placement policy"
+        } else {
+            "`none` or `openwhisk { client_retries = N }` for the faas placement policy"
+        };
+        return Err(FieldError::new("recovery.name", expected, recovery.name()));
+    }
+    Ok(())
 }
 
 /// The run name: `name`, or the config file's stem.
@@ -319,8 +342,16 @@ fn bursts(
     actions: &mut Actions,
     workload: &Workload,
 ) -> Result<Bursts, FieldError> {
+    // Checked before expanding `count`: a mistyped count must be an error, not an allocation
+    // of billions of bursts.
+    let functions = section.iter().fold(0u64, |n, b| {
+        n.saturating_add(b.workers as u64 * b.count as u64)
+    });
+    if functions > u32::MAX as u64 {
+        let expected = format!("at most {} functions in total", u32::MAX);
+        return Err(FieldError::new("bursts", expected, functions));
+    }
     let mut expanded = Vec::new();
-    let mut functions: u64 = 0;
     for (i, burst) in section.iter().enumerate() {
         let field = |f: &str| format!("bursts[{i}].{f}");
         let at_ns = seconds(&field("at"), burst.at)?;
@@ -332,7 +363,6 @@ fn bursts(
         let action = actions.intern(i, burst, workload)?;
         for r in 0..burst.count {
             let at = at_ns.saturating_add(every_ns.saturating_mul(r as u64));
-            functions += burst.workers as u64;
             let spec = BurstSpec {
                 at_ns: at,
                 workers: burst.workers,
@@ -343,10 +373,6 @@ fn bursts(
             };
             expanded.push(((at, i, r), spec));
         }
-    }
-    if functions > u32::MAX as u64 {
-        let expected = format!("at most {} functions in total", u32::MAX);
-        return Err(FieldError::new("bursts", expected, functions));
     }
     expanded.sort_by_key(|(order, _)| *order);
     let mut next = 0u64;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use policies::workload::FunctionInput;
-use policies::{ActionRef, Distribution, PolicySpec, Workload};
+use policies::{ActionRef, Distribution, PolicySpec, RecoverySpec, Workload};
 
 use crate::arrivals::TraceSummary;
 use rand::Rng;
@@ -170,6 +170,9 @@ pub struct Scenario {
     pub mode: Mode,
     /// Placement policy.
     pub policy: PolicySpec,
+    /// What happens when a function fails or straggles (applied by live runs and by the
+    /// simulator's fault model).
+    pub recovery: RecoverySpec,
     /// What each function does.
     pub workload: Workload,
     /// One entry per invoker; index = invoker id.
