@@ -193,6 +193,14 @@ pub fn list(prefix: &str) -> Vec<String> {
     v
 }
 
+/// Deletes namespace `name` if it exists.
+pub fn delete_one(name: &str) -> Result<()> {
+    if Path::new(NETNS_DIR).join(name).exists() {
+        ip(&["netns", "delete", name])?;
+    }
+    Ok(())
+}
+
 /// Deletes every named namespace starting with `prefix`; returns them.
 pub fn delete_all(prefix: &str) -> Result<Vec<String>> {
     let found = list(prefix);

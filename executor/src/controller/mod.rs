@@ -106,7 +106,7 @@ impl Controller {
     /// Connects to the cluster's broker (clear error when it is down).
     pub fn connect(cluster: ClusterFile) -> Result<Self> {
         let broker = Broker::connect(
-            &cluster.broker,
+            cluster.client_broker(),
             &cluster.name,
             Duration::from_millis(cluster.connect_timeout_ms),
         )?
