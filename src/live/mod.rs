@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod calibrate;
+pub mod calibrate_comm;
 pub mod cluster;
 pub mod comm_bench;
 pub mod run;
