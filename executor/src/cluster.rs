@@ -309,6 +309,22 @@ mod tests {
     }
 
     #[test]
+    fn links_and_namespaces_are_read_and_checked() {
+        let ok = "broker = \"redis://10.1.2.1:1\"\ncontroller_broker = \"unix:///tmp/r.sock\"\n\
+                  [[agents]]\nid = 0\ncpus = 1\nnetns = \"bs-x-a0\"\nlink_rate = \"1 Gbps\"\n";
+        let c = ClusterFile::parse(ok).unwrap();
+        assert_eq!(c.client_broker(), "unix:///tmp/r.sock");
+        assert_eq!(c.agents[0].link_rate, Some(Rate(125e6)));
+        assert_eq!(c.agents[0].netns.as_deref(), Some("bs-x-a0"));
+        let e = ClusterFile::parse(&ok.replace("\"1 Gbps\"", "0")).unwrap_err();
+        assert!(e.to_string().contains("agents[0].link_rate"), "{e}");
+        let e = ClusterFile::parse(&ok.replace("unix:///tmp/r.sock", "tcp://x")).unwrap_err();
+        assert!(e.to_string().contains("controller_broker"), "{e}");
+        let plain = ClusterFile::local("redis://127.0.0.1:1", Path::new("/tmp"), 1, 1);
+        assert_eq!(plain.client_broker(), "redis://127.0.0.1:1");
+    }
+
+    #[test]
     fn host_cpus_wrap_over_cores() {
         let c = ClusterFile::local("redis://x", Path::new("/tmp"), 2, 2);
         assert_eq!(c.host_cpus(0, 2), vec![0, 1]);

@@ -205,6 +205,16 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
         })
         .collect();
     let sc = Scenario::load_on_cluster(&a.run.config, &a.run.options.sets, &invokers)?;
+    // A communicating workload is simulated over the cluster's links as the file records them.
+    let sc = match link_set(&cluster, &sc)? {
+        Some(set) => {
+            println!("network: {set} (the cluster's link rate)");
+            let mut sets = a.run.options.sets.clone();
+            sets.push(set);
+            Scenario::load_on_cluster(&a.run.config, &sets, &invokers)?
+        }
+        None => sc,
+    };
     let seed0 = a.run.options.seed_for(&sc);
     let seeds: Vec<u64> = (0..args.repeat).map(|r| seed0 + r as u64).collect();
     let dir = a.run.options.out_dir(&format!("{}-validate", sc.name()));
@@ -225,8 +235,40 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
         &latencies(&sim.records),
         &latencies(&live.records),
     )?;
-    println!("wrote {}/{{validation.csv, validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}", dir.display());
+    let steps_csv = if step_rows.is_empty() {
+        ""
+    } else {
+        "validation_steps.csv, "
+    };
+    println!(
+        "wrote {}/{{validation.csv, {steps_csv}validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}",
+        dir.display()
+    );
     Ok(())
+}
+
+/// For a `steps` workload on a cluster whose agents record a link rate: the `--set` that gives
+/// the simulator that bandwidth per host (it has one for all hosts).
+fn link_set(cluster: &ClusterFile, sc: &Scenario) -> Result<Option<String>, Error> {
+    if sc.comm.is_none() {
+        return Ok(None);
+    }
+    let rates: Vec<Option<f64>> = cluster
+        .agents
+        .iter()
+        .map(|a| a.link_rate.map(|r| r.0))
+        .collect();
+    if rates.windows(2).any(|w| w[0] != w[1]) {
+        return Err(Error::input(format!(
+            "cluster file: the agents' `link_rate`s differ ({rates:?}); the simulator has one \
+             `network.host_bandwidth` for every host"
+        )));
+    }
+    Ok(rates
+        .first()
+        .copied()
+        .flatten()
+        .map(|r| format!("network.host_bandwidth={r}")))
 }
 
 /// The summaries, records and step rows of repeated runs, one per seed.
