@@ -91,7 +91,12 @@ fn run_steps(
     burst_info: &BurstInfo,
 ) -> Vec<Result<WorkerReport, String>> {
     let n = payload.inputs.len();
-    let layout = match CommLayout::from_burst_info(burst_info) {
+    let layout = match job.faas_workers {
+        // FaaS: every function of the burst is a pack of its own.
+        Some(workers) => Ok(CommLayout::one_worker_per_pack(&vec![0; workers as usize])),
+        None => CommLayout::from_burst_info(burst_info),
+    };
+    let layout = match layout {
         Ok(l) if job.draws.len() == n => l,
         Ok(_) => {
             let why = format!("{n} workers but {} draws", job.draws.len());

@@ -53,6 +53,9 @@ pub struct InvokeJob {
     pub burst_id: u64,
     pub input: FunctionInput,
     pub seed: u64,
+    /// A `steps` burst: the program and this function's part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<CommJob>,
 }
 
 /// What an agent sends back for one job.
@@ -189,6 +192,7 @@ mod tests {
                 keys: "bs:l1:m:r:b0".into(),
                 seed: 4,
                 timeout_s: 60.0,
+                faas_workers: None,
             }),
         };
         let m = AgentMsg::Burst(job);

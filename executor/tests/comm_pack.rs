@@ -84,6 +84,7 @@ fn run_burst(
         keys: keys.prefix().to_string(),
         seed: 9,
         timeout_s: 20.0,
+        faas_workers: None,
     };
     let layout = Arc::new(layout.clone());
     let packs: Vec<_> = layout

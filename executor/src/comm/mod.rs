@@ -46,6 +46,10 @@ pub struct CommJob {
     pub seed: u64,
     /// No wait for a message lasts longer than this many seconds; keys expire after it.
     pub timeout_s: f64,
+    /// FaaS: the burst has this many functions, each its own pack (all their messages go
+    /// through the broker), whatever containers ran them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faas_workers: Option<u32>,
 }
 
 /// The step program and draws of a whole burst, for the controller to cut per container.

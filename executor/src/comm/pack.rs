@@ -877,3 +877,92 @@ impl Receiving {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::comm::LiveBackend;
+    use policies::comm::Program;
+
+    fn job(program: &str, workers: u32) -> CommJob {
+        #[derive(serde::Deserialize)]
+        struct W {
+            steps: Program,
+        }
+        let program = toml::from_str::<W>(program).unwrap().steps;
+        CommJob {
+            draws: program.burst_draws(1, 0, workers),
+            program,
+            chunk_size: 1000,
+            backend: LiveBackend::List,
+            // Never connected: a single pack keeps every message in memory.
+            broker: "redis://127.0.0.1:1".into(),
+            keys: "bs:t:m:r:b0".into(),
+            seed: 3,
+            timeout_s: 10.0,
+            faas_workers: None,
+        }
+    }
+
+    /// One pack holding the whole burst: every collective in memory, no broker, and each
+    /// worker receives what the plan sends it (the reduce and allreduce roots check the sum).
+    #[test]
+    fn a_single_pack_runs_every_collective_in_memory() {
+        let j = job(
+            r#"
+[[steps]]
+kind = "repeat"
+times = 2
+steps = [
+  { kind = "send", pattern = "ring", bytes = 3001 },
+  { kind = "broadcast", root = 2, bytes = 3001 },
+  { kind = "scatter", root = 1, bytes_per_worker = 2000 },
+  { kind = "gather", root = 4, bytes_per_worker = 2000 },
+  { kind = "all_to_all", bytes_per_pair = 999 },
+  { kind = "reduce", root = 3, bytes = 3001 },
+  { kind = "allreduce", bytes = 4096 },
+  { kind = "compute", work = 0.001 },
+]
+"#,
+            5,
+        );
+        let layout = CommLayout::direct(5, 5);
+        let reports = run_pack(&j, layout.clone(), 0, &[], (7, 1));
+        let leaves = j.program.leaves();
+        for (w, r) in reports.iter().enumerate() {
+            let r = r.as_ref().unwrap_or_else(|e| panic!("worker {w}: {e}"));
+            assert_eq!((r.worker_id, r.container_id), (w as u32, 7));
+            assert_eq!(r.steps.len(), 16);
+            for (i, s) in r.steps.iter().enumerate() {
+                let leaf = leaves[i % 8];
+                let expected: u64 = leaf.collective().map_or(0, |c| {
+                    let plan = MessagePlan::new(&c, &layout, 1000).unwrap();
+                    plan.receives_of(w as u32)
+                        .iter()
+                        .map(|&t| plan.transfers()[t as usize].bytes)
+                        .sum()
+                });
+                assert_eq!(
+                    (s.bytes_local, s.bytes_remote),
+                    (expected, 0),
+                    "w{w} step {i}"
+                );
+                assert_eq!(s.bytes_uploaded, 0);
+            }
+        }
+    }
+
+    /// A plan that cannot be made fails every worker with the reason, none hangs.
+    #[test]
+    fn a_bad_step_fails_every_worker_with_the_reason() {
+        let j = job("[[steps]]\nkind = \"broadcast\"\nroot = 9\nbytes = 10\n", 2);
+        let reports = run_pack(&j, CommLayout::direct(2, 2), 0, &[], (0, 0));
+        for r in reports {
+            let e = r.unwrap_err();
+            assert!(
+                e.contains("step 0 (broadcast)") && e.contains("root"),
+                "{e}"
+            );
+        }
+    }
+}

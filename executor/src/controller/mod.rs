@@ -398,18 +398,7 @@ impl Controller {
                 inputs: burst.inputs[lo..hi].to_vec(),
                 memory_mb: burst.action.memory_mb,
                 seed: run.seed ^ burst.burst_id.rotate_left(32),
-                comm: burst.comm.as_ref().map(|p| CommJob {
-                    program: p.program.clone(),
-                    draws: p.draws[lo..hi].to_vec(),
-                    chunk_size: p.chunk_size,
-                    backend: p.backend,
-                    broker: self.cluster.broker.clone(),
-                    keys: Keys::new(&self.cluster.name, &st.run_id, burst.burst_id)
-                        .prefix()
-                        .to_string(),
-                    seed: run.seed ^ burst.burst_id.rotate_left(32),
-                    timeout_s: self.cluster.run_timeout_s,
-                }),
+                comm: self.comm_job(st, burst, lo..hi, None),
             });
             let message = serde_json::to_string(&msg)?;
             self.send_raw(c.invoker, &message)?;
@@ -427,6 +416,31 @@ impl Controller {
             st.submitted(job_id, job);
         }
         Ok(())
+    }
+
+    /// The part of a `steps` burst's program that workers `workers` run (`None` for other
+    /// bursts); `faas`: the burst's size when each function is its own pack.
+    fn comm_job(
+        &self,
+        st: &RunState<'_>,
+        burst: &LiveBurst,
+        workers: std::ops::Range<usize>,
+        faas: Option<usize>,
+    ) -> Option<CommJob> {
+        let p = burst.comm.as_ref()?;
+        Some(CommJob {
+            program: p.program.clone(),
+            draws: p.draws[workers].to_vec(),
+            chunk_size: p.chunk_size,
+            backend: p.backend,
+            broker: self.cluster.broker.clone(),
+            keys: Keys::new(&self.cluster.name, &st.run_id, burst.burst_id)
+                .prefix()
+                .to_string(),
+            seed: st.run.seed ^ burst.burst_id.rotate_left(32),
+            timeout_s: self.cluster.run_timeout_s,
+            faas_workers: faas.map(|n| n as u32),
+        })
     }
 
     /// FaaS: sends the first function of `req` to invoker `inv`; the rest of the request
@@ -449,6 +463,12 @@ impl Controller {
             burst_id: burst.burst_id,
             input: burst.inputs[w as usize],
             seed: run.seed ^ f.rotate_left(17),
+            comm: self.comm_job(
+                st,
+                burst,
+                w as usize..w as usize + 1,
+                Some(burst.inputs.len()),
+            ),
         });
         st.next_container += 1;
         // FaaS clients send one request per function: its own submit time.
