@@ -7,7 +7,7 @@
 //! experiment configs pair.toml and aggregate.toml, and fit.toml), then fits `chunk_latency`,
 //! `connection_rate`, `large_chunk_rate` and `server_throughput` exactly as `burstsim fit` fits
 //! the shipped profiles to `data/communication`; the hosts' bandwidth is not fitted: it is the
-//! cluster's link rate (from the cluster file; unlimited on loopback). The middle chunk size and
+//! cluster's link rate (from the cluster file; unlimited on loopback or unlimited veth links). The middle chunk size and
 //! the middle number of pairs are held out (out-of-sample errors). `burstsim fit --spec
 //! <bench dir>/fit.toml --check` recomputes the table.
 
@@ -92,7 +92,10 @@ fn experiment_config(
             );
         }
         None => {
-            let _ = writeln!(s, "# host_bandwidth absent: loopback, no link limit");
+            let _ = writeln!(
+                s,
+                "# host_bandwidth absent: no link limit (loopback or unlimited veth links)"
+            );
         }
     }
     s

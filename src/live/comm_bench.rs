@@ -363,7 +363,12 @@ pub fn table(m: &Measured, plan: &Plan, cluster: &ClusterFile) -> String {
         .first()
         .and_then(|a| a.link_rate)
         .map(|r| format!("links of {:.0} MiB/s", r.0 / 1048576.0))
-        .unwrap_or_else(|| "no link limit (loopback)".into());
+        .unwrap_or_else(
+            || match cluster.agents.first().and_then(|a| a.netns.as_ref()) {
+                Some(_) => "network namespaces, links not limited".into(),
+                None => "loopback, no link limit".into(),
+            },
+        );
     let mut s = format!(
         "comm-bench on `{}` ({} agents, {link}), Redis {}s, {} per sender, median of {} runs\n",
         cluster.name,
