@@ -31,38 +31,33 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
         ));
     }
     let backend = live_backend(sc)?;
-    let bursts = sc
-        .bursts
-        .iter()
-        .enumerate()
-        .map(|(b, spec)| {
-            // A `steps` burst: the program with the simulator's draws (same stream, same seed).
-            let comm = sc.workload.program().map(|program| {
-                let chunk_size = sc.comm.as_ref().map_or(0, |c| c.chunk_size);
-                Arc::new(BurstProgram {
-                    program: program.clone(),
-                    draws: program.burst_draws(seed, b as u64, spec.workers),
-                    chunk_size,
-                    backend,
-                })
-            });
-            let inputs = match comm {
-                Some(_) => vec![FunctionInput::Steps; spec.workers as usize],
-                None => sc
-                    .workload
-                    .burst_inputs(seed, b as u64, spec.workers)
-                    .collect(),
-            };
-            LiveBurst {
-                burst_id: b as u64,
-                at: spec.at_ns as f64 * 1e-9,
-                tenant: spec.tenant,
-                action: sc.actions[spec.action as usize].clone(),
-                inputs,
-                comm,
-            }
-        })
-        .collect();
+    let mut bursts = Vec::new();
+    for burst in sc.run_arrivals(seed) {
+        let burst = burst.map_err(|e| Error::input(format!("a trace could not be read: {e}")))?;
+        // A `steps` burst (on [[bursts]] only): the program with the simulator's draws (same
+        // stream, same seed, index = burst id).
+        let comm = sc.workload.program().map(|program| {
+            let chunk_size = sc.comm.as_ref().map_or(0, |c| c.chunk_size);
+            Arc::new(BurstProgram {
+                program: program.clone(),
+                draws: program.burst_draws(seed, burst.id, burst.workers),
+                chunk_size,
+                backend,
+            })
+        });
+        let inputs = match comm {
+            Some(_) => vec![FunctionInput::Steps; burst.workers as usize],
+            None => sc.function_inputs(seed, &burst).collect(),
+        };
+        bursts.push(LiveBurst {
+            burst_id: burst.id,
+            at: burst.at_ns as f64 * 1e-9,
+            tenant: burst.tenant,
+            action: sc.actions[burst.action as usize].clone(),
+            inputs,
+            comm,
+        });
+    }
     Ok(LiveRun {
         policy: sc.policy.clone(),
         recovery: sc.recovery.clone(),
