@@ -12,6 +12,9 @@ pub(crate) struct ClientState {
     rng: Rng,
     /// Arrived bursts not fully sent: (burst, next worker to send).
     pending: VecDeque<(u32, u32)>,
+    /// FaaS invocations to send again (faults, `openwhisk` recovery): (burst, attempt id),
+    /// sent before new ones.
+    retries: VecDeque<(u32, u64)>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
@@ -23,6 +26,7 @@ impl ClientState {
         ClientState {
             rng: rng::stream(seed, "client", 0),
             pending: VecDeque::new(),
+            retries: VecDeque::new(),
             in_flight: 0,
             next_send: 0,
             try_scheduled: false,
@@ -51,7 +55,14 @@ impl Sim<'_> {
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
         let burst_mode = self.sc.is_burst();
-        while let Some(&(b, next)) = self.client.pending.front() {
+        loop {
+            // Retries (faults) go first; a send can add one (a placement that fails at once).
+            if !self.client.retries.is_empty() && !self.send_retries() {
+                break;
+            }
+            let Some(&(b, next)) = self.client.pending.front() else {
+                break;
+            };
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -70,13 +81,52 @@ impl Sim<'_> {
             } else if let Some(front) = self.client.pending.front_mut() {
                 front.1 = next + n;
             }
+            let first_aid = self.bursts[b as usize].first_function + next as u64;
             self.send(Request {
                 burst: b,
                 first_worker: next,
                 workers: n,
+                first_aid,
+                avoid: u32::MAX,
             });
         }
         self.client.in_try = false;
+    }
+
+    /// Sends the FaaS retries first, within the same limits; true when all went out.
+    fn send_retries(&mut self) -> bool {
+        while let Some(&(b, aid)) = self.client.retries.front() {
+            let concurrency = self.sc.client.concurrency;
+            if concurrency > 0 && self.client.in_flight >= concurrency {
+                return false;
+            }
+            if self.now < self.client.next_send {
+                if !self.client.try_scheduled {
+                    self.client.try_scheduled = true;
+                    let t = self.client.next_send;
+                    self.at(t, Event::ClientTry);
+                }
+                return false;
+            }
+            self.client.retries.pop_front();
+            self.stats.client_retries += 1;
+            let fid = self.fx().attempts.function_of(aid);
+            let first_worker = (fid - self.bursts[b as usize].first_function) as u32;
+            self.send(Request {
+                burst: b,
+                first_worker,
+                workers: 1,
+                first_aid: aid,
+                avoid: u32::MAX,
+            });
+        }
+        true
+    }
+
+    /// FaaS (faults): the client sends attempt `aid` of a function of burst `b` again.
+    pub(crate) fn client_resend(&mut self, b: u32, aid: u64) {
+        self.client.retries.push_back((b, aid));
+        self.client_try();
     }
 
     fn send(&mut self, req: Request) {
@@ -85,9 +135,15 @@ impl Sim<'_> {
         let now = self.now;
         self.t0.get_or_insert(now);
         let t = self.secs(now);
-        let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
-        for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.t_submit = t;
+        if self.fx.is_some() {
+            for k in 0..req.workers as u64 {
+                self.arec(req.first_aid + k).t_submit = t;
+            }
+        } else {
+            let first = req.first_aid as usize;
+            for rec in &mut self.records[first..first + req.workers as usize] {
+                rec.t_submit = t;
+            }
         }
         self.stats.requests += 1;
         self.client.in_flight += 1;

@@ -16,6 +16,9 @@ impl Sim<'_> {
     /// observes the instant a container becomes ready, so warm and prewarmed containers are
     /// dispatched here at admission, without an event of their own.
     pub(crate) fn container_ready(&mut self, cid: u32, ready: u64) {
+        if self.fx.is_some() {
+            return self.container_ready_faults(cid, ready);
+        }
         let now = ready;
         let t0 = self.t0.unwrap_or(0);
         let secs = |t: u64| t.wrapping_sub(t0) as i64 as f64 / 1e9;
@@ -62,6 +65,7 @@ impl Sim<'_> {
     pub(crate) fn worker_start(&mut self, cid: u32, k: u32) {
         let c = &self.containers[cid as usize];
         let fid = self.messages[c.msg as usize].first_fid + k as u64;
+
         let inv = c.invoker as usize;
         let share = cpu_share(
             c.memory_mb / c.workers.max(1) as u64,
@@ -74,6 +78,9 @@ impl Sim<'_> {
 
     /// A CPU-bound worker (or a compute step of a program) finished under CPU shares.
     pub(crate) fn worker_done(&mut self, fid: u64, slowed: bool) {
+        if self.fx.is_some() {
+            return self.attempt_ended(fid, slowed);
+        }
         if self.comm.is_some() {
             self.shared_compute_done(fid, slowed);
             return;

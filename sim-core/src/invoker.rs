@@ -108,9 +108,22 @@ impl Sim<'_> {
     pub(crate) fn deliver(&mut self, m: u32) {
         let msg = self.messages[m as usize];
         let t = self.secs(self.now);
-        let first = msg.first_fid as usize;
-        for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.t_dispatch = t;
+        if self.fx.is_some() {
+            if self.message_settled(m) {
+                return;
+            }
+            self.fx().msgs[m as usize].delivered = true;
+            for k in 0..msg.workers as u64 {
+                let aid = msg.first_fid + k;
+                if self.fx().attempts.is_open(aid) {
+                    self.arec(aid).t_dispatch = t;
+                }
+            }
+        } else {
+            let first = msg.first_fid as usize;
+            for rec in &mut self.records[first..first + msg.workers as usize] {
+                rec.t_dispatch = t;
+            }
         }
         let inv = msg.invoker as usize;
         let memory = self.message_memory(m);
@@ -140,9 +153,37 @@ impl Sim<'_> {
         self.sc.actions[action as usize].memory_mb * msg.workers as u64
     }
 
+    /// Faults: true (and the message is dropped, its reservation returned) when message `m`
+    /// has nothing left to run: it was settled by the controller (lost invoker detected) or
+    /// every attempt in it was stopped while it waited.
+    fn message_settled(&mut self, m: u32) -> bool {
+        let msg = self.messages[m as usize];
+        let over = self.fx().msgs[m as usize].over
+            || (0..msg.workers as u64).all(|k| !self.fx().attempts.is_open(msg.first_fid + k));
+        if over {
+            self.fx().msgs[m as usize].over = true;
+            self.release_message(m, true);
+        }
+        over
+    }
+
     /// Records the message's functions as failed and returns its reservation to the controller.
     fn fail_message(&mut self, m: u32, reason: &str) {
         let msg = self.messages[m as usize];
+        if self.fx.is_some() {
+            for k in 0..msg.workers as u64 {
+                let aid = msg.first_fid + k;
+                if self.fx().attempts.close(aid) {
+                    let r = self.arec(aid);
+                    r.outcome = policies::Outcome::failed(reason);
+                    r.invoker = msg.invoker;
+                    self.finished += 1;
+                }
+            }
+            self.fx().msgs[m as usize].over = true;
+            self.release_message(m, false);
+            return;
+        }
         let first = msg.first_fid as usize;
         for rec in &mut self.records[first..first + msg.workers as usize] {
             rec.outcome = policies::Outcome::failed(reason);
@@ -156,6 +197,10 @@ impl Sim<'_> {
     /// Admits buffered messages in order while resources allow.
     pub(crate) fn drain_buffer(&mut self, inv: usize) {
         while let Some(&m) = self.invokers[inv].buffer.front() {
+            if self.fx.is_some() && self.message_settled(m) {
+                self.invokers[inv].buffer.pop_front();
+                continue;
+            }
             if !self.try_admit(m) {
                 break;
             }
@@ -226,6 +271,7 @@ impl Sim<'_> {
         let st = &mut self.invokers[c.invoker as usize];
         c.msg = m;
         c.cold = cold;
+        c.run = c.run.wrapping_add(1);
         match c.state {
             CState::Idle => st.idle_mem -= c.memory_mb,
             // A stem cell's memory was taken when it was created.
@@ -281,10 +327,15 @@ impl Sim<'_> {
             .sample_ns(&mut self.invokers[inv as usize].rng);
         self.ready_after(cid, delay);
         // Refill the pool through the same engine slots, if user memory allows.
-        if self.stem_fits(inv as usize) {
+        self.refill_stem(inv as usize);
+    }
+
+    /// Creates a stem cell on `inv` through its engine slots, if user memory allows.
+    pub(crate) fn refill_stem(&mut self, inv: usize) {
+        if self.stem_fits(inv) {
             let memory = self.sc.invoker.prewarm.memory_mb;
-            self.invokers[inv as usize].used_mem += memory;
-            let stem = self.new_container(inv, STEM, 1, memory, CState::Creating);
+            self.invokers[inv].used_mem += memory;
+            let stem = self.new_container(inv as u32, STEM, 1, memory, CState::Creating);
             self.enqueue_creation(stem);
         }
     }
@@ -332,8 +383,15 @@ impl Sim<'_> {
 
     pub(crate) fn engine_done(&mut self, cid: u32) {
         let inv = self.containers[cid as usize].invoker as usize;
+        if self.fx.is_some() && self.containers[cid as usize].state == CState::Dead {
+            // Its invoker crashed meanwhile.
+            return;
+        }
         self.invokers[inv].engine_busy -= 1;
         self.engine_try_start(inv);
+        if self.fx.is_some() && self.creation_failed(cid) {
+            return;
+        }
         let d = self
             .sc
             .invoker
@@ -348,6 +406,10 @@ impl Sim<'_> {
 
     pub(crate) fn container_created(&mut self, cid: u32) {
         let c = &mut self.containers[cid as usize];
+        if c.state == CState::Dead {
+            // Its invoker crashed meanwhile (faults).
+            return;
+        }
         let st = &mut self.invokers[c.invoker as usize];
         st.starting -= 1;
         if c.stem {

@@ -30,6 +30,7 @@ mod container;
 mod controller;
 mod cpu;
 mod dispatcher;
+mod faults;
 mod invoker;
 mod queue;
 mod serverful;

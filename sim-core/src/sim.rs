@@ -12,17 +12,25 @@ use crate::container::Container;
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
 use crate::event::Event;
+use crate::faults::FaultRun;
 use crate::invoker::InvokerState;
 use crate::metrics::{SimOutput, SimStats};
 use crate::queue::QueueState;
 use crate::scenario::{BurstSpec, CpuModel, Scenario};
 
-/// One request from the client: a whole burst, or one function (faas).
+/// One request from the client: a whole burst, or one function (faas); or a re-run that the
+/// controller places itself (faults).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Request {
     pub burst: u32,
     pub first_worker: u32,
     pub workers: u32,
+    /// Attempt id of its first function; its functions' attempts are consecutive ids (attempt
+    /// 0 of function `f` is `f`; re-runs are `faults::EXTRA | k`).
+    pub first_aid: u64,
+    /// A re-run placed away from this invoker when the others could hold it (`u32::MAX`:
+    /// none).
+    pub avoid: u32,
 }
 
 /// One container placement of a plan: the activation message sent to an invoker.
@@ -30,7 +38,8 @@ pub(crate) struct Request {
 pub(crate) struct Message {
     pub burst: u32,
     pub invoker: u32,
-    /// Function id of its first worker; its workers are consecutive function ids.
+    /// Attempt id of its first worker (the function id, without faults); its workers'
+    /// attempts are consecutive ids.
     pub first_fid: u64,
     pub workers: u32,
     /// The next message on the same topic and its delivery time (`u32::MAX`: none yet). The
@@ -75,6 +84,8 @@ pub(crate) struct Sim<'a> {
     pub cpu_done_buf: Vec<(u64, bool)>,
     /// Step programs and the network (`steps` workloads only).
     pub comm: Option<Box<CommRun>>,
+    /// The fault model (runs with `[faults]` only).
+    pub fx: Option<Box<FaultRun>>,
 }
 
 impl<'a> Sim<'a> {
@@ -137,6 +148,10 @@ impl<'a> Sim<'a> {
             finished: 0,
             cpu_done_buf: Vec::new(),
             comm: CommRun::new(sc, seed).map(Box::new),
+            fx: sc
+                .faults
+                .as_ref()
+                .map(|_| Box::new(FaultRun::new(sc, seed, run.functions))),
         };
         sim.init_prewarm();
         sim
@@ -148,6 +163,9 @@ impl<'a> Sim<'a> {
         } else {
             for (b, burst) in self.bursts.iter().enumerate() {
                 self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
+            }
+            if self.fx.is_some() {
+                self.start_faults();
             }
         }
         while self.finished < self.functions {
@@ -174,6 +192,15 @@ impl<'a> Sim<'a> {
                 Event::CommTimer(op) => self.comm_timer(op),
                 Event::NetUpdate => self.net_update(),
                 Event::NetDone(gen) => self.net_done(gen),
+                Event::InvokerCrash(inv, source) => self.invoker_crash(inv, source),
+                Event::InvokerRecover(inv) => self.invoker_recover(inv),
+                Event::InvokerOffline(inv, epoch) => self.invoker_offline(inv, epoch),
+                Event::InvokerPing(inv, epoch) => self.invoker_ping(inv, epoch),
+                Event::WorkerEnd(c, k, run) => self.worker_end(c, k, run),
+                Event::WorkerBegin(c, k, run) => self.worker_begin(c, k, run),
+                Event::AckTimeout(m) => self.ack_timeout(m),
+                Event::BrokerUp => self.broker_up(),
+                Event::SpeculateCheck(b) => self.speculate_event(b),
             }
         }
         self.stats.events = self.q.popped();
@@ -181,6 +208,10 @@ impl<'a> Sim<'a> {
         self.stats.end_time_s = self.secs(self.now);
         // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
         // say so instead of leaving a silent gap.
+        if let Some(fx) = self.fx.take() {
+            let records = std::mem::take(&mut self.records);
+            self.records = fx.finish(records);
+        }
         // One pass over the records (they are the largest table of a run).
         let mut rejected = 0;
         for rec in &mut self.records {
