@@ -348,6 +348,20 @@ impl Sim<'_> {
             self.ctl.reserved_mem[i] -= memory_mb as i64;
         }
         self.ctl.update_view(i);
+        // Requests waiting for capacity try again at the next tick.
+        if !self.ctl.waiting.is_empty() {
+            self.ctl_schedule_tick();
+        }
+    }
+
+    /// Schedules the controller's next tick (heartbeat period), unless one is pending.
+    fn ctl_schedule_tick(&mut self) {
+        if !self.ctl.tick_scheduled {
+            self.ctl.tick_scheduled = true;
+            let p = self.sc.controller.heartbeat_ns;
+            let t = (self.now / p + 1) * p;
+            self.at(t, Event::Heartbeat);
+        }
     }
 
     /// Faults: invoker `inv` goes offline in the controller's view, or comes back.
@@ -360,12 +374,7 @@ impl Sim<'_> {
     pub(crate) fn ctl_wait_front(&mut self, r: u32) {
         self.ctl.waiting.push_front(r);
         self.stats.queued_requests += 1;
-        if !self.ctl.tick_scheduled {
-            self.ctl.tick_scheduled = true;
-            let p = self.sc.controller.heartbeat_ns;
-            let t = (self.now / p + 1) * p;
-            self.at(t, Event::Heartbeat);
-        }
+        self.ctl_schedule_tick();
     }
 
     pub(crate) fn heartbeat(&mut self) {
