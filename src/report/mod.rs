@@ -1,6 +1,7 @@
 //! Reports of a run: the summary figures, the per-function tables (CSV, Parquet) and the plots.
 //! Everything is a function of the records, so the same records give byte-identical files.
 
+pub mod faults;
 pub mod plots;
 pub mod render;
 pub mod steps;

@@ -163,6 +163,10 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
                 let comm = crate::report::steps::CommSummary::from_steps(&output.steps);
                 row.cells.extend(comm.cells());
             }
+            let scenario = &scenarios[point as usize];
+            if let Some(f) = crate::run::fault_summary(scenario, seed, &output.records) {
+                row.cells.extend(f.cells());
+            }
             log.append(&row::to_line(&sweep.hash, &row))?;
             bar.inc(1);
             Ok(())
