@@ -9,8 +9,8 @@ use clap::Args;
 use polars::prelude::*;
 
 use crate::args::RunOptions;
-use crate::report::{self, plots, summary_table, LatencyBox, RunReport, Summary, Timeline};
-use crate::run::simulate;
+use crate::report::{self, plots, summary_table, LatencyBox, Summary, Timeline};
+use crate::run::{simulate_streamed, Streamed};
 use crate::Error;
 
 /// Arguments of `burstsim compare --config A --config B ...`.
@@ -32,36 +32,37 @@ pub fn main(args: &CompareArgs) -> Result<(), Error> {
             "compare: expected at least two `--config FILE`, got one (use `burstsim run` for one)",
         ));
     }
-    // Simulate everything before writing anything: a bad config fails the whole command early.
-    let mut runs = Vec::with_capacity(args.configs.len());
-    for path in &args.configs {
-        runs.push(simulate(args.options.load(path)?, args.options.seed));
-    }
-    let names = unique_names(runs.iter().map(|r| r.name.as_str()));
+    // Validate everything before simulating anything: a bad config fails the whole command
+    // early.
+    let scenarios = args
+        .configs
+        .iter()
+        .map(|path| args.options.load(path))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let names = unique_names(scenarios.iter().map(|s| s.name()));
     let dir = args
         .options
         .out_dir(&format!("compare-{}", names.join("-")));
-    let mut seeds = Vec::new();
-    let mut reports: Vec<RunReport> = Vec::new();
-    for (run, name) in runs.into_iter().zip(&names) {
-        println!("{name}: {} (seed {})", run.label, run.seed);
-        seeds.push(run.seed);
-        let mut report = run.into_report();
-        report.name = name.clone();
-        reports.push(report);
+    // Each run streams its records into its own folder as it goes.
+    let mut runs: Vec<Streamed> = Vec::with_capacity(scenarios.len());
+    for (scenario, name) in scenarios.iter().zip(&names) {
+        let seed = args.options.seed_for(scenario);
+        println!("{name}: {} (seed {seed})", scenario.label());
+        let run_dir = dir.join(name);
+        let mut run = simulate_streamed(scenario, Some(seed), &run_dir, args.options.records)?;
+        run.name = name.clone();
+        run.write_report(&run_dir, name)?;
+        runs.push(run);
     }
-    let columns: Vec<(&str, &Summary)> = reports
+    let columns: Vec<(&str, &Summary)> = runs
         .iter()
-        .map(|r| (r.name.as_str(), &r.summary))
+        .map(|r| (r.name.as_str(), &r.figures.summary))
         .collect();
     print!("{}", summary_table(&columns));
 
-    for report in &reports {
-        report::write_run(&dir.join(&report.name), report)?;
-    }
     let path = dir.join("compare.csv");
-    report::tables::write_frame_csv(&path, &mut compare_frame(&reports, &seeds, &args.configs)?)?;
-    write_combined_plots(&dir, &reports)?;
+    report::tables::write_frame_csv(&path, &mut compare_frame(&runs, &args.configs)?)?;
+    write_combined_plots(&dir, &runs)?;
     println!(
         "wrote {}/{{compare.csv, timeline.png, timeline.svg, start_latency.png, start_latency.svg}} and one folder per run ({})",
         dir.display(),
@@ -89,25 +90,25 @@ pub fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// One row per run: run, label, seed, config, then every summary figure (integers stay
 /// integers; NaN figures are null).
-pub fn compare_frame(
-    reports: &[RunReport],
-    seeds: &[u64],
-    configs: &[PathBuf],
-) -> Result<DataFrame, Error> {
+pub fn compare_frame(runs: &[Streamed], configs: &[PathBuf]) -> Result<DataFrame, Error> {
     let text =
         |name: &str, values: Vec<String>| -> Column { Series::new(name.into(), values).into() };
     let mut columns: Vec<Column> = vec![
-        text("run", reports.iter().map(|r| r.name.clone()).collect()),
-        text("label", reports.iter().map(|r| r.label.clone()).collect()),
-        Series::new("seed".into(), seeds.to_vec()).into(),
+        text("run", runs.iter().map(|r| r.name.clone()).collect()),
+        text("label", runs.iter().map(|r| r.label.clone()).collect()),
+        Series::new(
+            "seed".into(),
+            runs.iter().map(|r| r.seed).collect::<Vec<u64>>(),
+        )
+        .into(),
         text(
             "config",
             configs.iter().map(|c| c.display().to_string()).collect(),
         ),
     ];
-    let json: Vec<serde_json::Value> = reports
+    let json: Vec<serde_json::Value> = runs
         .iter()
-        .map(|r| serde_json::to_value(&r.summary).map_err(anyhow::Error::from))
+        .map(|r| serde_json::to_value(&r.figures.summary).map_err(anyhow::Error::from))
         .collect::<Result<_, _>>()?;
     for (key, _) in Summary::from_records(&[]).fields() {
         let values: Vec<&serde_json::Value> = json.iter().map(|j| &j[key]).collect();
@@ -120,21 +121,34 @@ pub fn compare_frame(
         };
         columns.push(column);
     }
-    DataFrame::new(reports.len(), columns)
+    DataFrame::new(runs.len(), columns)
         .map_err(|e| Error::Other(anyhow::Error::new(e).context("building compare.csv")))
 }
 
 /// timeline.{png,svg} (one panel per run, shared time axis) and start_latency.{png,svg} (one
 /// box per run).
-pub fn write_combined_plots(dir: &Path, reports: &[RunReport]) -> Result<(), Error> {
-    let panels: Vec<Timeline> = reports
+pub fn write_combined_plots(dir: &Path, runs: &[Streamed]) -> Result<(), Error> {
+    let panels: Vec<Timeline> = runs
         .iter()
-        .map(|r| Timeline::new(&format!("{}: {}", r.name, r.label), &r.records))
+        .map(|r| {
+            r.figures
+                .timeline
+                .titled(&format!("{}: {}", r.name, r.label))
+        })
         .collect();
     plots::write_timelines(dir, "timeline", &panels)?;
-    let boxes: Vec<LatencyBox> = reports
+    let boxes: Vec<LatencyBox> = runs
         .iter()
-        .map(|r| LatencyBox::from_records(&r.name, &r.records))
+        .map(|r| {
+            let mut b = r.figures.latency.clone();
+            b.label = r.name.clone();
+            b
+        })
         .collect();
-    plots::write_latency_boxes(dir, "start_latency", "Start latency by run", &boxes)
+    let title = if runs.iter().any(|r| r.figures.streamed) {
+        report::latency_title("by run", true)
+    } else {
+        "Start latency by run".to_string()
+    };
+    plots::write_latency_boxes(dir, "start_latency", &title, &boxes)
 }

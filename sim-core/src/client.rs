@@ -5,23 +5,34 @@
 use std::collections::VecDeque;
 
 use crate::event::Event;
+use crate::records::Slot;
 use crate::rng::{self, Rng};
+use crate::scenario::BurstSpec;
 use crate::sim::{Request, Sim};
 
-pub(crate) struct ClientState {
+/// An arrived burst not fully sent.
+struct PendingBurst<'a> {
+    burst: BurstSpec,
+    /// Next worker to send.
+    next: u32,
+    /// The rest of its functions' work, drawn from its `workload` stream as they are sent.
+    work: Box<dyn Iterator<Item = u64> + 'a>,
+}
+
+pub(crate) struct ClientState<'a> {
     rng: Rng,
-    /// Arrived bursts not fully sent: (burst, next worker to send).
-    pending: VecDeque<(u32, u32)>,
-    /// FaaS invocations to send again (faults, `openwhisk` recovery): (burst, attempt id),
-    /// sent before new ones.
-    retries: VecDeque<(u32, u64)>,
+    /// Arrived bursts not fully sent, in arrival order.
+    pending: VecDeque<PendingBurst<'a>>,
+    /// FaaS invocations to send again (faults, `openwhisk` recovery): (burst, attempt id,
+    /// action), sent before new ones.
+    retries: VecDeque<(u64, u64, u32)>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
     in_try: bool,
 }
 
-impl ClientState {
+impl ClientState<'_> {
     pub fn new(seed: u64) -> Self {
         ClientState {
             rng: rng::stream(seed, "client", 0),
@@ -36,9 +47,49 @@ impl ClientState {
 }
 
 impl Sim<'_> {
-    pub(crate) fn burst_arrive(&mut self, b: u32) {
-        self.client.pending.push_back((b, 0));
+    /// The pending burst arrives at the client, and the next one is pulled from the source.
+    /// Its functions get their records and their work (drawn from the burst's own `workload`
+    /// stream, in worker order) as they are sent, so functions waiting in the client cost
+    /// nothing per function.
+    pub(crate) fn burst_arrive(&mut self) {
+        let b = self
+            .next_arrival
+            .take()
+            .expect("a BurstArrive has its burst");
+        self.pull_arrival();
+        self.arrived += b.workers as u64;
+        if self.fx.is_some() {
+            self.track_burst(&b);
+        }
+        let work = self.sc.work_ns(self.seed, b.id, &b);
+        self.client.pending.push_back(PendingBurst {
+            burst: b,
+            next: 0,
+            work,
+        });
         self.client_try();
+    }
+
+    /// Records of functions `next .. next + n` of the front burst, in id order.
+    fn take_functions(&mut self, n: u32) {
+        let p = self.client.pending.front_mut().expect("a pending burst");
+        for k in p.next..p.next + n {
+            // A `steps` workload has no single input: its draws are in `comm`.
+            let work = p.work.next().unwrap_or(0);
+            self.records
+                .push(Slot::new(p.burst.id, p.burst.tenant, k, work));
+        }
+        p.next += n;
+    }
+
+    /// At the end of a run, records for functions the client never sent (they will be
+    /// recorded as never completed).
+    pub(crate) fn unsent_functions(&mut self) {
+        while let Some(p) = self.client.pending.front() {
+            let n = p.burst.workers - p.next;
+            self.take_functions(n);
+            self.client.pending.pop_front();
+        }
     }
 
     pub(crate) fn client_try_event(&mut self) {
@@ -60,9 +111,12 @@ impl Sim<'_> {
             if !self.client.retries.is_empty() && !self.send_retries() {
                 break;
             }
-            let Some(&(b, next)) = self.client.pending.front() else {
+            let Some(p) = self.client.pending.front() else {
                 break;
             };
+            let burst = &p.burst;
+            let (id, first_function, action) = (burst.id, burst.first_function, burst.action);
+            let (workers, next) = (burst.workers, p.next);
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -74,19 +128,16 @@ impl Sim<'_> {
                 }
                 break;
             }
-            let workers = self.bursts[b as usize].workers;
             let n = if burst_mode { workers - next } else { 1 };
+            self.take_functions(n);
             if next + n >= workers {
                 self.client.pending.pop_front();
-            } else if let Some(front) = self.client.pending.front_mut() {
-                front.1 = next + n;
             }
-            let first_aid = self.bursts[b as usize].first_function + next as u64;
             self.send(Request {
-                burst: b,
-                first_worker: next,
+                burst: id,
+                first_fid: first_function + next as u64,
                 workers: n,
-                first_aid,
+                action,
                 avoid: u32::MAX,
             });
         }
@@ -95,7 +146,7 @@ impl Sim<'_> {
 
     /// Sends the FaaS retries first, within the same limits; true when all went out.
     fn send_retries(&mut self) -> bool {
-        while let Some(&(b, aid)) = self.client.retries.front() {
+        while let Some(&(burst, aid, action)) = self.client.retries.front() {
             let concurrency = self.sc.client.concurrency;
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 return false;
@@ -110,39 +161,35 @@ impl Sim<'_> {
             }
             self.client.retries.pop_front();
             self.stats.client_retries += 1;
-            let fid = self.fx().attempts.function_of(aid);
-            let first_worker = (fid - self.bursts[b as usize].first_function) as u32;
             self.send(Request {
-                burst: b,
-                first_worker,
+                burst,
+                first_fid: aid,
                 workers: 1,
-                first_aid: aid,
+                action,
                 avoid: u32::MAX,
             });
         }
         true
     }
 
-    /// FaaS (faults): the client sends attempt `aid` of a function of burst `b` again.
-    pub(crate) fn client_resend(&mut self, b: u32, aid: u64) {
-        self.client.retries.push_back((b, aid));
+    /// FaaS (faults): the client sends attempt `aid` of a function of burst `burst` again.
+    pub(crate) fn client_resend(&mut self, burst: u64, aid: u64) {
+        let action = self.fx().bursts[&burst].action;
+        self.client.retries.push_back((burst, aid, action));
         self.client_try();
     }
 
     fn send(&mut self, req: Request) {
-        let id = self.requests.len() as u32;
-        self.requests.push(req);
+        let id = self.requests.insert(req);
         let now = self.now;
         self.t0.get_or_insert(now);
-        let t = self.secs(now);
         if self.fx.is_some() {
             for k in 0..req.workers as u64 {
-                self.arec(req.first_aid + k).t_submit = t;
+                self.arec(req.first_fid + k).t_submit = now;
             }
         } else {
-            let first = req.first_aid as usize;
-            for rec in &mut self.records[first..first + req.workers as usize] {
-                rec.t_submit = t;
+            for slot in self.records.range_mut(req.first_fid, req.workers) {
+                slot.t_submit = now;
             }
         }
         self.stats.requests += 1;

@@ -4,8 +4,8 @@
 /// One thing that happens at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// A burst reaches the client (its `at`).
-    BurstArrive(u32),
+    /// The next burst of the arrival source reaches the client (`Sim::next_arrival`).
+    BurstArrive,
     /// The client may send again (rate limit elapsed).
     ClientTry,
     /// A request reaches the controller.
@@ -61,5 +61,5 @@ pub enum Event {
     /// Faults: a broker outage ended; releases it held reach the controller.
     BrokerUp,
     /// Faults: look for stragglers of a burst (speculation).
-    SpeculateCheck(u32),
+    SpeculateCheck(u64),
 }

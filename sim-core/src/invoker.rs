@@ -21,6 +21,7 @@
 //! `cold_start` phase (runtime init, in parallel, no slot).
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use policies::ActionKind;
 
@@ -39,6 +40,8 @@ pub(crate) struct InvokerState {
     pub free_cores: Vec<u32>,
     pub used_mem: u64,
     pub idle_mem: u64,
+    /// Idle containers (what the idle pool and LRU hold valid entries for).
+    pub idle_count: u32,
     /// (action, workers) -> idle containers, most recently idled last.
     pub idle: IdlePool,
     /// Idle containers in the order they became idle (may hold stale entries).
@@ -68,6 +71,7 @@ impl InvokerState {
             },
             used_mem: 0,
             idle_mem: 0,
+            idle_count: 0,
             idle: IdlePool::default(),
             lru: VecDeque::new(),
             stems: Vec::new(),
@@ -107,7 +111,7 @@ impl Sim<'_> {
 
     pub(crate) fn deliver(&mut self, m: u32) {
         let msg = self.messages[m as usize];
-        let t = self.secs(self.now);
+        let now = self.now;
         if self.fx.is_some() {
             if self.message_settled(m) {
                 return;
@@ -116,13 +120,12 @@ impl Sim<'_> {
             for k in 0..msg.workers as u64 {
                 let aid = msg.first_fid + k;
                 if self.fx().attempts.is_open(aid) {
-                    self.arec(aid).t_dispatch = t;
+                    self.arec(aid).t_dispatch = now;
                 }
             }
         } else {
-            let first = msg.first_fid as usize;
-            for rec in &mut self.records[first..first + msg.workers as usize] {
-                rec.t_dispatch = t;
+            for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+                slot.t_dispatch = now;
             }
         }
         let inv = msg.invoker as usize;
@@ -149,8 +152,7 @@ impl Sim<'_> {
 
     fn message_memory(&self, m: u32) -> u64 {
         let msg = &self.messages[m as usize];
-        let action = self.bursts[msg.burst as usize].action;
-        self.sc.actions[action as usize].memory_mb * msg.workers as u64
+        self.sc.actions[msg.action as usize].memory_mb * msg.workers as u64
     }
 
     /// Faults: true (and the message is dropped, its reservation returned) when message `m`
@@ -174,23 +176,24 @@ impl Sim<'_> {
             for k in 0..msg.workers as u64 {
                 let aid = msg.first_fid + k;
                 if self.fx().attempts.close(aid) {
-                    let r = self.arec(aid);
-                    r.outcome = policies::Outcome::failed(reason);
-                    r.invoker = msg.invoker;
-                    self.finished += 1;
+                    self.set_outcome(aid, policies::Status::Failed, reason);
+                    self.arec(aid).invoker = msg.invoker;
+                    let fid = self.fx().attempts.function_of(aid);
+                    self.function_final(fid, None);
                 }
             }
             self.fx().msgs[m as usize].over = true;
             self.release_message(m, false);
             return;
         }
-        let first = msg.first_fid as usize;
-        for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.outcome = policies::Outcome::failed(reason);
-            rec.invoker = msg.invoker;
+        let reason: Rc<str> = reason.into();
+        for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+            slot.settle(policies::Status::Failed, &reason);
+            slot.invoker = msg.invoker;
         }
         self.finished += msg.workers as u64;
         let memory = self.message_memory(m);
+        self.messages.remove(m);
         self.release(msg.invoker, msg.workers, memory);
     }
 
@@ -212,7 +215,7 @@ impl Sim<'_> {
     fn try_admit(&mut self, m: u32) -> bool {
         let msg = self.messages[m as usize];
         let inv = msg.invoker as usize;
-        let action = self.bursts[msg.burst as usize].action;
+        let action = msg.action;
         let memory = self.message_memory(m);
         if self.exclusive_cpu && self.invokers[inv].free_cores.len() < msg.workers as usize {
             return false;
@@ -273,7 +276,10 @@ impl Sim<'_> {
         c.cold = cold;
         c.run = c.run.wrapping_add(1);
         match c.state {
-            CState::Idle => st.idle_mem -= c.memory_mb,
+            CState::Idle => {
+                st.idle_mem -= c.memory_mb;
+                st.idle_count -= 1;
+            }
             // A stem cell's memory was taken when it was created.
             CState::Stem => {}
             _ => st.used_mem += c.memory_mb,

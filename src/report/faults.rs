@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use policies::comm::StepRecord;
 use policies::{first_submission, FunctionRecord, Status};
 use serde::Serialize;
 use serde_json::Value as Json;
+use sim_core::{RecordSink, Scenario, SinkError};
 
 /// The fault figures of a run. Times in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,39 +80,122 @@ fn cause(reason: &str) -> String {
     out
 }
 
+/// The fault figures accumulated record by record (runs are streamed): each function's
+/// attempts come one after the other.
+#[derive(Debug, Clone, Default)]
+pub struct FaultTally {
+    attempts: u64,
+    retries: u64,
+    failed_attempts: u64,
+    functions_retried: u64,
+    wasted_cpu_s: f64,
+    failures_by_cause: BTreeMap<String, u64>,
+}
+
+impl FaultTally {
+    pub fn add(&mut self, r: &FunctionRecord) {
+        self.attempts += 1;
+        if r.attempt > 0 {
+            self.retries += 1;
+        }
+        // Every retried function has exactly one attempt 1.
+        if r.attempt == 1 {
+            self.functions_retried += 1;
+        }
+        if r.status() != Status::Failed {
+            return;
+        }
+        self.failed_attempts += 1;
+        *self
+            .failures_by_cause
+            .entry(cause(r.outcome.reason()))
+            .or_default() += 1;
+        if r.t_start.is_finite() && r.t_end.is_finite() {
+            self.wasted_cpu_s += (r.t_end - r.t_start).max(0.0);
+        }
+    }
+
+    /// The figures, given the run's makespan and that of the same run without faults (NaN:
+    /// unknown).
+    pub fn finish(self, makespan_s: f64, fault_free_makespan_s: f64) -> FaultSummary {
+        FaultSummary {
+            attempts: self.attempts,
+            retries: self.retries,
+            failed_attempts: self.failed_attempts,
+            functions_retried: self.functions_retried,
+            wasted_cpu_s: self.wasted_cpu_s,
+            fault_free_makespan_s,
+            recovery_cost_s: makespan_s - fault_free_makespan_s,
+            failures_by_cause: self.failures_by_cause,
+        }
+    }
+}
+
+/// A sink that tallies the fault figures of the records it passes on to `inner`.
+pub struct TallySink<'a> {
+    pub inner: &'a mut dyn RecordSink,
+    pub tally: FaultTally,
+}
+
+impl RecordSink for TallySink<'_> {
+    fn record(&mut self, record: FunctionRecord) -> Result<(), SinkError> {
+        self.tally.add(&record);
+        self.inner.record(record)
+    }
+
+    fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
+        self.inner.container_closed(container)
+    }
+
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        self.inner.step(step)
+    }
+}
+
+/// A sink that keeps only what the makespan needs.
+#[derive(Debug)]
+struct MakespanSink {
+    t0: f64,
+    end: f64,
+}
+
+impl RecordSink for MakespanSink {
+    fn record(&mut self, r: FunctionRecord) -> Result<(), SinkError> {
+        if r.t_submit.is_finite() {
+            self.t0 = self.t0.min(r.t_submit);
+        }
+        if r.t_start.is_finite() && r.t_end.is_finite() {
+            self.end = self.end.max(r.t_end);
+        }
+        Ok(())
+    }
+}
+
+/// The makespan of `scenario` with `seed` and without its `[faults]` (streamed: nothing kept
+/// per function).
+pub fn fault_free_makespan(scenario: &Scenario, seed: u64) -> f64 {
+    let mut fault_free = scenario.clone();
+    fault_free.faults = None;
+    let mut sink = MakespanSink {
+        t0: f64::INFINITY,
+        end: f64::NAN,
+    };
+    if sim_core::simulate_into(&fault_free, seed, &mut sink).is_err() {
+        return f64::NAN;
+    }
+    let t0 = if sink.t0.is_finite() { sink.t0 } else { 0.0 };
+    sink.end - t0
+}
+
 impl FaultSummary {
     /// The figures of `records`; `fault_free_makespan_s` as measured by a run without faults
     /// (NaN: unknown).
     pub fn from_records(records: &[FunctionRecord], fault_free_makespan_s: f64) -> Self {
-        let mut failures_by_cause: BTreeMap<String, u64> = BTreeMap::new();
-        let mut wasted_cpu_s = 0.0;
-        let mut failed_attempts = 0;
-        let mut retried: BTreeMap<u64, ()> = BTreeMap::new();
+        let mut tally = FaultTally::default();
         for r in records {
-            if r.attempt > 0 {
-                retried.insert(r.function_id, ());
-            }
-            if r.status() != Status::Failed {
-                continue;
-            }
-            failed_attempts += 1;
-            *failures_by_cause
-                .entry(cause(r.outcome.reason()))
-                .or_default() += 1;
-            if r.t_start.is_finite() && r.t_end.is_finite() {
-                wasted_cpu_s += (r.t_end - r.t_start).max(0.0);
-            }
+            tally.add(r);
         }
-        FaultSummary {
-            attempts: records.len() as u64,
-            retries: records.iter().filter(|r| r.attempt > 0).count() as u64,
-            failed_attempts,
-            functions_retried: retried.len() as u64,
-            wasted_cpu_s,
-            fault_free_makespan_s,
-            recovery_cost_s: makespan(records) - fault_free_makespan_s,
-            failures_by_cause,
-        }
+        tally.finish(makespan(records), fault_free_makespan_s)
     }
 
     /// summary.json's `faults` object.

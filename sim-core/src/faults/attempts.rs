@@ -1,44 +1,46 @@
-//! Every attempt of every function of a run with faults. Attempt 0 of function `f` has attempt
-//! id `f` and lives in the simulator's record table; each re-run or backup copy is an extra
+//! Every attempt of every function in flight in a run with faults. Attempt 0 of function `f` has
+//! attempt id `f` and lives in the engine's record ring; each re-run or backup copy is an extra
 //! attempt with id `EXTRA | k` (`k` counting up over the run, so the attempts opened together
 //! for one re-run request have consecutive ids, as a message's functions do). An attempt is
 //! open until it is settled (completed, failed, rejected, superseded or stopped); a function is
-//! final when none of its attempts is open and no re-run is coming.
+//! final when none of its attempts is open and no re-run is coming. Extra attempts go to the
+//! sink right after their function's first record, and are forgotten then.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use policies::FunctionRecord;
+
+use crate::records::Slot;
+use crate::sink::{RecordSink, SinkError};
 
 /// The bit that marks an extra attempt's id.
 pub(crate) const EXTRA: u64 = 1 << 63;
 
-/// A re-run or backup attempt: its record and whether it is open.
+/// A re-run or backup attempt: its record (times in engine ns), function, number, and whether
+/// it is open.
 #[derive(Debug, Clone)]
 pub(crate) struct Extra {
-    pub rec: FunctionRecord,
+    pub slot: Slot,
+    pub fid: u64,
+    pub attempt: u32,
     pub open: bool,
 }
 
-/// The attempts of a run beyond the records of attempt 0.
+/// The attempts of the functions in flight beyond their first.
 #[derive(Debug, Default)]
 pub(crate) struct Attempts {
-    /// Attempt 0 of function `f` is settled (index `f`).
-    settled0: Vec<bool>,
+    /// Functions below this id went to the sink: all their attempts are settled.
+    released_below: u64,
+    /// Functions in flight whose attempt 0 is settled.
+    settled0: HashSet<u64>,
     /// Extra attempts by `id & !EXTRA`.
-    extras: Vec<Extra>,
+    extras: HashMap<u64, Extra>,
+    next_extra: u64,
     /// Functions with extra attempts: their ids, in attempt order.
     of_function: HashMap<u64, Vec<u64>>,
 }
 
 impl Attempts {
-    pub fn new(functions: u64) -> Self {
-        Attempts {
-            settled0: vec![false; functions as usize],
-            extras: Vec::new(),
-            of_function: HashMap::new(),
-        }
-    }
-
     /// True when `aid` names an extra attempt.
     #[inline]
     pub fn is_extra(aid: u64) -> bool {
@@ -46,28 +48,41 @@ impl Attempts {
     }
 
     pub fn extra(&self, aid: u64) -> &Extra {
-        &self.extras[(aid & !EXTRA) as usize]
+        &self.extras[&(aid & !EXTRA)]
     }
 
     pub fn extra_mut(&mut self, aid: u64) -> &mut Extra {
-        &mut self.extras[(aid & !EXTRA) as usize]
+        self.extras
+            .get_mut(&(aid & !EXTRA))
+            .expect("an extra attempt in flight")
+    }
+
+    /// True while attempt `aid`'s record is held (its function has not gone to the sink).
+    pub fn in_flight(&self, aid: u64) -> bool {
+        if Self::is_extra(aid) {
+            self.extras.contains_key(&(aid & !EXTRA))
+        } else {
+            aid >= self.released_below
+        }
     }
 
     /// True while attempt `aid` is open.
     pub fn is_open(&self, aid: u64) -> bool {
         if Self::is_extra(aid) {
-            self.extra(aid).open
+            self.extras.get(&(aid & !EXTRA)).is_some_and(|x| x.open)
         } else {
-            !self.settled0[aid as usize]
+            aid >= self.released_below && !self.settled0.contains(&aid)
         }
     }
 
     /// Settles attempt `aid`; false (nothing changes) when it was settled already.
     pub fn close(&mut self, aid: u64) -> bool {
         if Self::is_extra(aid) {
-            std::mem::replace(&mut self.extra_mut(aid).open, false)
+            self.extras
+                .get_mut(&(aid & !EXTRA))
+                .is_some_and(|x| std::mem::replace(&mut x.open, false))
         } else {
-            !std::mem::replace(&mut self.settled0[aid as usize], true)
+            aid >= self.released_below && self.settled0.insert(aid)
         }
     }
 
@@ -81,24 +96,38 @@ impl Attempts {
         self.of_function.get(&fid).map_or(0, |v| v.len() as u32)
     }
 
+    /// The attempt number of `aid`.
+    pub fn attempt_of(&self, aid: u64) -> u32 {
+        if Self::is_extra(aid) {
+            self.extra(aid).attempt
+        } else {
+            0
+        }
+    }
+
     /// True when function `fid` has an open attempt other than `aid`.
     pub fn other_open(&self, fid: u64, aid: u64) -> bool {
         self.of(fid).any(|a| a != aid && self.is_open(a))
     }
 
     /// Opens the next attempt of function `fid` (whose attempt 0 is `first`), submitted at
-    /// `t_submit` (seconds); returns its id.
-    pub fn open_next(&mut self, fid: u64, first: &FunctionRecord, t_submit: f64) -> u64 {
-        let mut rec = FunctionRecord::pending(
-            first.function_id,
-            first.burst_id,
-            first.tenant,
-            first.worker_id,
+    /// `t_submit` (ns, `records::NONE` when not yet); returns its id.
+    pub fn open_next(&mut self, fid: u64, first: &Slot, t_submit: u64) -> u64 {
+        let mut slot = Slot::new(first.burst, first.tenant, first.worker, first.work_ns);
+        slot.t_submit = t_submit;
+        let attempt = self.latest(fid) + 1;
+        let k = self.next_extra;
+        self.next_extra += 1;
+        self.extras.insert(
+            k,
+            Extra {
+                slot,
+                fid,
+                attempt,
+                open: true,
+            },
         );
-        rec.attempt = self.latest(fid) + 1;
-        rec.t_submit = t_submit;
-        let aid = EXTRA | self.extras.len() as u64;
-        self.extras.push(Extra { rec, open: true });
+        let aid = EXTRA | k;
         self.of_function.entry(fid).or_default().push(aid);
         aid
     }
@@ -106,44 +135,43 @@ impl Attempts {
     /// The function an attempt belongs to.
     pub fn function_of(&self, aid: u64) -> u64 {
         if Self::is_extra(aid) {
-            self.extra(aid).rec.function_id
+            self.extra(aid).fid
         } else {
             aid
         }
     }
 
-    /// Extra attempts still open, in id order.
-    pub fn open_extras(&self) -> impl Iterator<Item = u64> + '_ {
-        self.extras
+    /// Extra attempts still open.
+    pub fn open_extras(&self) -> Vec<u64> {
+        let mut open: Vec<u64> = self
+            .extras
             .iter()
-            .enumerate()
             .filter(|(_, x)| x.open)
-            .map(|(k, _)| EXTRA | k as u64)
+            .map(|(&k, _)| EXTRA | k)
+            .collect();
+        open.sort_unstable();
+        open
     }
 
-    /// Attempts of all functions: attempt 0 from `records` (by function id), each followed by
-    /// its extra attempts in attempt order.
-    pub fn into_records(self, records: Vec<FunctionRecord>) -> Vec<FunctionRecord> {
-        if self.extras.is_empty() {
-            return records;
-        }
-        let Attempts {
-            extras,
-            of_function,
-            ..
-        } = self;
-        let mut extras: Vec<Option<Extra>> = extras.into_iter().map(Some).collect();
-        let mut out = Vec::with_capacity(records.len() + extras.len());
-        for (fid, rec) in records.into_iter().enumerate() {
-            out.push(rec);
-            if let Some(ids) = of_function.get(&(fid as u64)) {
-                for &aid in ids {
-                    let x = extras[(aid & !EXTRA) as usize].take().expect("listed once");
-                    out.push(x.rec);
-                }
+    /// Function `fid`'s first record went to `sink` (times relative to `t0`): its extra
+    /// attempts follow, in attempt order, and the function is forgotten.
+    pub fn release(
+        &mut self,
+        fid: u64,
+        t0: u64,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), SinkError> {
+        self.released_below = fid + 1;
+        self.settled0.remove(&fid);
+        if let Some(ids) = self.of_function.remove(&fid) {
+            for aid in ids {
+                let x = self.extras.remove(&(aid & !EXTRA)).expect("listed once");
+                let mut rec: FunctionRecord = x.slot.to_record(fid, t0);
+                rec.attempt = x.attempt;
+                sink.record(rec)?;
             }
         }
-        out
+        Ok(())
     }
 }
 
@@ -153,23 +181,26 @@ mod tests {
 
     #[test]
     fn attempts_open_close_and_come_out_in_order() {
-        let records: Vec<FunctionRecord> = (0..3)
-            .map(|f| FunctionRecord::pending(f, 0, 0, f as u32))
-            .collect();
-        let mut t = Attempts::new(3);
+        let first = Slot::new(0, 0, 1, 5);
+        let mut t = Attempts::default();
         assert!(t.is_open(1) && !t.other_open(1, 1));
         assert!(t.close(1) && !t.close(1), "settled once");
-        let a = t.open_next(1, &records[1], 2.5);
-        let b = t.open_next(1, &records[1], 3.0);
+        let a = t.open_next(1, &first, 2_500_000_000);
+        let b = t.open_next(1, &first, 3_000_000_000);
         assert_eq!(b, a + 1, "consecutive ids");
         assert_eq!(t.latest(1), 2);
+        assert_eq!((t.attempt_of(a), t.attempt_of(b)), (1, 2));
         assert!(t.other_open(1, a));
         assert_eq!(t.function_of(b), 1);
         assert!(t.close(a));
-        assert_eq!(t.open_extras().collect::<Vec<_>>(), vec![b]);
-        let out = t.into_records(records);
+        assert_eq!(t.open_extras(), vec![b]);
+        let mut out: Vec<FunctionRecord> = Vec::new();
+        t.release(0, 0, &mut out).unwrap();
+        assert!(out.is_empty(), "function 0 has no extra attempt");
+        t.release(1, 0, &mut out).unwrap();
         let ids: Vec<(u64, u32)> = out.iter().map(|r| (r.function_id, r.attempt)).collect();
-        assert_eq!(ids, [(0, 0), (1, 0), (1, 1), (1, 2), (2, 0)]);
-        assert_eq!(out[2].t_submit, 2.5);
+        assert_eq!(ids, [(1, 1), (1, 2)]);
+        assert_eq!(out[0].t_submit, 2.5);
+        assert!(!t.is_open(1) && !t.is_open(b), "released: settled");
     }
 }

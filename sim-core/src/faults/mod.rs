@@ -26,23 +26,34 @@
 //!
 //! What happens to a failed attempt is the run's recovery policy (`policies::recovery`), applied
 //! as the live controller applies it ([`recovery`]).
+//!
+//! Records: attempt 0 of each function lives in the engine's record ring like any function's;
+//! its slot is marked final (`done`) only once the function is (no attempt open, no re-run
+//! coming; under `rerun-pack` also no open attempt left in the pack of its completed attempt,
+//! which a failure there would discard). The ring then hands it to the sink with its extra
+//! attempts right after it, so the sink sees (function id, attempt) order. A run with faults
+//! keeps its request, message and container rows (the fault state refers to them by slot after
+//! they end), so its tables grow with the run, unlike a run without faults.
 
 mod attempts;
 pub(crate) mod recovery;
 mod work;
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
-use policies::{FunctionRecord, Outcome, RecoveryPolicy};
+use policies::{RecoveryPolicy, Status};
 
 pub(crate) use attempts::Attempts;
 
 use crate::container::CState;
 use crate::cpu::CpuSharer;
 use crate::event::Event;
+use crate::records::{Slot, NONE};
 use crate::rng::{self, Rng};
-use crate::scenario::{FaultSpec, Scenario};
+use crate::scenario::{BurstSpec, FaultSpec, Scenario};
 use crate::sim::Sim;
+use crate::sink::{RecordSink, SinkError};
 
 /// `InvokerCrash` of a random crash (not one of `[faults] invoker_crashes`).
 pub(crate) const RANDOM_CRASH: u32 = u32::MAX;
@@ -77,6 +88,14 @@ pub(crate) struct MsgState {
     pub over: bool,
 }
 
+/// What the fault model keeps about a burst in flight (re-runs and `fail-burst` need it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BurstInfo {
+    pub first_function: u64,
+    pub workers: u32,
+    pub action: u32,
+}
+
 /// Speculation state of one burst.
 #[derive(Debug, Default)]
 pub(crate) struct SpecBurst {
@@ -88,10 +107,17 @@ pub(crate) struct SpecBurst {
     pub check_at: Option<u64>,
 }
 
-/// The fault model's state in a run.
+/// The fault model's state in a run. Runs with faults keep every request, message and
+/// container row (no slot reuse): the fault state refers to them by slot after they end.
 pub(crate) struct FaultRun {
     pub policy: Box<dyn RecoveryPolicy>,
     pub speculate: bool,
+    /// `rerun-pack`: a function that completed is final only once its pack has no open attempt
+    /// (a later failure in the pack discards it), so its record waits until then.
+    pub pack: bool,
+    /// Functions final while their pack may still discard them: (function, message).
+    pub pending_final: Vec<(u64, u32)>,
+    pub bursts: HashMap<u64, BurstInfo>,
     pub attempts: Attempts,
     pub health: Vec<InvokerHealth>,
     creation_rngs: Vec<Rng>,
@@ -104,14 +130,14 @@ pub(crate) struct FaultRun {
     pub running: HashMap<u64, (u32, bool)>,
     /// CPU-shares workers not yet started: (work, crashes when it is done).
     pub pending_work: HashMap<u64, (u64, bool)>,
-    pub spec: HashMap<u32, SpecBurst>,
+    pub spec: HashMap<u64, SpecBurst>,
     /// Releases during a broker outage, applied when it ends: (invoker, workers, memory).
     pub deferred: Vec<(u32, u32, u64)>,
     pub seed: u64,
 }
 
 impl FaultRun {
-    pub fn new(sc: &Scenario, seed: u64, functions: u64) -> Self {
+    pub fn new(sc: &Scenario, seed: u64) -> Self {
         let n = sc.invokers.len();
         let policy = sc.recovery.build();
         FaultRun {
@@ -119,8 +145,11 @@ impl FaultRun {
                 sc.recovery,
                 policies::RecoverySpec::SpeculateStragglers { .. }
             ),
+            pack: matches!(sc.recovery, policies::RecoverySpec::RerunPack { .. }),
+            pending_final: Vec::new(),
+            bursts: HashMap::new(),
             policy,
-            attempts: Attempts::new(functions),
+            attempts: Attempts::default(),
             health: vec![InvokerHealth::default(); n],
             creation_rngs: (0..n)
                 .map(|i| rng::stream(seed, "creation-failure", i as u64))
@@ -136,24 +165,6 @@ impl FaultRun {
             deferred: Vec::new(),
             seed,
         }
-    }
-
-    /// The records of every attempt, by function id then attempt; an attempt still open
-    /// (stranded: e.g. a re-run that never found room) is recorded as never completed.
-    pub fn finish(self, mut records: Vec<FunctionRecord>) -> Vec<FunctionRecord> {
-        let mut attempts = self.attempts;
-        let stranded = Outcome::failed("never completed: its message could not be run");
-        for (fid, r) in records.iter_mut().enumerate() {
-            if attempts.close(fid as u64) && r.is_ok() {
-                r.outcome = stranded.clone();
-            }
-        }
-        let open: Vec<u64> = attempts.open_extras().collect();
-        for aid in open {
-            attempts.close(aid);
-            attempts.extra_mut(aid).rec.outcome = stranded.clone();
-        }
-        attempts.into_records(records)
     }
 
     /// One draw from attempt `aid`'s own stream `name` (independent of event order).
@@ -188,8 +199,8 @@ impl Sim<'_> {
         }
     }
 
-    /// The record of attempt `aid`.
-    pub(crate) fn arec(&mut self, aid: u64) -> &mut FunctionRecord {
+    /// The record of attempt `aid` (open, or of a function not yet final).
+    pub(crate) fn arec(&mut self, aid: u64) -> &mut Slot {
         if Attempts::is_extra(aid) {
             &mut self
                 .fx
@@ -197,10 +208,118 @@ impl Sim<'_> {
                 .expect("extras only with faults")
                 .attempts
                 .extra_mut(aid)
-                .rec
+                .slot
         } else {
-            &mut self.records[aid as usize]
+            self.records.get_mut(aid)
         }
+    }
+
+    /// Settles the record of attempt `aid` as `status` with `reason` (attempt 0's slot is
+    /// final only once its function is: [`Sim::function_final`]).
+    pub(crate) fn set_outcome(&mut self, aid: u64, status: Status, reason: &str) {
+        let r = self.arec(aid);
+        r.status = status;
+        r.reason = Some(Rc::from(reason));
+    }
+
+    /// Attempt `aid` completed: its record says `ok` again (a backup that lost may have been
+    /// marked otherwise before).
+    pub(crate) fn set_ok(&mut self, aid: u64) {
+        let r = self.arec(aid);
+        r.status = Status::Ok;
+        r.reason = None;
+    }
+
+    /// Function `fid` is final (none of its attempts open, no re-run coming): the run counts
+    /// it, and its records may go to the sink, except under `rerun-pack` while the message `m`
+    /// of its completed attempt still has open attempts (a failure there discards it).
+    pub(crate) fn function_final(&mut self, fid: u64, m: Option<u32>) {
+        self.finished += 1;
+        match m {
+            Some(m) if self.fx().pack && self.message_has_open(m) => {
+                self.fx().pending_final.push((fid, m));
+            }
+            _ => self.records.get_mut(fid).done = true,
+        }
+    }
+
+    /// `rerun-pack` discarded function `fid`'s completed attempt: it is not final any more.
+    pub(crate) fn function_unfinal(&mut self, fid: u64) {
+        self.finished -= 1;
+        self.fx().pending_final.retain(|&(f, _)| f != fid);
+    }
+
+    /// True when message `m` has an open attempt.
+    fn message_has_open(&self, m: u32) -> bool {
+        let msg = self.messages[m as usize];
+        let fx = self.fx.as_ref().expect("a run with faults");
+        (0..msg.workers as u64).any(|k| fx.attempts.is_open(msg.first_fid + k))
+    }
+
+    /// `rerun-pack`: functions whose pack has no open attempt left are final for the sink.
+    pub(crate) fn settle_pack_finals(&mut self) {
+        if self.fx().pending_final.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.fx().pending_final);
+        let mut keep = Vec::with_capacity(pending.len());
+        for (fid, m) in pending {
+            if self.message_has_open(m) {
+                keep.push((fid, m));
+            } else {
+                self.records.get_mut(fid).done = true;
+            }
+        }
+        self.fx().pending_final = keep;
+    }
+
+    /// A burst arrived (with faults): what re-runs and `fail-burst` need of it.
+    pub(crate) fn track_burst(&mut self, b: &BurstSpec) {
+        let info = BurstInfo {
+            first_function: b.first_function,
+            workers: b.workers,
+            action: b.action,
+        };
+        self.fx().bursts.insert(b.id, info);
+    }
+
+    /// Releases the final records at the front of the ring, each function's extra attempts
+    /// right after its first.
+    pub(crate) fn release_with_attempts(
+        &mut self,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), SinkError> {
+        let t0 = self.t0.unwrap_or(0);
+        let fx = self.fx.as_mut().expect("a run with faults");
+        self.records.release_with(t0, sink, &mut |fid, sink| {
+            fx.attempts.release(fid, t0, sink)
+        })
+    }
+
+    /// End of a run with faults: attempts still open (e.g. a re-run that never found room)
+    /// are recorded as never completed; then every record goes to the sink.
+    pub(crate) fn finish_faults(
+        &mut self,
+        stranded: &Rc<str>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), SinkError> {
+        let t0 = self.t0.unwrap_or(0);
+        let fx = self.fx.as_mut().expect("a run with faults");
+        for (fid, slot) in self.records.iter_mut() {
+            if fx.attempts.close(fid) && slot.status == Status::Ok {
+                slot.status = Status::Failed;
+                slot.reason = Some(stranded.clone());
+            }
+        }
+        for aid in fx.attempts.open_extras() {
+            fx.attempts.close(aid);
+            let x = fx.attempts.extra_mut(aid);
+            x.slot.status = Status::Failed;
+            x.slot.reason = Some(stranded.clone());
+        }
+        self.records.finish(t0, stranded, sink, &mut |fid, sink| {
+            fx.attempts.release(fid, t0, sink)
+        })
     }
 
     /// Invoker `inv` crashes now: crash `source` of `[faults] invoker_crashes`, or a random
@@ -218,14 +337,17 @@ impl Sim<'_> {
         h.detected = false;
         let epoch = h.epoch;
         // Everything on the invoker dies; attempts running there stop now.
-        for cid in 0..self.containers.len() as u32 {
+        for cid in 0..self.containers.capacity() as u32 {
             let c = &self.containers[cid as usize];
             if c.invoker != inv || c.state == CState::Dead {
                 continue;
             }
-            let (state, m) = (c.state, c.msg);
+            let (state, m, id, last_fid) = (c.state, c.msg, c.id, c.last_fid);
             if matches!(state, CState::Busy | CState::Creating) && m != u32::MAX {
                 self.lose_message(m);
+            }
+            if last_fid != NONE {
+                self.records.close_container(id, last_fid);
             }
             let c = &mut self.containers[cid as usize];
             c.state = CState::Dead;
@@ -246,6 +368,7 @@ impl Sim<'_> {
         };
         st.used_mem = 0;
         st.idle_mem = 0;
+        st.idle_count = 0;
         st.idle = Default::default();
         st.lru.clear();
         st.stems.clear();
@@ -281,7 +404,6 @@ impl Sim<'_> {
     fn lose_message(&mut self, m: u32) {
         let msg = self.messages[m as usize];
         let now = self.now;
-        let t = self.secs(now);
         self.fx().msgs[m as usize].lost = true;
         self.fx().msgs[m as usize].over = true;
         for k in 0..msg.workers as u64 {
@@ -293,12 +415,12 @@ impl Sim<'_> {
             }
             let r = self.arec(aid);
             r.invoker = msg.invoker;
-            if r.t_start.is_finite() && r.t_start > t {
+            if r.t_start != NONE && r.t_start > now {
                 // Not yet spawned.
-                r.t_start = f64::NAN;
+                r.t_start = NONE;
             }
-            if r.t_start.is_finite() {
-                r.t_end = t;
+            if r.t_start != NONE {
+                r.t_end = now;
             }
         }
     }
@@ -384,7 +506,9 @@ impl Sim<'_> {
             self.release_message(m, true);
             let aids: Vec<u64> = (0..msg.workers as u64).map(|k| msg.first_fid + k).collect();
             for &aid in &aids {
-                self.arec(aid).invoker = inv;
+                if self.fx().attempts.is_open(aid) {
+                    self.arec(aid).invoker = inv;
+                }
             }
             self.fail_attempts(&aids, &reason, Some(m));
         }
@@ -459,8 +583,7 @@ impl Sim<'_> {
             return;
         }
         let msg = self.messages[m as usize];
-        let memory = self.sc.actions[self.bursts[msg.burst as usize].action as usize].memory_mb
-            * msg.workers as u64;
+        let memory = self.sc.actions[msg.action as usize].memory_mb * msg.workers as u64;
         if direct {
             self.ctl_release_now(msg.invoker, msg.workers, memory);
         } else {

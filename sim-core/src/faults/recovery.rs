@@ -13,21 +13,22 @@
 //! Unlike the live controller, which sees a job's results only when the whole job ends and so
 //! backs up whole jobs, the simulator sees each worker end and backs up the straggling workers.
 
-use policies::{FunctionRecord, Outcome, PlacementError, Recovery, RerunScope};
+use policies::{PlacementError, Recovery, RerunScope, Status};
 
 use crate::event::Event;
+use crate::records::NONE;
 use crate::sim::{Request, Sim};
 
 impl Sim<'_> {
-    /// Attempt `aid` completed now (its record's end is set): it is settled `ok`, the
-    /// function's other open attempts are superseded, and the function is final.
-    pub(crate) fn attempt_ok(&mut self, aid: u64) {
+    /// Attempt `aid` (of message `m`) completed now (its record's end is set): it is settled
+    /// `ok`, the function's other open attempts are superseded, and the function is final.
+    pub(crate) fn attempt_ok(&mut self, aid: u64, m: u32) {
         if !self.fx().attempts.close(aid) {
             return;
         }
-        self.arec(aid).outcome = Outcome::Ok;
+        self.set_ok(aid);
         let fid = self.fx().attempts.function_of(aid);
-        let winner = self.arec(aid).attempt;
+        let winner = self.fx().attempts.attempt_of(aid);
         let others: Vec<u64> = {
             let a = &self.fx().attempts;
             a.of(fid).filter(|&x| x != aid && a.is_open(x)).collect()
@@ -38,10 +39,10 @@ impl Sim<'_> {
                 self.cancel_attempt(x, &why);
             }
         }
-        self.finished += 1;
+        self.function_final(fid, Some(m));
         if self.fx().speculate {
             let submit = self.submit_ns(aid);
-            let burst = self.records[fid as usize].burst_id as u32;
+            let burst = self.arec(aid).burst;
             let done = self.now - submit;
             let list = &mut self.fx().spec.entry(burst).or_default().finished;
             let at = list.partition_point(|&d| d <= done);
@@ -52,8 +53,7 @@ impl Sim<'_> {
 
     /// The submission time of attempt `aid`, ns.
     fn submit_ns(&mut self, aid: u64) -> u64 {
-        let t0 = self.t0.unwrap_or(0);
-        t0 + (self.arec(aid).t_submit * 1e9).round() as u64
+        self.arec(aid).t_submit
     }
 
     /// Stops open attempt `aid` from outside (superseded, its burst failed, its pack runs
@@ -63,7 +63,7 @@ impl Sim<'_> {
             return false;
         }
         self.stop_worker(aid);
-        self.arec(aid).outcome = Outcome::failed(reason);
+        self.set_outcome(aid, Status::Failed, reason);
         self.stats.cancelled_attempts += 1;
         true
     }
@@ -74,7 +74,7 @@ impl Sim<'_> {
         let mut failed = Vec::with_capacity(aids.len());
         for &aid in aids {
             if self.fx().attempts.close(aid) {
-                self.arec(aid).outcome = Outcome::failed(reason);
+                self.set_outcome(aid, Status::Failed, reason);
                 failed.push(aid);
             }
         }
@@ -93,11 +93,11 @@ impl Sim<'_> {
             if self.fx().attempts.other_open(fid, aid) {
                 continue;
             }
-            let attempt = self.arec(aid).attempt;
+            let attempt = self.fx().attempts.attempt_of(aid);
             match self.fx().policy.on_failure(attempt) {
-                Recovery::Keep => self.finished += 1,
+                Recovery::Keep => self.function_final(fid, None),
                 Recovery::FailBurst => {
-                    self.finished += 1;
+                    self.function_final(fid, None);
                     burst_failure.get_or_insert(fid);
                 }
                 Recovery::Rerun(s) => {
@@ -117,13 +117,13 @@ impl Sim<'_> {
                     self.client_retry(fid);
                 }
             } else {
-                let burst = self.records[rerun[0] as usize].burst_id as u32;
+                let burst = self.records.get_mut(rerun[0]).burst;
                 let avoid = job.map(|m| self.messages[m as usize].invoker);
                 self.rerun_request(burst, rerun, avoid);
             }
         }
         if let Some(fid) = burst_failure {
-            let burst = self.records[fid as usize].burst_id as u32;
+            let burst = self.records.get_mut(fid).burst;
             self.fail_burst(burst, fid, reason);
         }
     }
@@ -137,16 +137,20 @@ impl Sim<'_> {
         let msg = self.messages[m as usize];
         for k in 0..msg.workers as u64 {
             let aid = msg.first_fid + k;
+            if !self.fx().attempts.in_flight(aid) {
+                // Its function went to the sink: final, whatever it was.
+                continue;
+            }
             let fid = self.fx().attempts.function_of(aid);
             if rerun.contains(&fid) || self.fx().attempts.other_open(fid, aid) {
                 continue;
             }
             if self.fx().attempts.is_open(aid) {
                 self.cancel_attempt(aid, &why);
-            } else if self.arec(aid).is_ok() {
-                self.arec(aid).outcome = Outcome::failed(why.as_str());
+            } else if self.arec(aid).status == Status::Ok {
+                self.set_outcome(aid, Status::Failed, &why);
                 // It was final; it runs again.
-                self.finished -= 1;
+                self.function_unfinal(fid);
             } else {
                 continue;
             }
@@ -157,25 +161,24 @@ impl Sim<'_> {
     /// Opens the next attempt of each of `fids` (functions of burst `burst`) and asks the
     /// controller to place them as one request, away from `avoid` when the others could hold
     /// them.
-    pub(crate) fn rerun_request(&mut self, burst: u32, mut fids: Vec<u64>, avoid: Option<u32>) {
+    pub(crate) fn rerun_request(&mut self, burst: u64, mut fids: Vec<u64>, avoid: Option<u32>) {
         fids.sort_unstable();
         fids.dedup();
-        let t = self.secs(self.now);
+        let t = self.now;
         let mut first_aid = None;
         for &fid in &fids {
-            let first: FunctionRecord = self.records[fid as usize].clone();
+            let first = self.records.get_mut(fid).clone();
             let aid = self.fx().attempts.open_next(fid, &first, t);
             first_aid.get_or_insert(aid);
         }
         self.stats.reruns += fids.len() as u64;
         let first_aid = first_aid.expect("at least one function");
-        let b = &self.bursts[burst as usize];
-        let r = self.requests.len() as u32;
-        self.requests.push(Request {
+        let action = self.fx().bursts[&burst].action;
+        let r = self.requests.insert(Request {
             burst,
-            first_worker: (self.records[fids[0] as usize].function_id - b.first_function) as u32,
+            first_fid: first_aid,
             workers: fids.len() as u32,
-            first_aid,
+            action,
             avoid: avoid.unwrap_or(u32::MAX),
         });
         self.place_rerun(r);
@@ -183,17 +186,17 @@ impl Sim<'_> {
 
     /// FaaS (`openwhisk`): the client sends function `fid` again, as a new attempt.
     fn client_retry(&mut self, fid: u64) {
-        let first: FunctionRecord = self.records[fid as usize].clone();
-        let aid = self.fx().attempts.open_next(fid, &first, f64::NAN);
+        let first = self.records.get_mut(fid).clone();
+        let aid = self.fx().attempts.open_next(fid, &first, NONE);
         self.stats.reruns += 1;
-        self.client_resend(first.burst_id as u32, aid);
+        self.client_resend(first.burst, aid);
     }
 
     /// `fail-burst`: function `culprit` of burst `burst` failed (`reason`): every open attempt
     /// of the burst is stopped and settled failed; its functions are final.
-    fn fail_burst(&mut self, burst: u32, culprit: u64, reason: &str) {
+    fn fail_burst(&mut self, burst: u64, culprit: u64, reason: &str) {
         let why = format!("burst failed: function {culprit} failed ({reason})");
-        let b = &self.bursts[burst as usize];
+        let b = self.fx().bursts[&burst];
         let (first, n) = (b.first_function, b.workers as u64);
         for fid in first..first + n {
             let open: Vec<u64> = {
@@ -206,7 +209,7 @@ impl Sim<'_> {
             for aid in open {
                 self.cancel_attempt(aid, &why);
             }
-            self.finished += 1;
+            self.function_final(fid, None);
         }
     }
 
@@ -232,12 +235,12 @@ impl Sim<'_> {
         let Some(fx) = self.fx.as_ref() else {
             return false;
         };
-        (0..req.workers as u64).all(|k| !fx.attempts.is_open(req.first_aid + k))
+        (0..req.workers as u64).all(|k| !fx.attempts.is_open(req.first_fid + k))
     }
 
     /// Speculation for burst `burst`: backs up its stragglers, and schedules the next check.
-    pub(crate) fn spec_check(&mut self, burst: u32) {
-        let workers = self.bursts[burst as usize].workers;
+    pub(crate) fn spec_check(&mut self, burst: u64) {
+        let workers = self.fx().bursts[&burst].workers;
         let finished: Vec<f64> = match self.fx().spec.get(&burst) {
             Some(sb) => sb.finished.iter().map(|&d| d as f64 / 1e9).collect(),
             None => return,
@@ -258,8 +261,11 @@ impl Sim<'_> {
             let mut stragglers = Vec::new();
             for k in 0..msg.workers as u64 {
                 let aid = msg.first_fid + k;
+                if !self.fx().attempts.is_open(aid) {
+                    continue;
+                }
                 let fid = self.fx().attempts.function_of(aid);
-                if !self.fx().attempts.is_open(aid) || self.fx().attempts.other_open(fid, aid) {
+                if self.fx().attempts.other_open(fid, aid) {
                     continue;
                 }
                 let due = self.submit_ns(aid) + after_ns;
@@ -289,7 +295,7 @@ impl Sim<'_> {
     }
 
     /// A scheduled speculation check of `burst`.
-    pub(crate) fn speculate_event(&mut self, burst: u32) {
+    pub(crate) fn speculate_event(&mut self, burst: u64) {
         let now = self.now;
         if let Some(sb) = self.fx().spec.get_mut(&burst) {
             if sb.check_at == Some(now) {

@@ -8,6 +8,7 @@ use rand::Rng as _;
 use crate::container::CState;
 use crate::dispatcher::cpu_share;
 use crate::event::Event;
+use crate::records::NONE;
 use crate::sim::Sim;
 
 impl Sim<'_> {
@@ -20,10 +21,8 @@ impl Sim<'_> {
         if p_slow == 0.0 && p_crash == 0.0 {
             return (work_ns, None);
         }
-        let (fid, attempt) = {
-            let r = self.arec(aid);
-            (r.function_id, r.attempt)
-        };
+        let fid = self.fx().attempts.function_of(aid);
+        let attempt = self.fx().attempts.attempt_of(aid);
         let mut work = work_ns;
         if p_slow > 0.0 {
             let mut rng = self.fx().attempt_draw("straggler", fid, attempt);
@@ -47,13 +46,10 @@ impl Sim<'_> {
     /// settled ones, e.g. superseded while waiting, do not), each with its drawn fate and an
     /// end event of its own.
     pub(crate) fn container_ready_faults(&mut self, cid: u32, ready: u64) {
-        let t0 = self.t0.unwrap_or(0);
-        let secs = |t: u64| t.wrapping_sub(t0) as i64 as f64 / 1e9;
         let c = &self.containers[cid as usize];
-        let (m, inv, cold, run) = (c.msg, c.invoker, c.cold, c.run);
+        let (m, inv, cold, run, id) = (c.msg, c.invoker, c.cold, c.run, c.id);
         let msg = self.messages[m as usize];
-        let action = self.bursts[msg.burst as usize].action;
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[action as usize];
+        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[msg.action as usize];
         let rng = &mut self.invokers[inv as usize].rng;
         let model = &self.sc.invoker;
         let mut t = ready + model.payload.sample_ns(rng);
@@ -68,16 +64,28 @@ impl Sim<'_> {
                 continue;
             }
             let fid = self.fx().attempts.function_of(aid);
-            let (work, crash) = self.attempt_fate(aid, self.work_ns[fid as usize]);
-            let core = self
-                .exclusive_cpu
-                .then(|| self.containers[cid as usize].core_of(k));
+            let c = &mut self.containers[cid as usize];
+            // Extra attempts go out right after their function's first record: the container
+            // is announced closed after the highest function id it ran.
+            c.last_fid = if c.last_fid == NONE {
+                fid
+            } else {
+                c.last_fid.max(fid)
+            };
+            let core = if self.exclusive_cpu {
+                c.core_of(k)
+            } else {
+                u32::MAX
+            };
+            let work_ns = self.arec(aid).work_ns;
+            let (work, crash) = self.attempt_fate(aid, work_ns);
             let r = self.arec(aid);
             r.invoker = inv;
-            r.container = cid as u64;
+            r.container = id;
+            r.container_slot = cid;
             r.cold = cold;
-            r.t_container_ready = secs(ready);
-            r.t_start = secs(t);
+            r.t_ready = ready;
+            r.t_start = t;
             r.cpu = core;
             remaining += 1;
             self.fx().running.insert(aid, (cid, crash.is_some()));
@@ -135,9 +143,9 @@ impl Sim<'_> {
         let Some((cid, crash)) = self.fx().running.remove(&aid) else {
             return;
         };
-        let t = self.secs(self.now);
+        let now = self.now;
         let r = self.arec(aid);
-        r.t_end = t;
+        r.t_end = now;
         r.cpu_shared = slowed;
         let m = self.containers[cid as usize].msg;
         self.worker_left(cid);
@@ -145,7 +153,7 @@ impl Sim<'_> {
             self.stats.worker_crashes += 1;
             self.fail_attempts(&[aid], "worker crashed", Some(m));
         } else {
-            self.attempt_ok(aid);
+            self.attempt_ok(aid, m);
         }
     }
 
@@ -165,12 +173,12 @@ impl Sim<'_> {
         let Some((cid, _)) = self.fx().running.remove(&aid) else {
             return;
         };
-        let t = self.secs(self.now);
+        let now = self.now;
         let r = self.arec(aid);
-        if r.t_start.is_finite() && r.t_start <= t {
-            r.t_end = t;
+        if r.t_start != NONE && r.t_start <= now {
+            r.t_end = now;
         } else {
-            r.t_start = f64::NAN;
+            r.t_start = NONE;
         }
         let inv = self.containers[cid as usize].invoker as usize;
         if self.invokers[inv].sharer.remove(self.now, aid) {
@@ -214,7 +222,9 @@ impl Sim<'_> {
         let msg = self.messages[m as usize];
         let aids: Vec<u64> = (0..msg.workers as u64).map(|k| msg.first_fid + k).collect();
         for &aid in &aids {
-            self.arec(aid).invoker = msg.invoker;
+            if self.fx().attempts.is_open(aid) {
+                self.arec(aid).invoker = msg.invoker;
+            }
         }
         self.fail_attempts(&aids, "container creation failed", Some(m));
         self.drain_buffer(inv);
