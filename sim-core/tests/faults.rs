@@ -648,3 +648,60 @@ until = 15.0
     check_attempts(&a.records, 120);
     assert!(a.stats.backups > 0, "{:?}", a.stats);
 }
+
+#[test]
+fn rerun_pack_discards_pack_members_that_had_already_completed() {
+    // Packs of 4 workers whose run times differ (uniform 1-20 s): when a worker crashes, its
+    // pack's members that had already completed are discarded too (their results are lost
+    // with the pack) and run again; their records say so even though they ended first.
+    let varied = PACKS.replace(
+        "duration = 10.0",
+        "duration = { dist = \"uniform\", min = 1.0, max = 20.0 }",
+    );
+    let mut early = 0;
+    for seed in 0..20u64 {
+        let text = varied.replace("seed = 1", &format!("seed = {seed}"));
+        let out = run(&with(
+            &text,
+            "[recovery]\nname = \"rerun-pack\"\nretries = 50\n[faults]\nworker_crash = 0.2\n",
+        ));
+        check_attempts(&out.records, 8);
+        for c in out
+            .records
+            .iter()
+            .filter(|r| r.outcome.reason() == "worker crashed")
+        {
+            if attempts_of(&out.records, c.function_id).len() == c.attempt as usize + 1 {
+                // Out of retries: kept failed, its pack is not run again.
+                continue;
+            }
+            let why = format!(
+                "discarded: its pack runs again after function {}",
+                c.function_id
+            );
+            for r in out.records.iter().filter(|r| {
+                r.container == c.container
+                    && r.function_id != c.function_id
+                    && r.t_container_ready == c.t_container_ready
+            }) {
+                if r.outcome.reason() == "worker crashed" {
+                    continue;
+                }
+                assert!(r.outcome.reason().starts_with(&why), "{r:?}\n{c:?}");
+                if r.t_end < c.t_end - 1e-9 {
+                    early += 1;
+                }
+                // It runs again: its next attempt was submitted at the crash.
+                let next = attempts_of(&out.records, r.function_id)[r.attempt as usize + 1];
+                assert!(close(next.t_submit, c.t_end), "{next:?}");
+            }
+        }
+        for fid in 0..8u64 {
+            assert!(attempts_of(&out.records, fid).last().unwrap().is_ok());
+        }
+    }
+    assert!(
+        early > 0,
+        "some pack member completed before its pack's crash"
+    );
+}

@@ -351,8 +351,12 @@ proptest! {
         let mut next = vec![0u32; sc.functions() as usize];
         let mut ok = vec![0u32; sc.functions() as usize];
         let mut per_core: BTreeMap<(u32, u32), Vec<(f64, f64)>> = BTreeMap::new();
+        let mut last = 0;
         for r in &out.records {
             let f = r.function_id as usize;
+            // Streamed in (function id, attempt) order.
+            prop_assert!(r.function_id >= last, "{:?}\n{}", r, text);
+            last = r.function_id;
             prop_assert_eq!(r.attempt, next[f], "{:?}\n{}", r, text);
             next[f] += 1;
             if r.is_ok() {
