@@ -6,10 +6,11 @@
 //! final when none of its attempts is open and no re-run is coming. Extra attempts go to the
 //! sink right after their function's first record, and are forgotten then.
 
-use std::collections::{HashMap, HashSet};
-
 use policies::FunctionRecord;
 
+use std::collections::VecDeque;
+
+use super::idmap::IdMap;
 use crate::records::Slot;
 use crate::sink::{RecordSink, SinkError};
 
@@ -31,13 +32,16 @@ pub(crate) struct Extra {
 pub(crate) struct Attempts {
     /// Functions below this id went to the sink: all their attempts are settled.
     released_below: u64,
-    /// Functions in flight whose attempt 0 is settled.
-    settled0: HashSet<u64>,
+    /// Whether attempt 0 is settled, for functions `released_below ..` (beyond its end: not
+    /// yet).
+    settled0: VecDeque<bool>,
     /// Extra attempts by `id & !EXTRA`.
-    extras: HashMap<u64, Extra>,
+    extras: IdMap<u64, Extra>,
     next_extra: u64,
     /// Functions with extra attempts: their ids, in attempt order.
-    of_function: HashMap<u64, Vec<u64>>,
+    of_function: IdMap<u64, Vec<u64>>,
+    /// Attempts settled so far (a cheap way to know that none was since a given moment).
+    pub closes: u64,
 }
 
 impl Attempts {
@@ -71,19 +75,32 @@ impl Attempts {
         if Self::is_extra(aid) {
             self.extras.get(&(aid & !EXTRA)).is_some_and(|x| x.open)
         } else {
-            aid >= self.released_below && !self.settled0.contains(&aid)
+            aid >= self.released_below
+                && !self
+                    .settled0
+                    .get((aid - self.released_below) as usize)
+                    .copied()
+                    .unwrap_or(false)
         }
     }
 
     /// Settles attempt `aid`; false (nothing changes) when it was settled already.
     pub fn close(&mut self, aid: u64) -> bool {
-        if Self::is_extra(aid) {
+        let closed = if Self::is_extra(aid) {
             self.extras
                 .get_mut(&(aid & !EXTRA))
                 .is_some_and(|x| std::mem::replace(&mut x.open, false))
         } else {
-            aid >= self.released_below && self.settled0.insert(aid)
-        }
+            aid >= self.released_below && {
+                let k = (aid - self.released_below) as usize;
+                if k >= self.settled0.len() {
+                    self.settled0.resize(k + 1, false);
+                }
+                !std::mem::replace(&mut self.settled0[k], true)
+            }
+        };
+        self.closes += u64::from(closed);
+        closed
     }
 
     /// Every attempt id of function `fid`, in attempt order.
@@ -161,8 +178,9 @@ impl Attempts {
         t0: u64,
         sink: &mut dyn RecordSink,
     ) -> Result<(), SinkError> {
+        debug_assert_eq!(fid, self.released_below, "functions go out in id order");
         self.released_below = fid + 1;
-        self.settled0.remove(&fid);
+        self.settled0.pop_front();
         if let Some(ids) = self.of_function.remove(&fid) {
             for aid in ids {
                 let x = self.extras.remove(&(aid & !EXTRA)).expect("listed once");

@@ -36,15 +36,16 @@
 //! they end), so its tables grow with the run, unlike a run without faults.
 
 mod attempts;
+mod idmap;
 pub(crate) mod recovery;
 mod work;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use policies::{RecoveryPolicy, Status};
 
 pub(crate) use attempts::Attempts;
+use idmap::IdMap;
 
 use crate::container::CState;
 use crate::cpu::CpuSharer;
@@ -117,7 +118,9 @@ pub(crate) struct FaultRun {
     pub pack: bool,
     /// Functions final while their pack may still discard them: (function, message).
     pub pending_final: Vec<(u64, u32)>,
-    pub bursts: HashMap<u64, BurstInfo>,
+    /// `attempts.closes` when `pending_final` was last checked.
+    pub closes_seen: u64,
+    pub bursts: IdMap<u64, BurstInfo>,
     pub attempts: Attempts,
     pub health: Vec<InvokerHealth>,
     creation_rngs: Vec<Rng>,
@@ -127,10 +130,10 @@ pub(crate) struct FaultRun {
     /// scanned).
     pub on_invoker: Vec<Vec<u32>>,
     /// Attempts whose worker is in a container: (container, crashes instead of ending).
-    pub running: HashMap<u64, (u32, bool)>,
+    pub running: IdMap<u64, (u32, bool)>,
     /// CPU-shares workers not yet started: (work, crashes when it is done).
-    pub pending_work: HashMap<u64, (u64, bool)>,
-    pub spec: HashMap<u64, SpecBurst>,
+    pub pending_work: IdMap<u64, (u64, bool)>,
+    pub spec: IdMap<u64, SpecBurst>,
     /// Releases during a broker outage, applied when it ends: (invoker, workers, memory).
     pub deferred: Vec<(u32, u32, u64)>,
     pub seed: u64,
@@ -147,7 +150,8 @@ impl FaultRun {
             ),
             pack: matches!(sc.recovery, policies::RecoverySpec::RerunPack { .. }),
             pending_final: Vec::new(),
-            bursts: HashMap::new(),
+            closes_seen: 0,
+            bursts: IdMap::default(),
             policy,
             attempts: Attempts::default(),
             health: vec![InvokerHealth::default(); n],
@@ -159,9 +163,9 @@ impl FaultRun {
                 .collect(),
             msgs: Vec::new(),
             on_invoker: vec![Vec::new(); n],
-            running: HashMap::new(),
-            pending_work: HashMap::new(),
-            spec: HashMap::new(),
+            running: IdMap::default(),
+            pending_work: IdMap::default(),
+            spec: IdMap::default(),
             deferred: Vec::new(),
             seed,
         }
@@ -258,13 +262,23 @@ impl Sim<'_> {
 
     /// `rerun-pack`: functions whose pack has no open attempt left are final for the sink.
     pub(crate) fn settle_pack_finals(&mut self) {
-        if self.fx().pending_final.is_empty() {
+        let fx = self.fx();
+        // A pack's last open attempt can only go with a settlement.
+        if fx.pending_final.is_empty() || fx.attempts.closes == fx.closes_seen {
             return;
         }
-        let pending = std::mem::take(&mut self.fx().pending_final);
+        fx.closes_seen = fx.attempts.closes;
+        let pending = std::mem::take(&mut fx.pending_final);
         let mut keep = Vec::with_capacity(pending.len());
+        // Pending functions of one pack are adjacent: each pack is checked once.
+        let mut last: Option<(u32, bool)> = None;
         for (fid, m) in pending {
-            if self.message_has_open(m) {
+            let open = match last {
+                Some((lm, open)) if lm == m => open,
+                _ => self.message_has_open(m),
+            };
+            last = Some((m, open));
+            if open {
                 keep.push((fid, m));
             } else {
                 self.records.get_mut(fid).done = true;
