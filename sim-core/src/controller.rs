@@ -318,9 +318,12 @@ impl Sim<'_> {
                 let aid = req.first_fid + k;
                 if self.fx().attempts.close(aid) {
                     self.set_outcome(aid, Status::Rejected, reason);
-                    let fid = self.fx().attempts.function_of(aid);
-                    self.function_final(fid, None);
                     self.stats.rejected += 1;
+                    // A rejected backup copy leaves its function to the original.
+                    let fid = self.fx().attempts.function_of(aid);
+                    if !self.fx().attempts.other_open(fid, aid) {
+                        self.function_final(fid, None);
+                    }
                 }
             }
             self.requests.remove(r);

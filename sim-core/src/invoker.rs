@@ -179,7 +179,9 @@ impl Sim<'_> {
                     self.set_outcome(aid, policies::Status::Failed, reason);
                     self.arec(aid).invoker = msg.invoker;
                     let fid = self.fx().attempts.function_of(aid);
-                    self.function_final(fid, None);
+                    if !self.fx().attempts.other_open(fid, aid) {
+                        self.function_final(fid, None);
+                    }
                 }
             }
             self.fx().msgs[m as usize].over = true;
