@@ -6,7 +6,6 @@
 //! and the live executor's glue reuse the same pipeline and report writer. `args` holds the
 //! options every config-running command shares; every output file goes through `atomic`.
 
-
 pub mod args;
 pub mod atomic;
 pub mod bench;

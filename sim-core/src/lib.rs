@@ -24,6 +24,7 @@ mod client;
 mod container;
 mod controller;
 mod cpu;
+mod creation;
 mod dispatcher;
 mod invoker;
 mod queue;

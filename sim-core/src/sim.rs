@@ -38,6 +38,8 @@ pub(crate) struct Message {
 
 pub(crate) struct Sim<'a> {
     pub sc: &'a Scenario,
+    /// The run's seed (per-container creation streams are derived from it).
+    pub seed: u64,
     pub policy: Box<dyn PlacementPolicy>,
     /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
     pub exclusive_policy: bool,
@@ -83,6 +85,7 @@ impl<'a> Sim<'a> {
         }
         let mut sim = Sim {
             sc,
+            seed,
             policy,
             exclusive_policy,
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
@@ -138,6 +141,7 @@ impl<'a> Sim<'a> {
                 Event::Heartbeat => self.heartbeat(),
                 Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),
+                Event::CreationCpuDone(inv, gen) => self.creation_cpu_done(inv, gen),
                 Event::Created(c) => self.container_created(c),
                 Event::WorkerStart(c, k) => self.worker_start(c, k),
                 Event::CpuDone(inv, gen) => self.cpu_done(inv, gen),

@@ -3,6 +3,7 @@
 
 pub mod plots;
 pub mod render;
+pub mod spread;
 mod summary;
 pub mod tables;
 
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::{atomic, Error};
 
 pub use plots::{LatencyBox, Timeline};
+pub use spread::OverSeeds;
 pub use summary::{first_submission, percentile, summary_table, ConcurrencyCurve, Summary};
 pub use tables::{records_frame, write_records_csv, write_records_parquet};
 

@@ -8,7 +8,8 @@ use policies::{ActionRef, Distribution, PolicySpec, Workload};
 use rand::Rng;
 
 use crate::config::{
-    ClusterConfig, Config, ConfigError, Contention, InvokerGroup, Mode, OnNoCapacity,
+    ClusterConfig, Config, ConfigError, Contention, ContentionCount, InvokerGroup, Mode,
+    OnNoCapacity,
 };
 
 mod build;
@@ -122,8 +123,13 @@ pub struct InvokerModel {
     pub cpu_model: CpuModel,
     pub cold_start: TimeDist,
     pub create: TimeDist,
+    /// CPU-seconds of a creation's engine work (shared over the invoker's CPUs).
+    pub create_cpu: Distribution,
     pub max_concurrent_creations: u32,
     pub contention: Contention,
+    /// A creation straggles with `min(1, probability * (n / cpus)^exponent)` (n counted by
+    /// `count`), and then waits `delay` more in its runtime init.
+    pub straggler: StragglerSpec,
     pub warm_start: TimeDist,
     pub unpause: TimeDist,
     pub pause_grace_ns: u64,
@@ -131,6 +137,14 @@ pub struct InvokerModel {
     pub prewarm: PrewarmSpec,
     pub worker_spawn: TimeDist,
     pub payload: TimeDist,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StragglerSpec {
+    pub probability: f64,
+    pub exponent: f64,
+    pub count: ContentionCount,
+    pub delay: TimeDist,
 }
 
 #[derive(Debug, Clone, PartialEq)]
