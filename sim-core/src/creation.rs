@@ -24,6 +24,7 @@ use rand::Rng as _;
 use crate::config::ContentionCount;
 use crate::container::CState;
 use crate::event::Event;
+use crate::invoker::InvokerState;
 use crate::rng;
 use crate::sim::Sim;
 
@@ -97,6 +98,16 @@ impl CreationCpu {
     }
 }
 
+/// The invoker's containers other than the one being created (counted in `starting`), as
+/// `count` says: alive (in the engine, initialising or running) or in flight (queued for the
+/// engine, in it or initialising).
+fn others(st: &InvokerState, count: ContentionCount) -> u32 {
+    match count {
+        ContentionCount::Alive => st.starting + st.busy - 1,
+        ContentionCount::InFlight => st.queued + st.starting - 1,
+    }
+}
+
 impl Sim<'_> {
     pub(crate) fn enqueue_creation(&mut self, cid: u32) {
         let inv = self.containers[cid as usize].invoker as usize;
@@ -119,10 +130,7 @@ impl Sim<'_> {
             st.queued -= 1;
             st.starting += 1;
             st.engine_busy += 1;
-            let n = match self.sc.invoker.contention.count {
-                ContentionCount::Alive => st.starting + st.busy - 1,
-                ContentionCount::InFlight => st.queued + st.starting - 1,
-            };
+            let n = others(st, self.sc.invoker.contention.count);
             let factor = self.contention_factor(n);
             let (wall, cpu) = self.engine_draws(inv, cid);
             let wall = (wall as f64 * factor).round() as u64;
@@ -184,11 +192,7 @@ impl Sim<'_> {
         let u: f64 = rng.random();
         let delay = straggler.delay.sample_ns(&mut rng);
         let st = &self.invokers[inv];
-        // This creation is still counted in `starting`.
-        let n = match straggler.count {
-            ContentionCount::Alive => st.starting + st.busy - 1,
-            ContentionCount::InFlight => st.queued + st.starting - 1,
-        };
+        let n = others(st, straggler.count);
         let p = if straggler.exponent == 0.0 {
             straggler.probability
         } else {
