@@ -1,5 +1,6 @@
-//! `burstsim bench`: simulator speed and memory on the two large reference scenarios
-//! (a burst of 1,000,000 workers over ~20,000 invokers, and 1,000,000 FaaS invocations).
+//! `burstsim bench`: simulator speed and memory on the large reference scenarios (a burst of
+//! 1,000,000 workers over ~20,000 invokers, 1,000,000 FaaS invocations, and 1,000-worker
+//! all-to-all exchanges: about a million messages, two network flows each).
 //! Each case runs in a child process so that its peak memory is its own.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct BenchResult {
     pub name: String,
     pub functions: usize,
     pub events: u64,
+    /// Network flows (chunk uploads and downloads) of a `steps` workload; 0 otherwise.
+    pub flows: u64,
     pub seconds: f64,
     pub peak_rss_mb: f64,
 }
@@ -66,6 +69,7 @@ pub fn run_case(config: &Path, repeat: u32) -> Result<BenchResult, Error> {
             name: scenario.name().to_string(),
             functions: out.records.len(),
             events: out.stats.events,
+            flows: out.comm.as_ref().map_or(0, |c| c.net.flows),
             seconds,
             peak_rss_mb: 0.0,
         };
@@ -106,8 +110,8 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         for config in &configs {
             let r = run_case(config, args.repeat)?;
             println!(
-                "BENCH\t{}\t{}\t{}\t{:.6}\t{:.1}",
-                r.name, r.functions, r.events, r.seconds, r.peak_rss_mb
+                "BENCH\t{}\t{}\t{}\t{:.6}\t{:.1}\t{}",
+                r.name, r.functions, r.events, r.seconds, r.peak_rss_mb, r.flows
             );
         }
         return Ok(());
@@ -123,8 +127,16 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
     }
     let exe = std::env::current_exe().map_err(|e| Error::Other(e.into()))?;
     println!(
-        "{:<14} {:>10} {:>12} {:>9} {:>14} {:>14} {:>12}",
-        "case", "functions", "events", "seconds", "events/s", "functions/s", "peak RSS MB"
+        "{:<16} {:>10} {:>12} {:>9} {:>14} {:>14} {:>12} {:>10} {:>12}",
+        "case",
+        "functions",
+        "events",
+        "seconds",
+        "events/s",
+        "functions/s",
+        "peak RSS MB",
+        "flows",
+        "flows/s"
     );
     for config in &configs {
         let out = Command::new(&exe)
@@ -147,19 +159,27 @@ pub fn main(args: &BenchArgs) -> Result<(), Error> {
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let f: Vec<&str> = line.split('\t').collect();
-            if f.len() == 6 && f[0] == "BENCH" {
+            if f.len() == 7 && f[0] == "BENCH" {
                 let functions: f64 = f[2].parse().unwrap_or(f64::NAN);
                 let events: f64 = f[3].parse().unwrap_or(f64::NAN);
                 let secs: f64 = f[4].parse().unwrap_or(f64::NAN);
+                let flows: f64 = f[6].parse().unwrap_or(f64::NAN);
+                let flow_rate = if flows > 0.0 {
+                    format!("{:.0}", flows / secs)
+                } else {
+                    "-".into()
+                };
                 println!(
-                    "{:<14} {:>10} {:>12} {:>9.3} {:>14.0} {:>14.0} {:>12}",
+                    "{:<16} {:>10} {:>12} {:>9.3} {:>14.0} {:>14.0} {:>12} {:>10} {:>12}",
                     f[1],
                     f[2],
                     f[3],
                     secs,
                     events / secs,
                     functions / secs,
-                    f[5]
+                    f[5],
+                    f[6],
+                    flow_rate
                 );
             }
         }

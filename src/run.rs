@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use sim_core::{Scenario, SimOutput};
 
 use crate::args::ConfigArgs;
+use crate::report::steps::CommSummary;
 use crate::report::{self, summary_table, RunReport, Summary};
 use crate::Error;
 
@@ -67,12 +68,38 @@ pub fn default_out_dir(name: &str) -> PathBuf {
 
 /// `burstsim run`: simulate, print the summary, write the report.
 pub fn main(args: &ConfigArgs) -> Result<(), Error> {
-    let result = simulate(args.load()?, args.options.seed);
+    let mut result = simulate(args.load()?, args.options.seed);
     let dir = args.options.out_dir(&result.name);
     println!("{}: {} (seed {})", result.name, result.label, result.seed);
-    let run = result.into_report();
+    for (entry, found) in &result.scenario.trace_summaries {
+        println!("{entry}: {found}");
+    }
+    if let Some(e) = &result.output.stats.arrival_error {
+        return Err(Error::input(format!(
+            "a trace stopped replaying: {e} (it changed since it was read?)"
+        )));
+    }
+    // A `steps` workload also gets its step table, communication figures and step timeline.
+    let steps = std::mem::take(&mut result.output.steps);
+    let comm = (!steps.is_empty()).then(|| CommSummary::from_steps(&steps));
+    let mut run = result.into_report();
+    if let (Some(comm), Some(serde_json::Value::Object(extra))) = (&comm, run.extra.as_mut()) {
+        extra.insert("communication".into(), comm.to_json());
+    }
     print!("{}", summary_table(&[(run.name.as_str(), &run.summary)]));
+    if let Some(comm) = &comm {
+        print!("{}", comm.table());
+    }
     report::write_run(&dir, &run)?;
     println!("wrote {}", report::describe_outputs(&dir));
+    if comm.is_some() {
+        let title = format!("{}: {} - steps", run.name, run.label);
+        report::steps::write_steps(&dir, &title, &steps)?;
+        println!(
+            "wrote {}/{{{}}}",
+            dir.display(),
+            report::steps::STEP_FILES.join(", ")
+        );
+    }
     Ok(())
 }

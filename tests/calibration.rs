@@ -93,17 +93,23 @@ fn cross_validation_predicts_each_granularity_left_out() {
     );
 }
 
-/// The cross-validation test's budget and bounds (see the README's calibration section).
+/// The cross-validation test's budget and bounds (see the README's calibration section). The
+/// budget is reduced (the README's table uses 64 seeds and 3,000 evaluations per fit) so the
+/// eight fits take about half a minute in a debug build; with it the held-out errors are at
+/// most 14% (median), 7% and 14% (mean p90 and max), and the bounds leave a margin.
 const CV_TEST_SEEDS: u64 = 16;
 const CV_TEST_EVALUATIONS: usize = 300;
 /// Every held-out granularity's median start latency within this relative error.
-const CV_MEDIAN_BOUND: f64 = 0.25;
+const CV_MEDIAN_BOUND: f64 = 0.20;
 /// Mean over the held-out granularities of the p90's and the max's relative error.
-const CV_P90_MEAN_BOUND: f64 = 0.25;
-const CV_MAX_MEAN_BOUND: f64 = 0.35;
+const CV_P90_MEAN_BOUND: f64 = 0.15;
+const CV_MAX_MEAN_BOUND: f64 = 0.25;
 
 #[test]
-fn thesis_profile_reproduces_section_5_2_1_within_15_percent() {
+fn thesis_profile_reproduces_section_5_2_1() {
+    // In-sample: three free parameters for three informative figures (the fourth, 120 of 120,
+    // holds whenever the burst's workers start within 5 s). The median run over the spec's
+    // seeds is compared.
     let outcome = fit::check(
         &root().join("configs/fit/thesis-cluster.toml"),
         &Default::default(),
@@ -120,9 +126,80 @@ fn thesis_profile_reproduces_section_5_2_1_within_15_percent() {
         assert_eq!(reference, expected, "the fit spec's target changed");
         let err = relative_error(simulated, reference).abs();
         assert!(
-            err <= 0.15,
+            err <= 0.05,
             "{experiment} {key}: {simulated} vs {reference}"
         );
+    }
+}
+
+/// A number of the thesis profile, by dotted path.
+fn thesis_profile_value(path: &str) -> f64 {
+    let file = root().join("configs/profiles/thesis-cluster.toml");
+    let value: toml::Value = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    sim_core::config::value_at(&value, path)
+        .and_then(toml::Value::as_float)
+        .unwrap_or_else(|| panic!("no number at {path} in {}", file.display()))
+}
+
+#[test]
+fn thesis_worker_spawn_is_the_measured_spread_in_one_container() {
+    // Not fitted: the 2023 data's one 48-worker container (G = 48) started its workers over
+    // (max - min) of start latency; the same Lithops multiprocessing runtime spawns one worker
+    // per (max - min) / 47 on average.
+    let path = root().join("data/burst-validation-48/gran48.csv");
+    let starts = fit::measured::read_lithops_csv(&path)
+        .unwrap()
+        .start_latencies;
+    let n = starts.len();
+    assert_eq!(n, 48);
+    let gap = (starts[n - 1] - starts[0]) / (n - 1) as f64;
+    let spawn = thesis_profile_value("invoker.dispatcher.worker_spawn");
+    println!("measured mean gap {gap:.6} s, profile worker_spawn {spawn:.6} s");
+    assert!(relative_error(spawn, gap).abs() < 0.01, "{spawn} vs {gap}");
+}
+
+#[test]
+fn thesis_profile_small_latencies_barely_move_its_figures() {
+    // The profile's latencies that are neither fitted nor measured: doubling any one of them
+    // changes no figure of section 5.2.1 by more than 2%, so their guessed values do not matter.
+    let figures = |sets: &[String]| -> Vec<f64> {
+        ["configs/faas.toml", "configs/hetero.toml"]
+            .iter()
+            .flat_map(|config| {
+                let run = burstsim::run::simulate_file(&root().join(config), sets, None).unwrap();
+                [run.summary.makespan_s, run.summary.max_concurrency as f64]
+            })
+            .collect()
+    };
+    let base = figures(&[]);
+    println!(
+        "{:<32} {:>10} {:>10} {:>10} {:>10}",
+        "doubled", "faas mk", "faas conc", "burst mk", "burst conc"
+    );
+    for path in [
+        "client.request_overhead",
+        "controller.processing",
+        "controller.per_container",
+        "queue.latency",
+        "invoker.dispatcher.payload",
+        "invoker.warm_start",
+        "invoker.unpause",
+    ] {
+        let doubled = 2.0 * thesis_profile_value(path);
+        let changed = figures(&[format!("{path}={doubled}")]);
+        let errors: Vec<f64> = changed
+            .iter()
+            .zip(&base)
+            .map(|(c, b)| relative_error(*c, *b))
+            .collect();
+        println!(
+            "{path:<32} {:>9.2}% {:>9.2}% {:>9.2}% {:>9.2}%",
+            errors[0] * 100.0,
+            errors[1] * 100.0,
+            errors[2] * 100.0,
+            errors[3] * 100.0
+        );
+        assert!(errors.iter().all(|e| e.abs() <= 0.02), "{path}: {errors:?}");
     }
 }
 

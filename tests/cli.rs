@@ -128,8 +128,8 @@ fn run_writes_every_file_and_a_sane_summary() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "function_id,burst_id,tenant,worker_id,invoker,container,cpu,cpu_shared,cold,status,\
-         reason,t_submit,t_dispatch,t_container_ready,t_start,t_end"
+        "function_id,burst_id,tenant,worker_id,attempt,invoker,container,cpu,cpu_shared,cold,\
+         outcome,reason,t_submit,t_dispatch,t_container_ready,t_start,t_end"
     );
     assert_eq!(lines.count(), 12);
     let png = fs::read(out_dir.join("timeline.png")).unwrap();
@@ -268,7 +268,9 @@ fn compare_prints_both_columns_and_writes_combined_outputs() {
         .replace(
             "name = \"burst-homogeneous\"\ngranularity = 4",
             "name = \"faas\"",
-        );
+        )
+        // A managed action may use both invokers (a docker one only the blackbox invoker).
+        .replace("memory_mb = 256", "memory_mb = 256\nkind = \"managed\"");
     fs::write(dir.path().join("faas.toml"), faas).unwrap();
     let out = burstsim(
         &[

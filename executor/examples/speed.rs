@@ -17,7 +17,9 @@ use executor::protocol::{AgentMsg, BurstJob};
 use executor::runtime::{feed_and_wait, Runtime, RuntimeKind};
 use executor::transport::Broker;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, BurstInfo, ClusterView, InvokerView, PlacementRequest, PolicySpec};
+use policies::{
+    ActionKind, ActionRef, BurstInfo, ClusterView, InvokerView, PlacementRequest, PolicySpec,
+};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -321,6 +323,7 @@ fn plan_and_submit(broker: &mut Broker, rounds: usize) -> Result<Vec<f64>> {
                 namespace: "s".into(),
                 name: "f".into(),
                 memory_mb: 256,
+                kind: ActionKind::Docker,
             },
             workers: 1000,
         };

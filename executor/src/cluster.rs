@@ -5,6 +5,8 @@
 //! name = "local"                 # namespace of the broker keys
 //! runtime = "runc"               # or "crun"
 //! state_dir = "/tmp/burstsim-cluster"
+//! broker_outage_s = 10.0         # how long a run waits for a broker that went away
+//! retry = false                  # true: failed functions run again (see `ClusterFile::retry`)
 //! [[agents]]
 //! id = 0
 //! cpus = 2
@@ -72,6 +74,9 @@ fn default_run_timeout() -> f64 {
 fn default_connect_timeout() -> u64 {
     2000
 }
+fn default_broker_outage() -> f64 {
+    10.0
+}
 
 /// The whole cluster file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +107,13 @@ pub struct ClusterFile {
     pub run_timeout_s: f64,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u64,
-    /// Functions of a lost agent run again elsewhere (stateless workloads) instead of failing.
+    /// A broker that went away (a restart) is waited for this many seconds, reconnecting with
+    /// backoff, before the run fails; agents wait for it as long as they run.
+    #[serde(default = "default_broker_outage")]
+    pub broker_outage_s: f64,
+    /// Shorthand for runs whose config names no recovery policy: failed functions run again
+    /// (`rerun-failed-workers { retries = 3 }` for bursts, `openwhisk { client_retries = 3 }`
+    /// for FaaS) instead of staying failed.
     #[serde(default)]
     pub retry: bool,
     pub agents: Vec<AgentSpec>,
@@ -179,6 +190,9 @@ impl ClusterFile {
         if !self.run_timeout_s.is_finite() || self.run_timeout_s <= 0.0 {
             invalid!("at `run_timeout_s`: expected a number > 0");
         }
+        if !self.broker_outage_s.is_finite() || self.broker_outage_s <= 0.0 {
+            invalid!("at `broker_outage_s`: expected a number of seconds > 0");
+        }
         Ok(())
     }
 
@@ -195,6 +209,7 @@ impl ClusterFile {
             keep_alive_s: default_keep_alive(),
             run_timeout_s: default_run_timeout(),
             connect_timeout_ms: default_connect_timeout(),
+            broker_outage_s: default_broker_outage(),
             retry: false,
             agents: (0..nodes)
                 .map(|i| AgentSpec {

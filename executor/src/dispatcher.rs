@@ -1,10 +1,13 @@
 //! The worker runtime inside a container. The dispatcher reads the container's payload, starts
 //! one worker process per CPU in worker-id order, each pinned to its own CPU before it execs,
 //! and prints one `DispatchReport`. Each worker reads its task, runs the function and prints
-//! one `WorkerReport` with its timestamps and the CPU set it saw from inside.
+//! one `WorkerReport` with its timestamps and the CPU set it saw from inside. A worker that
+//! crashes is reported with its exit code or signal; one the kernel killed for memory (the
+//! container's cgroup counts an OOM kill) as `OOM-killed`. Workers offer themselves to the OOM
+//! killer first (oom_score_adj 1000), so that the dispatcher survives to report them.
 
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -35,6 +38,7 @@ pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path)
         )));
     }
     let burst_info = BurstInfo::from(&payload.layout);
+    let oom_kills_before = oom_kills();
     let mut children: Vec<Result<Child, String>> = Vec::with_capacity(payload.inputs.len());
     for (i, input) in payload.inputs.iter().enumerate() {
         let worker_id = payload.first_worker + i as u32;
@@ -57,7 +61,7 @@ pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path)
     }
     let workers = children
         .into_iter()
-        .map(|c| c.and_then(|child| collect_worker(child).map_err(|e| e.to_string())))
+        .map(|c| c.and_then(|child| collect_worker(child, oom_kills_before)))
         .collect();
     let report = DispatchReport { t_ready, workers };
     serde_json::to_writer(&mut *output, &report)?;
@@ -98,21 +102,93 @@ fn spawn_worker(exe: &Path, task: &WorkerTask, cpu: Option<u32>) -> Result<Child
     Ok(child)
 }
 
-fn collect_worker(child: Child) -> Result<WorkerReport> {
-    let out = child.wait_with_output().context("waiting for a worker")?;
-    if !out.status.success() {
-        return Err(Error::Protocol(format!(
-            "worker exited with {}",
-            out.status
-        )));
+/// Waits for a worker and returns its report, or why it failed: its exit code, the signal
+/// that killed it, or `OOM-killed` when the container's cgroup counts more OOM kills than it
+/// did before the workers started (`oom_kills_before`).
+fn collect_worker(child: Child, oom_kills_before: Option<u64>) -> Result<WorkerReport, String> {
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for a worker: {e}"))?;
+    if let Some(code) = out.status.code() {
+        if code != 0 {
+            // Its stderr is the container's (inherited): the agent's log has it.
+            return Err(format!("worker exited with code {code}"));
+        }
+    } else if let Some(signal) = out.status.signal() {
+        let name = nix::sys::signal::Signal::try_from(signal)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| format!("signal {signal}"));
+        let oom = matches!((oom_kills_before, oom_kills()), (Some(b), Some(a)) if a > b);
+        if signal == nix::libc::SIGKILL && oom {
+            return Err(match memory_limit_mb() {
+                Some(mb) => format!("OOM-killed (the container's memory limit is {mb} MB)"),
+                None => "OOM-killed".to_string(),
+            });
+        }
+        return Err(format!("worker killed by {name}"));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    crate::protocol::parse("worker report", text.trim()).map_err(Error::Protocol)
+    crate::protocol::parse("worker report", text.trim())
+}
+
+/// The OOM kills counted by this process's memory cgroup: `oom_kill` of memory.events (cgroup
+/// v2) or of memory.oom_control (v1), looked up where the container's cgroup namespace shows
+/// its own cgroup (/sys/fs/cgroup) or by the path in /proc/self/cgroup. `None` when no cgroup
+/// file says.
+pub fn oom_kills() -> Option<u64> {
+    memory_cgroup_files(&["memory.events", "memory.oom_control"])
+        .into_iter()
+        .find_map(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|n| n.trim().parse().ok())
+            })
+        })
+}
+
+/// The memory limit of this process's cgroup, MB, when it has one.
+fn memory_limit_mb() -> Option<u64> {
+    memory_cgroup_files(&["memory.max", "memory.limit_in_bytes"])
+        .into_iter()
+        .find_map(|text| text.trim().parse::<u64>().ok())
+        .filter(|&bytes| bytes < 1 << 60)
+        .map(|bytes| bytes >> 20)
+}
+
+/// The contents of the first of `names` found in this process's memory cgroup directory.
+fn memory_cgroup_files(names: &[&str]) -> Vec<String> {
+    let mut dirs = vec![
+        std::path::PathBuf::from("/sys/fs/cgroup"),
+        std::path::PathBuf::from("/sys/fs/cgroup/memory"),
+    ];
+    // Without a cgroup namespace, the cgroup's own path under each mount.
+    if let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") {
+        for line in text.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+            let path = path.unwrap_or("/").trim_start_matches('/');
+            match controllers {
+                Some("") => dirs.push(std::path::PathBuf::from("/sys/fs/cgroup").join(path)),
+                Some(c) if c.split(',').any(|c| c == "memory") => {
+                    dirs.push(std::path::PathBuf::from("/sys/fs/cgroup/memory").join(path))
+                }
+                _ => {}
+            }
+        }
+    }
+    dirs.iter()
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
 }
 
 /// Runs one worker: task on `input`, report on `output`.
 pub fn worker(input: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
     let t_start = clock::now();
+    // The OOM killer's first choice in the container is a worker, never the dispatcher that
+    // reports it (raising one's own score needs no privilege; where /proc is read-only, the
+    // kernel's own choice stands).
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     let mut raw = String::new();
     input
         .read_to_string(&mut raw)

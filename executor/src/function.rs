@@ -8,16 +8,50 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::clock;
 
-/// Runs `input` and returns its output (the pi estimate for `montecarlo`, the work done otherwise).
+/// Runs `input` and returns its output (the pi estimate for `montecarlo`, the work done
+/// otherwise). `exit` ends the calling process: only a worker process runs it.
 pub fn run(input: &FunctionInput, seed: u64) -> f64 {
     match *input {
         FunctionInput::Sleep { seconds } => {
-            std::thread::sleep(Duration::from_secs_f64(seconds.max(0.0)));
+            sleep(seconds);
             seconds
         }
         FunctionInput::Cpu { seconds } => busy(seconds),
         FunctionInput::Montecarlo { points, .. } => montecarlo(points, seed),
+        FunctionInput::Exit { seconds, code } => {
+            sleep(seconds);
+            std::process::exit(code)
+        }
+        FunctionInput::Allocate { megabytes, seconds } => allocate(megabytes, seconds),
     }
+}
+
+fn sleep(seconds: f64) {
+    if seconds.is_finite() && seconds > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+    }
+}
+
+/// Touches `megabytes` of memory (every page written, so it is resident) and holds it for
+/// `seconds`; returns the megabytes.
+fn allocate(megabytes: u64, seconds: f64) -> f64 {
+    const PAGE: usize = 4096;
+    let bytes = usize::try_from(megabytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    let mut memory: Vec<u8> = Vec::new();
+    // Grown a MB at a time, each new page written so it is resident: past the container's
+    // limit the kernel's OOM killer ends the process on its way.
+    let chunk = 1 << 20;
+    while memory.len() < bytes {
+        let grow = chunk.min(bytes - memory.len());
+        memory.resize(memory.len() + grow, 0);
+        let start = memory.len() - grow;
+        for i in (start..memory.len()).step_by(PAGE) {
+            memory[i] = 1;
+        }
+    }
+    sleep(seconds);
+    std::hint::black_box(&memory);
+    megabytes as f64
 }
 
 /// Spins until the thread has used `seconds` of CPU time: under CPU sharing it takes longer
@@ -69,6 +103,11 @@ mod tests {
         let t0 = clock::thread_cpu_time();
         busy(0.05);
         assert!(clock::thread_cpu_time() - t0 >= 0.05);
+    }
+
+    #[test]
+    fn allocate_holds_the_memory() {
+        assert_eq!(allocate(8, 0.0), 8.0);
     }
 
     #[test]

@@ -5,8 +5,12 @@
 //! runc or crun, or Docker through its Engine API), whose in-container dispatcher starts one
 //! worker process per CPU, pinned to that CPU, runs the function and records CLOCK_REALTIME
 //! timestamps. Results come back as the simulator's
-//! `FunctionRecord`s. Errors are typed (`Error`) and say whether the user or the environment
-//! is at fault. This crate never depends on the simulator: the root crate glues both.
+//! `FunctionRecord`s, one per attempt of a function. Failures (a lost agent, a crashed or
+//! OOM-killed worker, a failed container, a straggler) go to the same recovery policies as in
+//! the simulator (`policies::recovery`); broker restarts and killed controllers or agents leave
+//! nothing behind (`agent`, `reaper`, `controller`). Errors are typed (`Error`) and say whether
+//! the user or the environment is at fault. This crate never depends on the simulator: the root
+//! crate glues both.
 
 pub mod agent;
 pub mod backend;
@@ -24,6 +28,7 @@ pub mod protocol;
 pub mod reaper;
 pub mod runtime;
 pub mod signals;
+pub mod skip;
 pub mod transport;
 
 pub use cluster::{AgentSpec, ClusterFile};

@@ -1,6 +1,7 @@
 //! A local test cluster on one machine: a redis-server plus K agent processes, each advertising
 //! its own 127.0.0.x address. `up` writes the cluster file and a state file (pids) into a run
 //! directory; `down` stops everything it started, and the agents clean up their containers.
+//! `restart_agent` and `restart_broker` bring a killed agent or broker back (fault tests).
 //! `leftovers` is the check (for tests and tools) that a cluster left nothing on this machine.
 
 use std::fmt;
@@ -65,7 +66,13 @@ pub fn free_port() -> Result<u16> {
 #[serde(deny_unknown_fields)]
 pub struct LocalState {
     pub redis_pid: i32,
+    /// The broker's port on 127.0.0.1.
+    #[serde(default)]
+    pub redis_port: u16,
     pub agent_pids: Vec<i32>,
+    /// How agents are started (before `--cluster FILE --id N`).
+    #[serde(default)]
+    pub agent_cmd: Vec<String>,
     pub cluster_file: PathBuf,
 }
 
@@ -73,6 +80,20 @@ const STATE_FILE: &str = "cluster-state.json";
 
 fn spawn_detached(program: &Path, args: &[String], log: &Path) -> Result<i32> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    spawn_detached_to(program, args, log, out)
+}
+
+/// As `spawn_detached`, the log appended to.
+fn spawn_detached_appending(program: &Path, args: &[String], log: &Path) -> Result<i32> {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    spawn_detached_to(program, args, log, out)
+}
+
+fn spawn_detached_to(program: &Path, args: &[String], log: &Path, out: fs::File) -> Result<i32> {
     let err = out
         .try_clone()
         .with_context(|| format!("opening {}", log.display()))?;
@@ -144,7 +165,7 @@ pub fn up(
         .canonicalize()
         .with_context(|| format!("resolving {}", dir.display()))?;
     let cluster = write_cluster_file(&dir, nodes, cpus_per_node, port, worker_binary, runtime)?;
-    let mut state = start_broker(&dir, &cluster, port)?;
+    let mut state = start_broker(&dir, &cluster, port, agent_cmd)?;
     let started = start_agents(&dir, program, pre, nodes, &mut state)
         .and_then(|()| wait_for_heartbeats(&dir, &cluster, &state));
     if let Err(e) = started {
@@ -213,8 +234,31 @@ fn save_state(dir: &Path, state: &LocalState) -> Result<()> {
 }
 
 /// Starts redis-server for `cluster`, records it in the state file and waits until it answers.
-fn start_broker(dir: &Path, cluster: &ClusterFile, port: u16) -> Result<LocalState> {
-    let redis_pid = spawn_detached(
+fn start_broker(
+    dir: &Path,
+    cluster: &ClusterFile,
+    port: u16,
+    agent_cmd: &[String],
+) -> Result<LocalState> {
+    let state = LocalState {
+        redis_pid: spawn_redis(dir, port)?,
+        redis_port: port,
+        agent_pids: Vec::new(),
+        agent_cmd: agent_cmd.to_vec(),
+        cluster_file: dir.join("cluster.toml"),
+    };
+    save_state(dir, &state)?;
+    if let Err(e) = wait_for_broker(dir, cluster, state.redis_pid) {
+        let _ = down(dir);
+        return Err(e);
+    }
+    Ok(state)
+}
+
+/// Starts redis-server on `port` of 127.0.0.1, without persistence (a restart loses its data,
+/// as a crashed broker's would); its log goes to `<dir>/redis.log`.
+fn spawn_redis(dir: &Path, port: u16) -> Result<i32> {
+    spawn_detached(
         Path::new("redis-server"),
         &[
             "--port".into(),
@@ -227,19 +271,16 @@ fn start_broker(dir: &Path, cluster: &ClusterFile, port: u16) -> Result<LocalSta
             "no".into(),
         ],
         &dir.join("redis.log"),
-    )?;
-    let state = LocalState {
-        redis_pid,
-        agent_pids: Vec::new(),
-        cluster_file: dir.join("cluster.toml"),
-    };
-    save_state(dir, &state)?;
+    )
+}
+
+/// Waits until the broker of `cluster` (process `pid`) answers.
+fn wait_for_broker(dir: &Path, cluster: &ClusterFile, pid: i32) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(500)) {
-            Ok(_) => return Ok(state),
-            Err(e) if Instant::now() >= deadline || !alive(redis_pid) => {
-                let _ = down(dir);
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline || !alive(pid) => {
                 return Err(e.context(format!(
                     "redis did not start (see {}/redis.log)",
                     dir.display()
@@ -248,6 +289,61 @@ fn start_broker(dir: &Path, cluster: &ClusterFile, port: u16) -> Result<LocalSta
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+}
+
+/// Starts the broker of the cluster up in `dir` again (after it died or was killed: its data
+/// is lost, as after a crash) and waits until it answers; returns its pid.
+pub fn restart_broker(dir: &Path) -> Result<i32> {
+    let mut st = state(dir)?;
+    if alive(st.redis_pid) {
+        return Err(Error::input(format!(
+            "the broker of {} (pid {}) is still running",
+            dir.display(),
+            st.redis_pid
+        )));
+    }
+    let cluster = ClusterFile::load(&st.cluster_file)?;
+    st.redis_pid = spawn_redis(dir, st.redis_port)?;
+    save_state(dir, &st)?;
+    wait_for_broker(dir, &cluster, st.redis_pid)?;
+    Ok(st.redis_pid)
+}
+
+/// Starts agent `id` of the cluster up in `dir` again (after it died or was killed), as `up`
+/// started it, its log appended to `<dir>/agent<id>.log`; returns its pid. The new agent
+/// removes what its predecessor left.
+pub fn restart_agent(dir: &Path, id: u32) -> Result<i32> {
+    let mut st = state(dir)?;
+    let Some(&old) = st.agent_pids.get(id as usize) else {
+        return Err(Error::input(format!(
+            "agent {id} is not in the cluster of {}",
+            dir.display()
+        )));
+    };
+    if alive(old) {
+        return Err(Error::input(format!(
+            "agent {id} of {} (pid {old}) is still running",
+            dir.display()
+        )));
+    }
+    let Some((program, pre)) = st.agent_cmd.split_first() else {
+        return Err(Error::input(format!(
+            "{}: the cluster state does not say how agents are started",
+            dir.display()
+        )));
+    };
+    let mut args = pre.to_vec();
+    args.extend([
+        "--cluster".into(),
+        st.cluster_file.display().to_string(),
+        "--id".into(),
+        id.to_string(),
+    ]);
+    let log = dir.join(format!("agent{id}.log"));
+    let pid = spawn_detached_appending(Path::new(program), &args, &log)?;
+    st.agent_pids[id as usize] = pid;
+    save_state(dir, &st)?;
+    Ok(pid)
 }
 
 /// Starts agents `0..nodes` as `program pre... --cluster FILE --id i`, each recorded in the

@@ -16,6 +16,9 @@ pub enum AgentMsg {
     Invoke(InvokeJob),
     /// Drop everything of `run_id`: kill its running containers and its warm ones.
     EndRun { run_id: String },
+    /// Stop job `job_id` of `run_id` (its burst failed, or another copy of it won): kill its
+    /// container, or never start it.
+    Stop { run_id: String, job_id: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,15 @@ pub enum Distribution {
         /// One value per function, repeated cyclically.
         values: Vec<f64>,
     },
+    /// Known quantiles, linear in between (a piecewise-linear inverse CDF): `values[k]` is the
+    /// `p[k]` quantile; below `p[0]` draws are `values[0]`, above the last `p` the last value.
+    /// How published percentile tables (e.g. the Azure Functions traces) become a distribution.
+    Quantiles {
+        /// Probabilities, strictly increasing, in `[0, 1]`.
+        p: Vec<f64>,
+        /// The quantile at each probability, non-decreasing.
+        values: Vec<f64>,
+    },
 }
 
 impl<'de> Deserialize<'de> for Distribution {
@@ -233,6 +242,7 @@ impl Distribution {
             Distribution::Exponential { mean } => non_negative("mean", *mean),
             Distribution::Empirical { samples } => non_negative_list("samples", samples),
             Distribution::PerFunction { values } => non_negative_list("values", values),
+            Distribution::Quantiles { p, values } => validate_quantiles(p, values),
         }
     }
 
@@ -292,6 +302,7 @@ impl Distribution {
                     values[(index % values.len() as u64) as usize]
                 }
             }
+            Distribution::Quantiles { p, values } => quantile_at(p, values, rng.random::<f64>()),
         };
         if v.is_finite() && v > 0.0 {
             v
@@ -322,6 +333,7 @@ impl Distribution {
                     samples.iter().sum::<f64>() / samples.len() as f64
                 }
             }
+            Distribution::Quantiles { p, values } => quantiles_mean(p, values),
         }
     }
 
@@ -329,6 +341,68 @@ impl Distribution {
     pub fn is_constant(&self) -> bool {
         matches!(self, Distribution::Constant { .. })
     }
+}
+
+/// The `u` quantile of the piecewise-linear inverse CDF through `(p[k], values[k])`, flat
+/// outside the given probabilities.
+fn quantile_at(p: &[f64], values: &[f64], u: f64) -> f64 {
+    let n = p.len().min(values.len());
+    if n == 0 {
+        return 0.0;
+    }
+    // First k with p[k] > u: u lies in [p[k-1], p[k]).
+    let k = p[..n].partition_point(|&pk| pk <= u);
+    if k == 0 {
+        return values[0];
+    }
+    if k == n {
+        return values[n - 1];
+    }
+    let (p0, p1, v0, v1) = (p[k - 1], p[k], values[k - 1], values[k]);
+    v0 + (v1 - v0) * (u - p0) / (p1 - p0)
+}
+
+/// The mean of the piecewise-linear inverse CDF: the integral of the quantile over `[0, 1]`.
+fn quantiles_mean(p: &[f64], values: &[f64]) -> f64 {
+    let n = p.len().min(values.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let inner: f64 = (1..n)
+        .map(|k| (p[k] - p[k - 1]) * (values[k] + values[k - 1]) / 2.0)
+        .sum();
+    p[0] * values[0] + inner + (1.0 - p[n - 1]) * values[n - 1]
+}
+
+/// Quantile tables: as many values as probabilities, probabilities strictly increasing in
+/// `[0, 1]`, values non-negative and non-decreasing.
+fn validate_quantiles(p: &[f64], values: &[f64]) -> Result<(), FieldError> {
+    non_negative_list("values", values)?;
+    if p.len() != values.len() {
+        return Err(FieldError::new(
+            "p",
+            format!("one probability per value ({})", values.len()),
+            format!("{} probabilities", p.len()),
+        ));
+    }
+    for (k, &pk) in p.iter().enumerate() {
+        if !(0.0..=1.0).contains(&pk) {
+            return Err(FieldError::new(
+                format!("p[{k}]"),
+                "a probability in [0, 1]",
+                pk,
+            ));
+        }
+        if k > 0 && pk <= p[k - 1] {
+            let expected = format!("a probability > p[{}] = {}", k - 1, p[k - 1]);
+            return Err(FieldError::new(format!("p[{k}]"), expected, pk));
+        }
+        if k > 0 && values[k] < values[k - 1] {
+            let expected = format!("a value >= values[{}] = {}", k - 1, values[k - 1]);
+            return Err(FieldError::new(format!("values[{k}]"), expected, values[k]));
+        }
+    }
+    Ok(())
 }
 
 /// `v` as a parameter value: finite and >= 0.

@@ -1,15 +1,19 @@
 //! Vanilla OpenWhisk placement: the controller's `ShardingContainerPoolBalancer`.
 //!
-//! Each action has a home invoker, `hash(namespace, action) % n`, and a step size chosen by the
-//! same hash among the numbers in `1..=n` that are pairwise coprime with each other and with `n`.
-//! The balancer probes home, home + step, ... (mod n) and takes the first healthy invoker whose
-//! free memory slots hold the action's memory; after `n` probes without room (the step is coprime
-//! with `n`, so every invoker has been probed) a random healthy invoker is forced and the plan is
-//! marked overloaded. Sharing the home invoker keeps an action's warm containers together.
+//! The invokers are split first: managed actions may use the first
+//! `max(1, ceil(n * managed_fraction))` invokers of the list, blackbox (Docker) actions the last
+//! `max(1, floor(n * blackbox_fraction))`, with `blackbox_fraction` raised to at least
+//! `1 - managed_fraction` (OpenWhisk's `updateInvokers`; defaults 0.9 and 0.1). With few invokers
+//! the sets overlap: on 4 invokers managed actions use all 4, Docker actions only the last one.
+//! Within its set, each action has a home invoker, `hash(namespace, action) % n`, and a step
+//! size chosen by the same hash among the numbers in `1..=n` that are pairwise coprime with each
+//! other and with `n` (n = the size of the set). The balancer probes home, home + step, ...
+//! (mod n) and takes the first healthy invoker whose free memory slots hold the action's memory;
+//! after `n` probes without room (the step is coprime with `n`, so every invoker of the set has
+//! been probed) a random healthy invoker of the set is forced and the plan is marked overloaded.
+//! Sharing the home invoker keeps an action's warm containers together.
 //!
 //! Differences from OpenWhisk, all deliberate:
-//! - `n` is the whole invoker list (OpenWhisk's managed fraction, 90% by default, and the
-//!   blackbox split are ignored: every action is treated as managed).
 //! - The "random" overload choice is a hash of the request id and the worker index, so a plan
 //!   stays a pure function of its inputs.
 //! - A request with several workers places each worker as its own activation, in worker order,
@@ -18,33 +22,97 @@
 //!   `namespace/action`, made non-negative.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Mutex;
 
 use crate::burst_common::PlanBuilder;
-use crate::{ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest};
+use crate::spec::{DEFAULT_BLACKBOX_FRACTION, DEFAULT_MANAGED_FRACTION};
+use crate::{
+    ActionKind, ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest,
+};
 
-/// The balancer. It memoises the step sizes of the last cluster size seen (a pure function of
-/// `n` that costs O(n) to compute), so that placing one activation costs O(probes), not O(n).
-#[derive(Debug, Default)]
+/// The invokers each kind of action may use, as index ranges into the invoker list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokerSplit {
+    /// The first invokers: managed actions.
+    pub managed: Range<usize>,
+    /// The last invokers: blackbox (Docker) actions.
+    pub blackbox: Range<usize>,
+}
+
+impl InvokerSplit {
+    /// OpenWhisk's split of `n` invokers (`ShardingContainerPoolBalancerState.updateInvokers`):
+    /// the fractions are clamped to [0, 1], the blackbox one raised to `1 - managed`, and each
+    /// set has at least one invoker; an empty cluster has empty sets.
+    pub fn new(n: usize, managed_fraction: f64, blackbox_fraction: f64) -> Self {
+        if n == 0 {
+            return InvokerSplit {
+                managed: 0..0,
+                blackbox: 0..0,
+            };
+        }
+        let managed_fraction = managed_fraction.clamp(0.0, 1.0);
+        let blackbox_fraction = blackbox_fraction.min(1.0).max(1.0 - managed_fraction);
+        let managed = ((n as f64 * managed_fraction).ceil() as usize).clamp(1, n);
+        let blackbox = ((n as f64 * blackbox_fraction).floor() as usize).clamp(1, n);
+        InvokerSplit {
+            managed: 0..managed,
+            blackbox: n - blackbox..n,
+        }
+    }
+
+    /// The invokers an action of `kind` may use.
+    pub fn for_kind(&self, kind: ActionKind) -> Range<usize> {
+        match kind {
+            ActionKind::Managed => self.managed.clone(),
+            ActionKind::Docker => self.blackbox.clone(),
+        }
+    }
+}
+
+/// The balancer. It memoises the step sizes of the set sizes seen (a pure function of `n` that
+/// costs O(n) to compute), so that placing one activation costs O(probes), not O(n).
+#[derive(Debug)]
 pub struct ShardingBalancer {
-    steps: Mutex<Option<(usize, Box<[usize]>)>>,
+    managed_fraction: f64,
+    blackbox_fraction: f64,
+    steps: Mutex<HashMap<usize, Box<[usize]>>>,
+}
+
+impl Default for ShardingBalancer {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ShardingBalancer {
-    /// A balancer with no step sizes computed yet.
+    /// A balancer with OpenWhisk's default split (90% managed, 10% blackbox).
     pub fn new() -> Self {
-        Self::default()
+        Self::with_fractions(DEFAULT_MANAGED_FRACTION, DEFAULT_BLACKBOX_FRACTION)
     }
 
-    /// Home invoker index and step size of an action on `n >= 1` invokers.
+    /// A balancer with the given managed and blackbox fractions (1.0 and 1.0: no split).
+    pub fn with_fractions(managed_fraction: f64, blackbox_fraction: f64) -> Self {
+        ShardingBalancer {
+            managed_fraction,
+            blackbox_fraction,
+            steps: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The split this balancer makes of `n` invokers.
+    pub fn split(&self, n: usize) -> InvokerSplit {
+        InvokerSplit::new(n, self.managed_fraction, self.blackbox_fraction)
+    }
+
+    /// Home index and step size of an action within a set of `n >= 1` invokers.
     pub fn home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
         let hash = generate_hash(namespace, action) as usize;
         // A poisoned lock only means another thread panicked mid-update of a pure cache.
         let mut cache = self.steps.lock().unwrap_or_else(|e| e.into_inner());
-        if !matches!(&*cache, Some((cached_n, _)) if *cached_n == n) {
-            *cache = Some((n, pairwise_coprime_numbers_until(n).into()));
-        }
-        let steps = &cache.as_ref().expect("just filled").1;
+        let steps = cache
+            .entry(n)
+            .or_insert_with(|| pairwise_coprime_numbers_until(n).into());
         (hash % n, steps[hash % steps.len()])
     }
 }
@@ -58,16 +126,20 @@ impl PlacementPolicy for ShardingBalancer {
         if request.workers == 0 {
             return Err(PlacementError::Empty);
         }
-        if !view.invokers.iter().any(|i| i.healthy) {
+        let set = self
+            .split(view.invokers.len())
+            .for_kind(request.action.kind);
+        let invokers = &view.invokers[set.clone()];
+        if !invokers.iter().any(|i| i.healthy) {
             return Err(PlacementError::NoHealthyInvoker);
         }
-        let n = view.invokers.len();
+        let n = invokers.len();
         let (home, step) = self.home_and_step(&request.action.namespace, &request.action.name, n);
         let need = request.action.memory_mb;
-        // Memory charged by earlier workers of this request, per invoker.
+        // Memory charged by earlier workers of this request, per index in the set.
         let mut charged: HashMap<usize, u64> = HashMap::new();
         let free = |charged: &HashMap<usize, u64>, i: usize| {
-            view.invokers[i]
+            invokers[i]
                 .free_memory_mb
                 .saturating_sub(charged.get(&i).copied().unwrap_or(0))
         };
@@ -80,7 +152,7 @@ impl PlacementPolicy for ShardingBalancer {
         let mut index = home;
         for worker in 0..request.workers {
             while probes < n {
-                if view.invokers[index].healthy && free(&charged, index) >= need {
+                if invokers[index].healthy && free(&charged, index) >= need {
                     break;
                 }
                 index = (index + step) % n;
@@ -91,7 +163,7 @@ impl PlacementPolicy for ShardingBalancer {
             } else {
                 overloaded = true;
                 if healthy.is_empty() {
-                    healthy = (0..n).filter(|&i| view.invokers[i].healthy).collect();
+                    healthy = (0..n).filter(|&i| invokers[i].healthy).collect();
                 }
                 let r = splitmix64(request.request_id ^ splitmix64(worker as u64));
                 healthy[(r % healthy.len() as u64) as usize]
@@ -100,7 +172,7 @@ impl PlacementPolicy for ShardingBalancer {
             if worker + 1 < request.workers {
                 *charged.entry(chosen).or_insert(0) += need;
             }
-            plan.push(chosen as u32, 1);
+            plan.push((set.start + chosen) as u32, 1);
         }
         Ok(plan.finish(overloaded))
     }

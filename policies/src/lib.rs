@@ -1,7 +1,9 @@
 //! Placement policies for FaaS and Burst Computing, and the vocabulary that the simulator
 //! (`sim-core`) and the live executor (`executor`) share: the controller's view of the cluster,
 //! a placement request and its plan, the burst layout handed to workers, workload and
-//! distribution specs, and the per-function record that both sides produce. Everything here is
+//! distribution specs, the recovery policies applied when functions fail, the per-function
+//! record (one per attempt) that both sides produce, and group communication (collectives,
+//! message plans, step programs: [`comm`]). Everything here is
 //! pure: no I/O, no clock, no global state; randomness, where needed, comes from the caller's RNG
 //! or from a hash of the request, so a plan is a deterministic function of its inputs.
 
@@ -9,11 +11,13 @@
 
 pub mod burst_info;
 pub mod cluster;
+pub mod comm;
 pub mod dist;
 pub mod field_error;
 pub mod plan;
 pub mod policy;
 pub mod record;
+pub mod recovery;
 pub mod request;
 pub mod rng;
 pub mod spec;
@@ -32,7 +36,8 @@ pub use dist::Distribution;
 pub use field_error::FieldError;
 pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
 pub use policy::PlacementPolicy;
-pub use record::{FunctionRecord, Status};
-pub use request::{ActionRef, OnNoCapacity, PlacementRequest};
+pub use record::{first_submission, start_latencies, FunctionRecord, Outcome, Status};
+pub use recovery::{Recovery, RecoveryPolicy, RecoverySpec, RerunScope};
+pub use request::{ActionKind, ActionRef, OnNoCapacity, PlacementRequest};
 pub use spec::PolicySpec;
 pub use workload::Workload;

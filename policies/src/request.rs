@@ -11,6 +11,34 @@ pub struct ActionRef {
     pub name: String,
     /// Memory limit of one function instance, in MB.
     pub memory_mb: u64,
+    /// How OpenWhisk runs it: which invokers the FaaS balancer may use, whether prewarmed
+    /// containers can serve it.
+    #[serde(default)]
+    pub kind: ActionKind,
+}
+
+/// How OpenWhisk runs an action. The FaaS balancer gives blackbox (Docker) actions and managed
+/// ones separate invokers (`ShardingContainerPoolBalancer`: `exec.pull` selects the blackbox
+/// set), and prewarmed containers exist only for managed runtime kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// A Docker image run as an OpenWhisk `blackbox` action: how Lithops deploys its runtime
+    /// (`kind: blackbox` with the runtime's image), so the default here.
+    #[default]
+    Docker,
+    /// A runtime kind OpenWhisk manages (`python:3`, `nodejs:20`, ...).
+    Managed,
+}
+
+impl ActionKind {
+    /// The name used in configs (`docker`, `managed`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ActionKind::Docker => "docker",
+            ActionKind::Managed => "managed",
+        }
+    }
 }
 
 /// A request to place `workers` functions of one action. A burst has `workers >= 1`; a vanilla

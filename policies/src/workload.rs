@@ -1,7 +1,11 @@
 //! What each function does. The simulator models its duration; the executor runs it for real.
+//! `sleep`, `cpu` and `montecarlo` are single-body workloads (one-step programs: a sleep, or
+//! CPU work of a drawn length); `steps` is a program of compute, sleep and communication steps
+//! ([`crate::comm::Program`]).
 
 use serde::{Deserialize, Serialize};
 
+use crate::comm::Program;
 use crate::{Distribution, FieldError};
 
 /// A function body, written in TOML as a table tagged by `kind`.
@@ -26,12 +30,29 @@ pub enum Workload {
         /// Time for a million points on one dedicated core (a property of the machine).
         seconds_per_million_points: f64,
     },
+    /// A program of steps: compute, sleep, collectives, repeat.
+    Steps {
+        /// The steps, in order.
+        steps: Program,
+    },
 }
 
 impl Workload {
     /// True when the body needs a CPU to progress (so it slows down under sharing).
     pub fn is_cpu_bound(&self) -> bool {
-        !matches!(self, Workload::Sleep { .. })
+        match self {
+            Workload::Sleep { .. } => false,
+            Workload::Cpu { .. } | Workload::Montecarlo { .. } => true,
+            Workload::Steps { steps } => steps.is_cpu_bound(),
+        }
+    }
+
+    /// The step program of a `steps` workload (`None` for single-body workloads).
+    pub fn program(&self) -> Option<&Program> {
+        match self {
+            Workload::Steps { steps } => Some(steps),
+            _ => None,
+        }
     }
 
     /// Checks the parameters; the error's path is relative to the workload table.
@@ -53,6 +74,7 @@ impl Workload {
                 }
                 Ok(())
             }
+            Workload::Steps { steps } => steps.validate().map_err(|e| e.under("steps")),
         }
     }
 }
@@ -78,13 +100,32 @@ pub enum FunctionInput {
         /// Time for a million points on one dedicated core.
         seconds_per_million_points: f64,
     },
+    /// A crashing function (fault injection in live runs): sleeps `seconds`, then its worker
+    /// process exits with `code`.
+    Exit {
+        /// Seconds before it exits.
+        seconds: f64,
+        /// The worker's exit code.
+        code: i32,
+    },
+    /// A memory-hungry function (fault injection in live runs): touches `megabytes` of memory
+    /// and holds it for `seconds`; past its container's memory limit it is OOM-killed.
+    Allocate {
+        /// Memory touched, MB.
+        megabytes: u64,
+        /// Seconds it holds the memory.
+        seconds: f64,
+    },
 }
 
 impl FunctionInput {
     /// Seconds the function takes on one dedicated core (or asleep).
     pub fn solo_seconds(&self) -> f64 {
         match *self {
-            FunctionInput::Sleep { seconds } | FunctionInput::Cpu { seconds } => seconds,
+            FunctionInput::Sleep { seconds }
+            | FunctionInput::Cpu { seconds }
+            | FunctionInput::Exit { seconds, .. }
+            | FunctionInput::Allocate { seconds, .. } => seconds,
             FunctionInput::Montecarlo {
                 points,
                 seconds_per_million_points,
@@ -94,7 +135,10 @@ impl FunctionInput {
 
     /// True when the function needs a CPU to progress (so it slows down under sharing).
     pub fn is_cpu_bound(&self) -> bool {
-        !matches!(self, FunctionInput::Sleep { .. })
+        matches!(
+            self,
+            FunctionInput::Cpu { .. } | FunctionInput::Montecarlo { .. }
+        )
     }
 }
 
@@ -102,7 +146,8 @@ impl Workload {
     /// The inputs of the `workers` functions of burst number `burst` (its index in the run),
     /// in worker order, drawn lazily from the `workload` stream of that burst for `seed`. The
     /// simulator and the live executor both draw through here, so a live run gives its
-    /// functions exactly the simulated work.
+    /// functions exactly the simulated work. A `steps` workload has no single input: it yields
+    /// nothing here and draws through [`Program::burst_draws`].
     pub fn burst_inputs(
         &self,
         seed: u64,
@@ -110,12 +155,18 @@ impl Workload {
         workers: u32,
     ) -> impl Iterator<Item = FunctionInput> + '_ {
         let mut rng = crate::rng::stream(seed, "workload", burst);
-        (0..workers as u64).map(move |k| self.input(k, &mut rng))
+        let count = if self.program().is_some() {
+            0
+        } else {
+            workers as u64
+        };
+        (0..count).filter_map(move |k| self.input(k, &mut rng))
     }
 
-    /// Draws the input of function `index` of its group.
-    pub fn input<R: rand::Rng + ?Sized>(&self, index: u64, rng: &mut R) -> FunctionInput {
-        match self {
+    /// Draws the input of function `index` of its group (`None` for a `steps` workload, whose
+    /// draws come from [`Program::burst_draws`]).
+    pub fn input<R: rand::Rng + ?Sized>(&self, index: u64, rng: &mut R) -> Option<FunctionInput> {
+        Some(match self {
             Workload::Sleep { duration } => FunctionInput::Sleep {
                 seconds: duration.sample(index, rng),
             },
@@ -129,6 +180,7 @@ impl Workload {
                 points: points.sample(index, rng).round() as u64,
                 seconds_per_million_points: *seconds_per_million_points,
             },
-        }
+            Workload::Steps { .. } => return None,
+        })
     }
 }

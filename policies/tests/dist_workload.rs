@@ -37,6 +37,7 @@ fn parses_every_kind() {
         "{ dist = \"exponential\", mean = 3.0 }",
         "{ dist = \"empirical\", samples = [1.0, 2.0] }",
         "{ dist = \"per_function\", values = [1.0, 2.0, 3.0] }",
+        "{ dist = \"quantiles\", p = [0.0, 0.5, 1.0], values = [1.0, 2.0, 4.0] }",
     ] {
         let dist = d(src).unwrap_or_else(|e| panic!("{src}: {e}"));
         assert_eq!(dist.validate(), Ok(()), "{src}");
@@ -255,7 +256,7 @@ fn workloads() {
     let mut rng = Pcg64::seed_from_u64(0);
     assert_eq!(
         sleep.input(0, &mut rng),
-        FunctionInput::Sleep { seconds: 2.0 }
+        Some(FunctionInput::Sleep { seconds: 2.0 })
     );
 
     let mc = parse(
@@ -264,7 +265,7 @@ fn workloads() {
     .unwrap();
     assert!(mc.is_cpu_bound());
     assert_eq!(mc.validate(), Ok(()));
-    let input = mc.input(1, &mut rng);
+    let input = mc.input(1, &mut rng).unwrap();
     assert_eq!(
         input,
         FunctionInput::Montecarlo {
@@ -277,7 +278,7 @@ fn workloads() {
 
     let cpu = parse("w = { kind = \"cpu\", work = { dist = \"uniform\", min = 1.0, max = 2.0 } }")
         .unwrap();
-    let FunctionInput::Cpu { seconds } = cpu.input(0, &mut rng) else {
+    let Some(FunctionInput::Cpu { seconds }) = cpu.input(0, &mut rng) else {
         panic!()
     };
     assert!((1.0..2.0).contains(&seconds));
@@ -325,4 +326,36 @@ fn a_bare_number_is_a_constant_and_writes_back_as_one() {
         .unwrap()
         .to_string();
     assert!(err.contains("max"), "{err}");
+}
+
+#[test]
+fn quantiles_interpolate_linearly_between_the_given_points() {
+    let dist =
+        d("{ dist = \"quantiles\", p = [0.25, 0.5, 1.0], values = [1.0, 2.0, 4.0] }").unwrap();
+    assert_eq!(dist.validate(), Ok(()));
+    // Mean of the inverse CDF: 0.25 * 1 (flat below p = 0.25) + 0.25 * 1.5 + 0.5 * 3.
+    assert!((dist.mean() - 2.125).abs() < 1e-12);
+    let mut v = draws(&dist, 40_000, 5);
+    let sample_mean = v.iter().sum::<f64>() / v.len() as f64;
+    assert!((sample_mean - 2.125).abs() < 0.03, "{sample_mean}");
+    // A quarter of the draws sit on the flat part at 1.0; the 75th percentile is 3.0.
+    let flat = v.iter().filter(|&&x| x == 1.0).count() as f64 / v.len() as f64;
+    assert!((flat - 0.25).abs() < 0.01, "{flat}");
+    assert!((quantile(&mut v, 0.75) - 3.0).abs() < 0.03);
+    assert!(v.iter().all(|&x| (1.0..=4.0).contains(&x)));
+}
+
+#[test]
+fn quantiles_validation_names_the_entry() {
+    let cases = [
+        ("p = [0.0, 0.5], values = [1.0]", "p"),
+        ("p = [0.0, 1.5], values = [1.0, 2.0]", "p[1]"),
+        ("p = [0.5, 0.5], values = [1.0, 2.0]", "p[1]"),
+        ("p = [0.0, 1.0], values = [2.0, 1.0]", "values[1]"),
+        ("p = [], values = []", "values"),
+    ];
+    for (fields, path) in cases {
+        let dist = d(&format!("{{ dist = \"quantiles\", {fields} }}")).unwrap();
+        assert_eq!(dist.validate().unwrap_err().path, path, "{fields}");
+    }
 }

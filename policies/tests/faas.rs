@@ -4,21 +4,41 @@ mod common;
 
 use common::*;
 use policies::faas::{
-    generate_hash, java_string_hash, pairwise_coprime_numbers_until, ShardingBalancer,
+    generate_hash, java_string_hash, pairwise_coprime_numbers_until, InvokerSplit, ShardingBalancer,
 };
-use policies::{ActionRef, ClusterView, PlacementError, PlacementPolicy, PlacementRequest};
+use policies::{
+    ActionKind, ActionRef, ClusterView, PlacementError, PlacementPolicy, PlacementRequest,
+    PolicySpec,
+};
 use proptest::prelude::*;
 
 fn faas_request(id: u64, name: &str, memory_mb: u64, workers: u32) -> PlacementRequest {
+    kind_request(id, name, memory_mb, workers, ActionKind::Managed)
+}
+
+fn kind_request(
+    id: u64,
+    name: &str,
+    memory_mb: u64,
+    workers: u32,
+    kind: ActionKind,
+) -> PlacementRequest {
     PlacementRequest {
         request_id: id,
         action: ActionRef {
             namespace: "guest".into(),
             name: name.into(),
             memory_mb,
+            kind,
         },
         workers,
     }
+}
+
+/// A balancer that gives every action every invoker (both fractions 1): the probing rules
+/// alone.
+fn unsplit() -> ShardingBalancer {
+    ShardingBalancer::with_fractions(1.0, 1.0)
 }
 
 /// `n` healthy invokers with `slots` free slots of 256 MB each.
@@ -76,10 +96,10 @@ fn step_sizes_match_the_scala_scan() {
 #[test]
 fn same_action_same_home() {
     let v = mem_view(7, 4);
-    let (home, step) = ShardingBalancer::new().home_and_step("guest", "hello", 7);
+    let (home, step) = unsplit().home_and_step("guest", "hello", 7);
     assert!(home < 7 && step >= 1);
     for id in 0..20 {
-        let plan = ShardingBalancer::new()
+        let plan = unsplit()
             .place(&faas_request(id, "hello", 256, 1), &v)
             .unwrap();
         assert_eq!(plan.containers[0].invoker as usize, home);
@@ -87,11 +107,7 @@ fn same_action_same_home() {
     }
     // Different actions do not all share one home.
     let homes: std::collections::BTreeSet<usize> = (0..50)
-        .map(|k| {
-            ShardingBalancer::new()
-                .home_and_step("guest", &format!("a{k}"), 7)
-                .0
-        })
+        .map(|k| unsplit().home_and_step("guest", &format!("a{k}"), 7).0)
         .collect();
     assert!(homes.len() > 3, "homes {homes:?}");
 }
@@ -99,11 +115,11 @@ fn same_action_same_home() {
 #[test]
 fn full_home_probes_by_step() {
     let mut v = mem_view(11, 4);
-    let (home, step) = ShardingBalancer::new().home_and_step("guest", "hello", 11);
+    let (home, step) = unsplit().home_and_step("guest", "hello", 11);
     v.invokers[home].free_memory_mb = 100; // less than the action's 256 MB
     let next = (home + step) % 11;
     v.invokers[next].healthy = false;
-    let plan = ShardingBalancer::new()
+    let plan = unsplit()
         .place(&faas_request(0, "hello", 256, 1), &v)
         .unwrap();
     assert_eq!(plan.containers[0].invoker as usize, (home + 2 * step) % 11);
@@ -115,7 +131,7 @@ fn overload_when_all_full() {
     v.invokers[2].healthy = false;
     let mut chosen = std::collections::BTreeSet::new();
     for id in 0..60 {
-        let plan = ShardingBalancer::new()
+        let plan = unsplit()
             .place(&faas_request(id, "hello", 256, 1), &v)
             .unwrap();
         assert!(plan.overloaded);
@@ -134,34 +150,30 @@ fn overload_when_all_full() {
 fn errors() {
     let v = mem_view(3, 4);
     assert_eq!(
-        ShardingBalancer::new().place(&faas_request(0, "a", 256, 0), &v),
+        unsplit().place(&faas_request(0, "a", 256, 0), &v),
         Err(PlacementError::Empty)
     );
     let mut down = v.clone();
     down.invokers.iter_mut().for_each(|i| i.healthy = false);
     assert_eq!(
-        ShardingBalancer::new().place(&faas_request(0, "a", 256, 1), &down),
+        unsplit().place(&faas_request(0, "a", 256, 1), &down),
         Err(PlacementError::NoHealthyInvoker)
     );
     assert_eq!(
-        ShardingBalancer::new().place(&faas_request(0, "a", 256, 1), &ClusterView::default()),
+        unsplit().place(&faas_request(0, "a", 256, 1), &ClusterView::default()),
         Err(PlacementError::NoHealthyInvoker)
     );
-    assert!(!ShardingBalancer::new().exclusive_cpus());
+    assert!(!unsplit().exclusive_cpus());
 }
 
 #[test]
 fn many_workers_fill_then_overload() {
     // 5 invokers x 3 slots = 15 activations fit; the 16th overloads.
     let v = mem_view(5, 3);
-    let plan = ShardingBalancer::new()
-        .place(&faas_request(9, "x", 256, 15), &v)
-        .unwrap();
+    let plan = unsplit().place(&faas_request(9, "x", 256, 15), &v).unwrap();
     assert!(!plan.overloaded);
     assert!(per_invoker(&plan).values().all(|&n| n == 3));
-    let plan = ShardingBalancer::new()
-        .place(&faas_request(9, "x", 256, 16), &v)
-        .unwrap();
+    let plan = unsplit().place(&faas_request(9, "x", 256, 16), &v).unwrap();
     assert!(plan.overloaded);
 }
 
@@ -182,8 +194,8 @@ proptest! {
             i.free_memory_mb = *m;
         }
         let req = faas_request(id, &name, memory, workers);
-        let got = ShardingBalancer::new().place(&req, &v);
-        prop_assert_eq!(&got, &ShardingBalancer::new().place(&req, &v));
+        let got = unsplit().place(&req, &v);
+        prop_assert_eq!(&got, &unsplit().place(&req, &v));
         if workers == 0 {
             prop_assert_eq!(got, Err(PlacementError::Empty));
             return Ok(());
@@ -205,7 +217,7 @@ proptest! {
         }
         // The first activation goes to the first invoker with room in the probe sequence.
         let n = v.invokers.len();
-        let (home, step) = ShardingBalancer::new().home_and_step("guest", &name, n);
+        let (home, step) = unsplit().home_and_step("guest", &name, n);
         if let Some(first) = (0..n).map(|k| (home + k * step) % n)
             .find(|&i| v.invokers[i].healthy && v.invokers[i].free_memory_mb >= memory)
         {
@@ -219,7 +231,7 @@ fn large_cluster_overloads_once_slots_run_out() {
     // 20,000 invokers with 4 slots each; 100,000 activations, the last 20,000 overloaded.
     // (Speed is measured by the benchmarks, not asserted here.)
     let v = mem_view(20_000, 4);
-    let plan = ShardingBalancer::new()
+    let plan = unsplit()
         .place(&faas_request(1, "big", 256, 100_000), &v)
         .unwrap();
     assert!(plan.overloaded);
@@ -229,18 +241,128 @@ fn large_cluster_overloads_once_slots_run_out() {
 #[test]
 fn memoised_steps_follow_the_cluster_size() {
     // One balancer used on clusters of different sizes agrees with fresh ones.
-    let shared = ShardingBalancer::new();
+    let shared = unsplit();
     for (k, n) in [7usize, 12, 7, 30, 1, 12].into_iter().enumerate() {
         let v = mem_view(n, 2);
         let req = faas_request(k as u64, "hello", 256, 5);
-        assert_eq!(
-            shared.place(&req, &v),
-            ShardingBalancer::new().place(&req, &v),
-            "n = {n}"
-        );
+        assert_eq!(shared.place(&req, &v), unsplit().place(&req, &v), "n = {n}");
         assert_eq!(
             shared.home_and_step("guest", "hello", n),
-            ShardingBalancer::new().home_and_step("guest", "hello", n)
+            unsplit().home_and_step("guest", "hello", n)
         );
     }
+}
+
+#[test]
+fn invokers_split_as_openwhisk_rounds() {
+    // managed = max(1, ceil(n * 0.9)) from the start, blackbox = max(1, floor(n * 0.1)) from
+    // the end (ShardingContainerPoolBalancerState.updateInvokers).
+    for (n, managed, blackbox) in [
+        (1, 0..1, 0..1),
+        (2, 0..2, 1..2),
+        (4, 0..4, 3..4),
+        (9, 0..9, 8..9),
+        (10, 0..9, 9..10),
+        (11, 0..10, 10..11),
+        (20, 0..18, 18..20),
+        (1000, 0..900, 900..1000),
+    ] {
+        assert_eq!(
+            InvokerSplit::new(n, 0.9, 0.1),
+            InvokerSplit { managed, blackbox },
+            "n = {n}"
+        );
+    }
+    // The blackbox fraction is raised to 1 - managed: 50% managed leaves half to blackbox.
+    assert_eq!(InvokerSplit::new(10, 0.5, 0.1).blackbox, 5..10);
+    // Both 1: no split. Managed 0: still one managed invoker.
+    assert_eq!(InvokerSplit::new(7, 1.0, 1.0).blackbox, 0..7);
+    assert_eq!(InvokerSplit::new(7, 0.0, 0.1).managed, 0..1);
+    assert_eq!(InvokerSplit::new(0, 0.9, 0.1).managed, 0..0);
+}
+
+#[test]
+fn docker_actions_only_go_to_blackbox_invokers() {
+    // The thesis cluster: 4 invokers. Docker actions (Lithops' runtime) all land on the last
+    // one, even when it is full (the overload choice is among blackbox invokers too); managed
+    // actions may use all four.
+    let balancer = ShardingBalancer::new();
+    let free = mem_view(4, 8);
+    let full = mem_view(4, 0);
+    for id in 0..50 {
+        for v in [&free, &full] {
+            let plan = balancer
+                .place(
+                    &kind_request(id, &format!("a{id}"), 256, 3, ActionKind::Docker),
+                    v,
+                )
+                .unwrap();
+            assert!(plan.containers.iter().all(|c| c.invoker == 3), "{plan:?}");
+        }
+    }
+    let homes: std::collections::BTreeSet<u32> = (0..50)
+        .map(|id| {
+            balancer
+                .place(
+                    &kind_request(id, &format!("a{id}"), 256, 1, ActionKind::Managed),
+                    &free,
+                )
+                .unwrap()
+                .containers[0]
+                .invoker
+        })
+        .collect();
+    assert_eq!(homes.len(), 4, "{homes:?}");
+    // On 20 invokers managed actions never reach the two blackbox ones, and the reverse.
+    let v = mem_view(20, 1);
+    for id in 0..30 {
+        let managed = balancer
+            .place(&kind_request(id, "m", 256, 30, ActionKind::Managed), &v)
+            .unwrap();
+        assert!(managed.containers.iter().all(|c| c.invoker < 18));
+        let docker = balancer
+            .place(&kind_request(id, "d", 256, 30, ActionKind::Docker), &v)
+            .unwrap();
+        assert!(docker.containers.iter().all(|c| c.invoker >= 18));
+        assert!(docker.overloaded);
+    }
+}
+
+#[test]
+fn unhealthy_blackbox_set_is_no_invoker_at_all() {
+    // The one blackbox invoker is down: Docker actions have nowhere to go, as in OpenWhisk
+    // ("No invokers available"), although managed invokers are healthy.
+    let mut v = mem_view(4, 8);
+    v.invokers[3].healthy = false;
+    let balancer = ShardingBalancer::new();
+    assert_eq!(
+        balancer.place(&kind_request(0, "a", 256, 1, ActionKind::Docker), &v),
+        Err(PlacementError::NoHealthyInvoker)
+    );
+    assert!(balancer
+        .place(&kind_request(0, "a", 256, 1, ActionKind::Managed), &v)
+        .is_ok());
+}
+
+#[test]
+fn the_spec_builds_the_split_and_checks_fractions() {
+    let spec: PolicySpec = "faas { blackbox_fraction = 1.0 }".parse().unwrap();
+    assert_eq!(
+        spec,
+        PolicySpec::Faas {
+            managed_fraction: 0.9,
+            blackbox_fraction: 1.0
+        }
+    );
+    // Every invoker for Docker actions: the same plan as the unsplit balancer.
+    let v = mem_view(6, 1);
+    let req = kind_request(5, "x", 256, 4, ActionKind::Docker);
+    assert_eq!(spec.build().place(&req, &v), unsplit().place(&req, &v));
+    let err = "faas { managed_fraction = 1.5 }"
+        .parse::<PolicySpec>()
+        .unwrap_err();
+    assert!(
+        err.contains("managed_fraction") && err.contains("from 0 to 1"),
+        "{err}"
+    );
 }

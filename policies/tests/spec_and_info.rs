@@ -19,7 +19,7 @@ fn from_toml(body: &str) -> Result<PolicySpec, String> {
 
 fn all_specs() -> Vec<PolicySpec> {
     vec![
-        PolicySpec::Faas,
+        PolicySpec::faas(),
         PolicySpec::BurstHomogeneous {
             granularity: 6,
             join: false,
@@ -38,7 +38,7 @@ fn all_specs() -> Vec<PolicySpec> {
 #[test]
 fn every_spec_parses_from_toml() {
     let cases = [
-        ("name = \"faas\"", PolicySpec::Faas),
+        ("name = \"faas\"", PolicySpec::faas()),
         (
             "name = \"burst-homogeneous\"\ngranularity = 6",
             PolicySpec::BurstHomogeneous {
@@ -125,7 +125,7 @@ fn from_str_defaults_and_errors() {
         "burst-heterogeneous".parse(),
         Ok(PolicySpec::BurstHeterogeneous { join: true })
     );
-    assert_eq!(" faas ".parse(), Ok(PolicySpec::Faas));
+    assert_eq!(" faas ".parse(), Ok(PolicySpec::faas()));
     for bad in [
         "",
         "burst-homogeneous",

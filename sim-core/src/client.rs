@@ -63,7 +63,7 @@ impl Sim<'_> {
                 }
                 break;
             }
-            let workers = self.sc.bursts[b as usize].workers;
+            let workers = self.bursts[b as usize].workers;
             let n = if burst_mode { workers - next } else { 1 };
             if next + n >= workers {
                 self.client.pending.pop_front();
@@ -85,7 +85,7 @@ impl Sim<'_> {
         let now = self.now;
         self.t0.get_or_insert(now);
         let t = self.secs(now);
-        let first = self.sc.bursts[req.burst as usize].first_function + req.first_worker as u64;
+        let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
         for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
             rec.t_submit = t;
         }

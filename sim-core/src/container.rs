@@ -160,8 +160,9 @@ impl Sim<'_> {
         let c = &mut self.containers[cid as usize];
         let inv = c.invoker as usize;
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
-        // Under CPU shares each CPU-bound worker was counted as it finished.
-        if self.exclusive_cpu || !self.cpu_bound {
+        // Under CPU shares each CPU-bound worker was counted as it finished, and so was
+        // every worker of a step program.
+        if (self.exclusive_cpu || !self.cpu_bound[action as usize]) && self.comm.is_none() {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];

@@ -1,6 +1,10 @@
-//! The controller: serves requests one at a time (`processing` each), asks the placement policy
-//! for a plan against ITS view of the cluster, reserves what the plan takes, and publishes one
-//! message per container (`per_container` each, sequentially).
+//! The controller: handles up to `concurrency` requests at once (0 = unlimited: OpenWhisk's
+//! controller serves activations concurrently), each taking `processing`, then asks the
+//! placement policy for a plan against ITS view of the cluster, reserves what the plan takes,
+//! and publishes one message per container, `per_container` each, in sequence: a burst's plan
+//! is published container after container by the one request that carries it, while separate
+//! requests publish side by side. A request holds its slot until its last message is published
+//! (with `concurrency = 1` this is the one-at-a-time controller).
 //!
 //! Accounting follows the policy kind. Burst policies reserve CPUs; invokers report freed CPUs in
 //! heartbeats, so releases become visible only at the next heartbeat (all invokers beat in phase,
@@ -9,11 +13,13 @@
 //! not fit waits in a FIFO (strict order: later bursts queue behind it) and is retried at each
 //! heartbeat, or is rejected, per `on_no_capacity`. A waiting burst that still does not fit when
 //! the controller holds no reservation at all can never fit and is rejected. Retries publish at
-//! the heartbeat without occupying the request-serving loop.
+//! the heartbeat without taking a request slot.
 
 use std::collections::VecDeque;
 
-use policies::{ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementRequest, Status};
+use policies::{
+    ClusterView, InvokerView, Outcome, PlacementError, PlacementPlan, PlacementRequest,
+};
 
 use crate::event::Event;
 use crate::rng::{self, Rng};
@@ -23,8 +29,10 @@ use policies::OnNoCapacity;
 
 pub(crate) struct ControllerState {
     rng: Rng,
+    /// Requests that arrived and wait for a slot.
     fifo: VecDeque<u32>,
-    busy: bool,
+    /// Requests being processed or published.
+    busy: u32,
     in_run: bool,
     view: ClusterView,
     reserved_cpus: Vec<i64>,
@@ -60,7 +68,7 @@ impl ControllerState {
         ControllerState {
             rng: rng::stream(seed, "controller", 0),
             fifo: VecDeque::new(),
-            busy: false,
+            busy: 0,
             in_run: false,
             view,
             reserved_cpus: vec![0; n],
@@ -97,49 +105,43 @@ impl Sim<'_> {
         self.controller_run();
     }
 
-    /// Serves queued requests while the controller is free.
+    /// Starts queued requests while a slot is free.
     fn controller_run(&mut self) {
         if self.ctl.in_run {
             return;
         }
         self.ctl.in_run = true;
-        while !self.ctl.busy {
+        let limit = self.sc.controller.concurrency;
+        while limit == 0 || self.ctl.busy < limit {
             let Some(r) = self.ctl.fifo.pop_front() else {
                 break;
             };
+            self.ctl.busy += 1;
             let d = self.sc.controller.processing.sample_ns(&mut self.ctl.rng);
             if d > 0 {
-                self.ctl.busy = true;
                 self.at(self.now + d, Event::Place(r));
-                break;
-            }
-            let end = self.place(r);
-            if end > self.now {
-                self.ctl.busy = true;
-                self.at(end, Event::ControllerFree);
+            } else if !self.place(r) {
+                self.ctl.busy -= 1;
             }
         }
         self.ctl.in_run = false;
     }
 
     pub(crate) fn place_event(&mut self, r: u32) {
-        let end = self.place(r);
-        if end > self.now {
-            self.at(end, Event::ControllerFree);
-        } else {
-            self.ctl.busy = false;
-            self.controller_run();
+        if !self.place(r) {
+            self.controller_free();
         }
     }
 
-    pub(crate) fn controller_free(&mut self) {
-        self.ctl.busy = false;
+    /// A request is done (its last message published): its slot takes the next request.
+    fn controller_free(&mut self) {
+        self.ctl.busy -= 1;
         self.controller_run();
     }
 
     fn request_for(&mut self, r: u32) -> usize {
         let req = self.requests[r as usize];
-        let burst = &self.sc.bursts[req.burst as usize];
+        let burst = &self.bursts[req.burst as usize];
         let a = burst.action as usize;
         let t = &mut self.ctl.templates[a];
         t.request_id = if self.sc.is_burst() {
@@ -156,53 +158,50 @@ impl Sim<'_> {
         self.policy.place(&self.ctl.templates[a], &self.ctl.view)
     }
 
-    /// Places request `r` now; returns when the controller is done publishing.
-    fn place(&mut self, r: u32) -> u64 {
+    /// Places request `r` now; true when it keeps its slot until a publishing chain ends.
+    fn place(&mut self, r: u32) -> bool {
         let queueing = self.sc.controller.on_no_capacity == OnNoCapacity::Queue;
         if queueing && !self.ctl.waiting.is_empty() {
             self.ctl.waiting.push_back(r);
             self.stats.queued_requests += 1;
             self.ack();
-            return self.now;
+            return false;
         }
         let result = self.try_place(r);
         self.ack();
         match result {
-            Ok(plan) => self.publish(r, &plan, self.now),
+            Ok(plan) => self.publish(r, &plan, true),
             Err(PlacementError::DoesNotFit { .. })
                 if queueing && (self.ctl.outstanding > 0 || !self.ctl.dirty.is_empty()) =>
             {
                 self.ctl.waiting.push_back(r);
                 self.stats.queued_requests += 1;
-                self.now
+                false
             }
             Err(e @ PlacementError::DoesNotFit { .. }) if queueing => {
                 self.reject(r, &format!("{e} (even with nothing else placed)"));
-                self.now
+                false
             }
             Err(e) => {
                 self.reject(r, &e.to_string());
-                self.now
+                false
             }
         }
     }
 
-    /// Reserves and publishes every container of `plan`, starting at `start`.
-    fn publish(&mut self, r: u32, plan: &PlacementPlan, start: u64) -> u64 {
+    /// Reserves every container of `plan` now and publishes their messages in order, each
+    /// after `per_container`. Returns true when a publishing chain was started that frees the
+    /// request's slot at its end (`holds_slot`).
+    fn publish(&mut self, r: u32, plan: &PlacementPlan, holds_slot: bool) -> bool {
         if plan.overloaded {
             self.stats.overloaded_plans += 1;
         }
         let req = self.requests[r as usize];
-        let burst = &self.sc.bursts[req.burst as usize];
+        let burst = &self.bursts[req.burst as usize];
         let base = burst.first_function + req.first_worker as u64;
         let memory = self.sc.actions[burst.action as usize].memory_mb;
-        let mut t = start;
+        let first = self.messages.len() as u32;
         for cp in &plan.containers {
-            t += self
-                .sc
-                .controller
-                .per_container
-                .sample_ns(&mut self.ctl.rng);
             let inv = cp.invoker as usize;
             if self.exclusive_policy {
                 self.ctl.reserved_cpus[inv] += cp.workers as i64;
@@ -211,7 +210,6 @@ impl Sim<'_> {
                 self.ctl.reserved_mem[inv] += (memory * cp.workers as u64) as i64;
             }
             self.ctl.update_view(inv);
-            let m = self.messages.len() as u32;
             self.messages.push(Message {
                 burst: req.burst,
                 invoker: cp.invoker,
@@ -220,17 +218,47 @@ impl Sim<'_> {
                 next: u32::MAX,
                 next_at: 0,
             });
-            self.publish_message(m, t);
         }
-        t
+        let count = self.messages.len() as u32 - first;
+        if count == 0 {
+            return false;
+        }
+        if self.sc.controller.per_container.is_zero() {
+            for m in first..first + count {
+                self.publish_message(m, self.now);
+            }
+            return false;
+        }
+        let d = self.per_container_ns();
+        self.at(self.now + d, Event::Publish(first, count, holds_slot));
+        holds_slot
+    }
+
+    fn per_container_ns(&mut self) -> u64 {
+        self.sc
+            .controller
+            .per_container
+            .sample_ns(&mut self.ctl.rng)
+    }
+
+    /// Message `m` of a plan is published now; `left` messages of the plan remain, this one
+    /// included. Messages enter their invoker's topic at their publish time, so plans published
+    /// side by side stay in time order on each topic.
+    pub(crate) fn publish_event(&mut self, m: u32, left: u32, holds_slot: bool) {
+        self.publish_message(m, self.now);
+        if left > 1 {
+            let t = self.now + self.per_container_ns();
+            self.at(t, Event::Publish(m + 1, left - 1, holds_slot));
+        } else if holds_slot {
+            self.controller_free();
+        }
     }
 
     fn reject(&mut self, r: u32, reason: &str) {
         let req = self.requests[r as usize];
-        let first = self.sc.bursts[req.burst as usize].first_function + req.first_worker as u64;
+        let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
         for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.status = Status::Rejected;
-            rec.reason = reason.to_string();
+            rec.outcome = Outcome::rejected(reason);
         }
         self.finished += req.workers as u64;
     }
@@ -272,7 +300,7 @@ impl Sim<'_> {
             match self.try_place(r) {
                 Ok(plan) => {
                     self.ctl.waiting.pop_front();
-                    self.publish(r, &plan, self.now);
+                    self.publish(r, &plan, false);
                 }
                 Err(PlacementError::DoesNotFit { .. }) if self.ctl.outstanding > 0 => break,
                 Err(e @ PlacementError::DoesNotFit { .. }) => {

@@ -1,8 +1,12 @@
-//! CPU shares: weighted processor sharing on an invoker. A runnable CPU-bound function with share
-//! s progresses at rate `min(1, cores * s / S)` where S sums the shares of all runnable CPU-bound
-//! functions there (sleeping work is unaffected). Functions with equal shares progress alike, so
-//! each share value keeps one virtual clock (seconds of progress per function) and a min-heap of
-//! finishing points: a change costs O(groups + log n), not O(n).
+//! CPU shares: weighted processor sharing on an invoker, as Linux CFS gives it with
+//! `cpu.shares`: work-conserving weighted max-min ("water-filling"), at most one core per
+//! function. A runnable CPU-bound function with share s progresses at rate `min(1, lambda * s)`,
+//! with lambda the largest value for which the rates add up to at most the invoker's cores; so
+//! when no more functions run than there are cores each gets a whole core whatever the shares,
+//! and cores that capped functions leave over go to the others (sleeping work is unaffected).
+//! Functions with equal shares progress alike, so each share value keeps one virtual clock
+//! (seconds of progress per function) and a min-heap of finishing points; the groups are kept
+//! by share, largest first, so a change costs O(groups + log n), not O(n).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -85,18 +89,29 @@ impl CpuSharer {
         self.last = now;
     }
 
+    /// Water-filling over the groups, largest share first: a group whose proportional rate
+    /// would reach a whole core gets one and leaves the cores it does not use to the rest.
     fn recompute(&mut self) {
-        let total: f64 = self
+        let mut cores = self.cores;
+        let mut weight: f64 = self
             .groups
             .iter()
             .map(|g| g.share as f64 * g.n as f64)
             .sum();
+        let mut capped = true;
         for g in &mut self.groups {
-            g.rate = if total > 0.0 {
-                (self.cores * g.share as f64 / total).min(1.0)
+            let share = g.share as f64;
+            if g.n == 0 {
+                g.rate = 1.0;
+            } else if capped && cores * share >= weight {
+                g.rate = 1.0;
+                cores -= g.n as f64;
+                weight -= share * g.n as f64;
             } else {
-                1.0
-            };
+                // Smaller shares than this one are below the cap too.
+                capped = false;
+                g.rate = cores * share / weight;
+            }
             let slow = g.n > 0 && g.rate < 1.0;
             if slow && !g.slow {
                 g.slow_epoch = g.slow_epoch.wrapping_add(1);
@@ -111,16 +126,20 @@ impl CpuSharer {
         let gi = match self.groups.iter().position(|g| g.share == share) {
             Some(i) => i,
             None => {
-                self.groups.push(Group {
-                    share,
-                    v: 0.0,
-                    rate: 1.0,
-                    slow: false,
-                    slow_epoch: 0,
-                    n: 0,
-                    jobs: BinaryHeap::new(),
-                });
-                self.groups.len() - 1
+                let at = self.groups.partition_point(|g| g.share > share);
+                self.groups.insert(
+                    at,
+                    Group {
+                        share,
+                        v: 0.0,
+                        rate: 1.0,
+                        slow: false,
+                        slow_epoch: 0,
+                        n: 0,
+                        jobs: BinaryHeap::new(),
+                    },
+                );
+                at
             }
         };
         self.groups[gi].n += 1;
@@ -190,5 +209,87 @@ impl Sim<'_> {
         }
         done.clear();
         self.cpu_done_buf = done;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuSharer;
+    use proptest::prelude::*;
+
+    /// The rate of each runnable job on a sharer with `jobs` = (share, count).
+    fn rates(cores: u32, jobs: &[(u32, usize)]) -> Vec<(u32, f64)> {
+        let mut s = CpuSharer::new(cores);
+        let mut fid = 0;
+        for &(share, count) in jobs {
+            for _ in 0..count {
+                s.add(0, fid, 1_000_000_000, share);
+                fid += 1;
+            }
+        }
+        s.groups
+            .iter()
+            .filter(|g| g.n > 0)
+            .map(|g| (g.share, g.rate))
+            .collect()
+    }
+
+    fn rate_of(rates: &[(u32, f64)], share: u32) -> f64 {
+        rates.iter().find(|r| r.0 == share).expect("group").1
+    }
+
+    #[test]
+    fn a_small_share_gets_an_idle_core() {
+        // 4 cores, two runnable jobs: each gets a whole core whatever the shares.
+        let r = rates(4, &[(1024, 1), (2, 1)]);
+        assert_eq!(rate_of(&r, 1024), 1.0);
+        assert_eq!(rate_of(&r, 2), 1.0);
+    }
+
+    #[test]
+    fn cores_left_by_capped_jobs_go_to_the_others() {
+        // 4 cores, 2 jobs of share 1024 and 10 of share 128: proportional shares would give the
+        // big ones 1.23 cores (capped at 1) and the small ones 0.154, leaving 0.46 idle. Water-
+        // filling caps the big ones at 1 and splits the 2 cores left: 0.2 each.
+        let r = rates(4, &[(1024, 2), (128, 10)]);
+        assert_eq!(rate_of(&r, 1024), 1.0);
+        assert!((rate_of(&r, 128) - 0.2).abs() < 1e-12, "{r:?}");
+    }
+
+    #[test]
+    fn a_finishing_job_is_scheduled_at_its_water_filled_rate() {
+        let mut s = CpuSharer::new(4);
+        s.add(0, 0, 10_000_000_000, 1024);
+        s.add(0, 1, 1_000_000_000, 2);
+        // The small job runs on its own core: done in 1 s, not 128 s.
+        assert_eq!(s.next_completion(), Some(1_000_000_000));
+    }
+
+    proptest! {
+        /// Work-conserving, capped and weighted: the rates add up to min(cores, jobs), none
+        /// exceeds 1, jobs below the cap get rates in proportion to their shares, and every
+        /// capped job has a share at least as large as every uncapped one.
+        #[test]
+        fn water_filling_is_weighted_max_min(
+            cores in 1u32..16,
+            jobs in prop::collection::vec((prop::sample::select(vec![2u32, 8, 64, 128, 256, 512, 1024]), 1usize..6), 1..5),
+        ) {
+            let r = rates(cores, &jobs);
+            let count = |share: u32| -> usize { jobs.iter().filter(|j| j.0 == share).map(|j| j.1).sum() };
+            let total: f64 = r.iter().map(|&(s, rate)| rate * count(s) as f64).sum();
+            let n: usize = jobs.iter().map(|j| j.1).sum();
+            prop_assert!((total - (cores as f64).min(n as f64)).abs() < 1e-9, "{r:?}");
+            for &(s, rate) in &r {
+                prop_assert!(rate > 0.0 && rate <= 1.0 + 1e-12, "{r:?}");
+                for &(t, other) in &r {
+                    if rate < 1.0 && other < 1.0 {
+                        prop_assert!((rate / s as f64 - other / t as f64).abs() < 1e-12, "{r:?}");
+                    }
+                    if rate >= 1.0 && other < 1.0 {
+                        prop_assert!(s >= t, "{r:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -25,7 +25,9 @@ impl Sim<'_> {
         let rng = &mut self.invokers[inv].rng;
         let model = &self.sc.invoker;
         let mut t = now + model.payload.sample_ns(rng);
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound;
+        let action = self.bursts[msg.burst as usize].action;
+        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[action as usize];
+        let program = self.comm.is_some();
         let t_ready = secs(now);
         let mut last_end = t;
         let first = msg.first_fid as usize;
@@ -40,7 +42,9 @@ impl Sim<'_> {
             if self.exclusive_cpu {
                 rec.cpu = Some(c.core_of(k));
             }
-            if shared_cpu {
+            if program {
+                self.q.push(t, Event::StepStart((first + k) as u32));
+            } else if shared_cpu {
                 self.q.push(t, Event::WorkerStart(cid, k as u32));
             } else {
                 let end = t + self.work_ns[first + k];
@@ -48,7 +52,7 @@ impl Sim<'_> {
                 last_end = last_end.max(end);
             }
         }
-        if shared_cpu {
+        if shared_cpu || program {
             self.containers[cid as usize].remaining = msg.workers;
         } else {
             self.q.push(last_end, Event::ContainerDone(cid));
@@ -68,8 +72,12 @@ impl Sim<'_> {
         self.reschedule_cpu(inv);
     }
 
-    /// A CPU-bound worker finished under CPU shares.
+    /// A CPU-bound worker (or a compute step of a program) finished under CPU shares.
     pub(crate) fn worker_done(&mut self, fid: u64, slowed: bool) {
+        if self.comm.is_some() {
+            self.shared_compute_done(fid, slowed);
+            return;
+        }
         let t = self.secs(self.now);
         let rec = &mut self.records[fid as usize];
         rec.t_end = t;

@@ -12,8 +12,9 @@ pub enum Event {
     RequestArrive(u32),
     /// The controller finished processing a request and places it.
     Place(u32),
-    /// The controller finished publishing a plan's messages.
-    ControllerFree,
+    /// The controller publishes a plan's message: (message, messages of the plan left
+    /// including this one, whether the request frees its slot after the last).
+    Publish(u32, u32, bool),
     /// Invokers' heartbeats: freed CPUs become visible; queued bursts are retried.
     Heartbeat,
     /// The head message of an invoker's topic reaches the invoker: (invoker, message).
@@ -32,4 +33,14 @@ pub enum Event {
     ContainerDone(u32),
     /// Keep-alive check of an idle container.
     KeepAlive(u32),
+    /// A worker (function id) of a `steps` workload begins its next step.
+    StepStart(u32),
+    /// A worker's compute or sleep step ends (exclusive CPU, or no CPU).
+    StepDone(u32),
+    /// A chunk request's latency elapsed, or a local copy finished: (operation).
+    CommTimer(u32),
+    /// Flows started or ended at this instant: recompute the network's rates.
+    NetUpdate,
+    /// Next flow completion; stale unless the generation matches.
+    NetDone(u32),
 }

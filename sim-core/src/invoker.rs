@@ -6,14 +6,19 @@
 //!
 //! Resources depend on the CPU model: with exclusive CPUs a message needs one free core per
 //! worker (memory is not a constraint: the controller already admitted it by CPUs); with CPU
-//! shares it needs memory slots (user memory). Prewarmed stem cells do not count against user
-//! memory until taken; a function served by one pays `prewarm.init` and is not `cold` (it is
+//! shares it needs memory slots (user memory). Prewarmed stem cells, ready or being created,
+//! take user memory as in OpenWhisk's `ContainerPool` (a stem is created only if it fits, and
+//! never evicted); taking one needs no further memory, and its refill is created if it fits.
+//! Stem cells are runtimes of a managed kind: only managed actions use them (Docker images are
+//! never prewarmed). A function served by one pays `prewarm.init` and is not `cold` (it is
 //! counted in `SimStats::prewarm_starts`). A message that could never run on its invoker (more
 //! workers than CPUs, or more memory than the user memory) fails at once with a reason.
 //!
 //! A new container is created by the container engine (module `creation`).
 
 use std::collections::VecDeque;
+
+use policies::ActionKind;
 
 use crate::container::{CState, IdlePool, STEM};
 use crate::cpu::CpuSharer;
@@ -79,16 +84,26 @@ impl InvokerState {
 }
 
 impl Sim<'_> {
-    /// Stem cells that exist before the run starts.
+    /// Stem cells that exist before the run starts, as many as user memory holds.
     pub(crate) fn init_prewarm(&mut self) {
         let pw = &self.sc.invoker.prewarm;
         let (count, memory) = (pw.count, pw.memory_mb);
         for inv in 0..self.invokers.len() {
             for _ in 0..count {
+                if !self.stem_fits(inv) {
+                    break;
+                }
+                self.invokers[inv].used_mem += memory;
                 let cid = self.new_container(inv as u32, STEM, 1, memory, CState::Stem);
                 self.invokers[inv].stems.push(cid);
             }
         }
+    }
+
+    /// A new stem cell fits in the invoker's free user memory.
+    fn stem_fits(&self, inv: usize) -> bool {
+        let st = &self.invokers[inv];
+        st.used_mem + self.sc.invoker.prewarm.memory_mb <= st.user_mem
     }
 
     pub(crate) fn deliver(&mut self, m: u32) {
@@ -122,7 +137,7 @@ impl Sim<'_> {
 
     fn message_memory(&self, m: u32) -> u64 {
         let msg = &self.messages[m as usize];
-        let action = self.sc.bursts[msg.burst as usize].action;
+        let action = self.bursts[msg.burst as usize].action;
         self.sc.actions[action as usize].memory_mb * msg.workers as u64
     }
 
@@ -131,8 +146,7 @@ impl Sim<'_> {
         let msg = self.messages[m as usize];
         let first = msg.first_fid as usize;
         for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.status = policies::Status::Failed;
-            rec.reason = reason.to_string();
+            rec.outcome = policies::Outcome::failed(reason);
             rec.invoker = msg.invoker;
         }
         self.finished += msg.workers as u64;
@@ -154,7 +168,7 @@ impl Sim<'_> {
     fn try_admit(&mut self, m: u32) -> bool {
         let msg = self.messages[m as usize];
         let inv = msg.invoker as usize;
-        let action = self.sc.bursts[msg.burst as usize].action;
+        let action = self.bursts[msg.burst as usize].action;
         let memory = self.message_memory(m);
         if self.exclusive_cpu && self.invokers[inv].free_cores.len() < msg.workers as usize {
             return false;
@@ -164,10 +178,13 @@ impl Sim<'_> {
             return true;
         }
         let pw = &self.sc.invoker.prewarm;
-        if msg.workers == 1 && memory == pw.memory_mb && !self.invokers[inv].stems.is_empty() {
-            if !self.exclusive_cpu && !self.make_room(inv, memory) {
-                return false;
-            }
+        let managed = self.sc.actions[action as usize].kind == ActionKind::Managed;
+        if managed
+            && msg.workers == 1
+            && memory == pw.memory_mb
+            && !self.invokers[inv].stems.is_empty()
+        {
+            // The stem's memory is already taken: it becomes the function's.
             self.start_prewarmed(m, action, memory);
             return true;
         }
@@ -210,10 +227,11 @@ impl Sim<'_> {
         let st = &mut self.invokers[c.invoker as usize];
         c.msg = m;
         c.cold = cold;
-        if c.state == CState::Idle {
-            st.idle_mem -= c.memory_mb;
-        } else {
-            st.used_mem += c.memory_mb;
+        match c.state {
+            CState::Idle => st.idle_mem -= c.memory_mb,
+            // A stem cell's memory was taken when it was created.
+            CState::Stem => {}
+            _ => st.used_mem += c.memory_mb,
         }
         if c.state != CState::Creating {
             st.busy += 1;
@@ -263,10 +281,13 @@ impl Sim<'_> {
             .init
             .sample_ns(&mut self.invokers[inv as usize].rng);
         self.ready_after(cid, delay);
-        // Refill the pool through the same engine slots.
-        let memory = self.sc.invoker.prewarm.memory_mb;
-        let stem = self.new_container(inv, STEM, 1, memory, CState::Creating);
-        self.enqueue_creation(stem);
+        // Refill the pool through the same engine slots, if user memory allows.
+        if self.stem_fits(inv as usize) {
+            let memory = self.sc.invoker.prewarm.memory_mb;
+            self.invokers[inv as usize].used_mem += memory;
+            let stem = self.new_container(inv, STEM, 1, memory, CState::Creating);
+            self.enqueue_creation(stem);
+        }
     }
 
     fn ready_after(&mut self, cid: u32, delay: u64) {

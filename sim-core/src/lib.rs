@@ -4,7 +4,9 @@
 //! per worker), plus a serverful baseline (a cluster that boots, then runs the work). A run goes
 //! client -> controller (placement policy from `policies`) -> per-invoker queues -> invokers
 //! (container pool, engine slots, contention) -> dispatcher (worker spawning) -> CPU model, and
-//! yields one [`policies::FunctionRecord`] per function. Time is integer nanoseconds; every
+//! yields one [`policies::FunctionRecord`] per function; a `steps` workload also runs its
+//! compute steps and collectives over a flow-level network ([`comm`]) and yields one
+//! [`policies::comm::StepRecord`] per executed step. Time is integer nanoseconds; every
 //! component draws from its own seeded RNG stream, so the same scenario and seed give
 //! byte-identical records.
 //!
@@ -13,9 +15,12 @@
 //! its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
 //! --example simulate -- CONFIG` runs the engine alone.
 
+pub mod arrivals;
+pub mod comm;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod fuzzing;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;
@@ -39,7 +44,7 @@ pub use scenario::Scenario;
 /// `--seed` override). Same scenario and seed give identical output.
 pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutput {
     match scenario.mode {
-        config::Mode::Openwhisk => sim::Sim::new(scenario, seed).run(),
+        config::Mode::Openwhisk | config::Mode::Direct => sim::Sim::new(scenario, seed).run(),
         config::Mode::Serverful => serverful::simulate(scenario, seed),
     }
 }

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use policies::comm::StepRecord;
 use policies::{BurstInfo, FunctionRecord};
+
+use crate::comm::CommStats;
 use serde::Serialize;
 
 /// Records in function-id order, plus run counters.
@@ -10,6 +13,10 @@ use serde::Serialize;
 pub struct SimOutput {
     pub records: Vec<FunctionRecord>,
     pub stats: SimStats,
+    /// One row per executed step of a `steps` workload (empty otherwise), in completion order.
+    pub steps: Vec<StepRecord>,
+    /// Communication counters of a `steps` workload.
+    pub comm: Option<CommStats>,
 }
 
 impl SimOutput {
@@ -69,4 +76,8 @@ pub struct SimStats {
     pub heartbeats: u64,
     /// Time of the last event, s from the first submission.
     pub end_time_s: f64,
+    /// A trace that could not be replayed to its end (its file changed since the scenario was
+    /// loaded): the run holds the arrivals before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_error: Option<String>,
 }

@@ -10,23 +10,22 @@ use policies::FunctionRecord;
 
 use crate::metrics::{SimOutput, SimStats};
 use crate::rng;
-use crate::scenario::{secs_to_ns, Scenario};
+use crate::scenario::Scenario;
 
 pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
     let mut startup_rng = rng::stream(seed, "serverful", 0);
-    let t0 = sc.bursts.first().map(|b| b.at_ns).unwrap_or(0);
+    let run = sc.run_bursts(seed);
+    let t0 = run.bursts.first().map(|b| b.at_ns).unwrap_or(0);
     let boot_end = t0 + sc.serverful.startup.sample_ns(&mut startup_rng);
     let secs = |t: u64| (t - t0) as f64 / 1e9;
     let mut cores: BinaryHeap<Reverse<(u64, u32, u32)>> = (0..sc.serverful.nodes)
         .flat_map(|n| (0..sc.serverful.cpus_per_node).map(move |c| Reverse((boot_end, n, c))))
         .collect();
-    let mut records = Vec::with_capacity(sc.functions as usize);
+    let mut records = Vec::with_capacity(run.functions as usize);
     let mut last = boot_end;
-    for (b, burst) in sc.bursts.iter().enumerate() {
-        let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
-        for (k, input) in (0..burst.workers).zip(inputs) {
+    for (b, burst) in run.bursts.iter().enumerate() {
+        for (k, work) in (0..burst.workers).zip(sc.work_ns(seed, b as u64, burst)) {
             let fid = burst.first_function + k as u64;
-            let work = secs_to_ns(input.solo_seconds());
             let Reverse((free, node, core)) = cores.pop().expect("at least one core");
             let start = free.max(burst.at_ns);
             let end = start + work;
@@ -47,13 +46,19 @@ pub(crate) fn simulate(sc: &Scenario, seed: u64) -> SimOutput {
     }
     let stats = SimStats {
         // One boot, then a start and an end per function.
-        events: 1 + 2 * sc.functions,
+        events: 1 + 2 * run.functions,
         peak_event_queue: cores.len(),
         containers_created: sc.serverful.nodes as u64,
         cold_starts: sc.serverful.nodes as u64,
-        requests: sc.bursts.len() as u64,
+        requests: run.bursts.len() as u64,
         end_time_s: secs(last),
+        arrival_error: run.error.map(|e| e.to_string()),
         ..SimStats::default()
     };
-    SimOutput { records, stats }
+    SimOutput {
+        records,
+        stats,
+        steps: Vec::new(),
+        comm: None,
+    }
 }

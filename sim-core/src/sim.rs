@@ -2,9 +2,12 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
-use policies::{FunctionRecord, PlacementPolicy, Status};
+use std::borrow::Cow;
+
+use policies::{FunctionRecord, Outcome, PlacementPolicy, Status};
 
 use crate::client::ClientState;
+use crate::comm::run::CommRun;
 use crate::container::Container;
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
@@ -12,7 +15,7 @@ use crate::event::Event;
 use crate::invoker::InvokerState;
 use crate::metrics::{SimOutput, SimStats};
 use crate::queue::QueueState;
-use crate::scenario::{secs_to_ns, CpuModel, Scenario};
+use crate::scenario::{BurstSpec, CpuModel, Scenario};
 
 /// One request from the client: a whole burst, or one function (faas).
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +47,13 @@ pub(crate) struct Sim<'a> {
     /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
     pub exclusive_policy: bool,
     pub exclusive_cpu: bool,
-    pub cpu_bound: bool,
+    /// Per action: its functions need a CPU to progress (slow down under CPU shares).
+    pub cpu_bound: Vec<bool>,
+    /// This run's bursts by arrival (index = burst id): the config's, merged with what the
+    /// arrival sources drew for the seed.
+    pub bursts: Cow<'a, [BurstSpec]>,
+    /// Functions in the run.
+    pub functions: u64,
     pub q: EventQueue<Event>,
     pub now: u64,
     /// First submission; record times are relative to it.
@@ -66,30 +75,41 @@ pub(crate) struct Sim<'a> {
     pub finished: u64,
     /// Scratch for `cpu_done` (kept to avoid an allocation per event).
     pub cpu_done_buf: Vec<(u64, bool)>,
+    /// Step programs and the network (`steps` workloads only).
+    pub comm: Option<Box<CommRun>>,
 }
 
 impl<'a> Sim<'a> {
     pub fn new(sc: &'a Scenario, seed: u64) -> Self {
         let policy = sc.policy.build();
         let exclusive_policy = policy.exclusive_cpus();
-        let n = sc.functions as usize;
+        let run = sc.run_bursts(seed);
+        let n = run.functions as usize;
         let mut records = Vec::with_capacity(n);
         let mut work_ns = Vec::with_capacity(n);
-        for (b, burst) in sc.bursts.iter().enumerate() {
-            let inputs = sc.workload.burst_inputs(seed, b as u64, burst.workers);
-            for (k, input) in (0..burst.workers).zip(inputs) {
+        for (b, burst) in run.bursts.iter().enumerate() {
+            // A `steps` workload has no single input: its draws are in `comm`.
+            let mut work = sc.work_ns(seed, b as u64, burst);
+            for k in 0..burst.workers {
                 let fid = burst.first_function + k as u64;
                 records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
-                work_ns.push(secs_to_ns(input.solo_seconds()));
+                work_ns.push(work.next().unwrap_or(0));
             }
         }
+        let stats = SimStats {
+            arrival_error: run.error.map(|e| e.to_string()),
+            ..SimStats::default()
+        };
         let mut sim = Sim {
             sc,
             seed,
             policy,
             exclusive_policy,
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
-            cpu_bound: sc.workload.is_cpu_bound(),
+            cpu_bound: (0..sc.actions.len() as u32)
+                .map(|a| sc.action_is_cpu_bound(a))
+                .collect(),
+            functions: run.functions,
             q: EventQueue::new(),
             now: 0,
             t0: None,
@@ -113,21 +133,27 @@ impl<'a> Sim<'a> {
                 .collect(),
             containers: Vec::new(),
             // FaaS sends one request, and publishes one message, per function.
-            requests: Vec::with_capacity(if sc.is_burst() { sc.bursts.len() } else { n }),
+            requests: Vec::with_capacity(if sc.is_burst() { run.bursts.len() } else { n }),
             messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
-            stats: SimStats::default(),
+            bursts: run.bursts,
+            stats,
             finished: 0,
             cpu_done_buf: Vec::new(),
+            comm: CommRun::new(sc, seed).map(Box::new),
         };
         sim.init_prewarm();
         sim
     }
 
     pub fn run(mut self) -> SimOutput {
-        for (b, burst) in self.sc.bursts.iter().enumerate() {
-            self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
+        if self.sc.mode == crate::config::Mode::Direct {
+            self.start_direct();
+        } else {
+            for (b, burst) in self.bursts.iter().enumerate() {
+                self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
+            }
         }
-        while self.finished < self.sc.functions {
+        while self.finished < self.functions {
             let Some((t, event)) = self.q.pop() else {
                 break;
             };
@@ -137,7 +163,7 @@ impl<'a> Sim<'a> {
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
-                Event::ControllerFree => self.controller_free(),
+                Event::Publish(m, left, slot) => self.publish_event(m, left, slot),
                 Event::Heartbeat => self.heartbeat(),
                 Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),
@@ -147,6 +173,11 @@ impl<'a> Sim<'a> {
                 Event::CpuDone(inv, gen) => self.cpu_done(inv, gen),
                 Event::ContainerDone(c) => self.container_done(c),
                 Event::KeepAlive(c) => self.keep_alive(c),
+                Event::StepStart(f) => self.step_start(f),
+                Event::StepDone(f) => self.step_end(f),
+                Event::CommTimer(op) => self.comm_timer(op),
+                Event::NetUpdate => self.net_update(),
+                Event::NetDone(gen) => self.net_done(gen),
             }
         }
         self.stats.events = self.q.popped();
@@ -157,19 +188,27 @@ impl<'a> Sim<'a> {
         // One pass over the records (they are the largest table of a run).
         let mut rejected = 0;
         for rec in &mut self.records {
-            match rec.status {
+            match rec.status() {
                 Status::Ok if rec.t_end.is_nan() => {
-                    rec.status = Status::Failed;
-                    rec.reason = "never completed: its message could not be run".into();
+                    rec.outcome = Outcome::failed("never completed: its message could not be run");
                 }
                 Status::Rejected => rejected += 1,
                 _ => {}
             }
         }
         self.stats.rejected = rejected;
+        let (steps, comm) = match self.comm {
+            Some(c) => {
+                let (steps, stats) = c.into_output();
+                (steps, Some(stats))
+            }
+            None => (Vec::new(), None),
+        };
         SimOutput {
             records: self.records,
             stats: self.stats,
+            steps,
+            comm,
         }
     }
 

@@ -74,6 +74,52 @@ fn zero_cpus_and_zero_granularity_are_rejected() {
 }
 
 #[test]
+fn recovery_policy_must_suit_the_placement() {
+    use policies::RecoverySpec;
+    let sc = common::scenario(&format!("{BASE}[recovery]\nname = \"rerun-pack\"\n"));
+    assert_eq!(sc.recovery, RecoverySpec::RerunPack { retries: 2 });
+    // The default is `none`; `--set` names a policy like any key.
+    let dir = Dir::new();
+    let p = dir.write("base.toml", BASE);
+    assert_eq!(load(&p, &[]).unwrap().recovery, RecoverySpec::None);
+    let sc = load(&p, &["recovery.name=\"fail-burst\""]).unwrap();
+    assert_eq!(sc.recovery, RecoverySpec::FailBurst);
+    let msg = load_err(&format!("{BASE}[recovery]\nname = \"openwhisk\"\n"), &[]);
+    assert!(msg.contains("field `recovery.name`"), "{msg}");
+    assert!(msg.contains("burst recovery policy"), "{msg}");
+    let faas = BASE.replace("burst-heterogeneous", "faas");
+    let msg = load_err(&format!("{faas}[recovery]\nname = \"rerun-pack\"\n"), &[]);
+    assert!(
+        msg.contains("field `recovery.name`") && msg.contains("openwhisk"),
+        "{msg}"
+    );
+    let msg = load_err(
+        &format!("{BASE}[recovery]\nname = \"speculate-stragglers\"\nafter = 2.0\n"),
+        &[],
+    );
+    assert!(msg.contains("field `recovery.after`"), "{msg}");
+    let msg = load_err(
+        &format!("{BASE}[recovery]\nname = \"rerun-pack\"\nafter = 2.0\n"),
+        &[],
+    );
+    assert!(msg.contains("recovery") && msg.contains("`after`"), "{msg}");
+}
+
+#[test]
+fn too_many_functions_is_an_error_before_any_expansion() {
+    // 4e9 repetitions would be billions of bursts in memory if expanded before the check.
+    let msg = load_err(
+        &BASE.replace(
+            "workers = 4",
+            "workers = 4\ncount = 4000000000\nevery = 1.0",
+        ),
+        &[],
+    );
+    assert!(msg.contains("field `bursts`"), "{msg}");
+    assert!(msg.contains("functions in total, got 16000000000"), "{msg}");
+}
+
+#[test]
 fn never_fitting_burst_with_reject_is_an_error() {
     let text = format!(
         "{}[controller]\non_no_capacity = \"reject\"\n",

@@ -158,7 +158,7 @@ proptest! {
         for (i, r) in out.records.iter().enumerate() {
             prop_assert_eq!(r.function_id, i as u64);
             prop_assert!(r.t_submit.is_finite());
-            match r.status {
+            match r.status() {
                 Status::Ok => {
                     prop_assert!(r.t_submit <= r.t_dispatch + 1e-9, "{:?}\n{}", r, text);
                     prop_assert!(r.t_dispatch <= r.t_container_ready + 1e-9, "{:?}", r);
@@ -175,7 +175,7 @@ proptest! {
                     e.1 = e.1.max(r.t_end);
                 }
                 Status::Rejected | Status::Failed => {
-                    prop_assert!(!r.reason.is_empty());
+                    prop_assert!(!r.outcome.reason().is_empty());
                     prop_assert!(r.t_start.is_nan() && r.t_end.is_nan());
                 }
             }
@@ -209,7 +209,7 @@ proptest! {
             for r in &out.records {
                 let burst = &sc.bursts[r.burst_id as usize];
                 if exclusive && c.policy == "burst-heterogeneous" && burst.workers <= total {
-                    prop_assert_eq!(r.status, Status::Ok, "{:?}\n{}", r, text);
+                    prop_assert_eq!(r.status(), Status::Ok, "{:?}\n{}", r, text);
                 }
             }
         }

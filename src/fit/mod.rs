@@ -3,7 +3,10 @@
 //! A fit spec (TOML) names the profile to fit, the parameters (dotted config paths with bounds)
 //! and the experiments: each an experiment config that includes the profile, optional `--set`
 //! overrides, and either a measured CSV of per-worker start latencies (its quantiles are matched)
-//! or summary targets (e.g. makespan and max concurrency from a paper). Each experiment runs over
+//! or summary targets (e.g. makespan and max concurrency from a paper), or a communication
+//! benchmark ([`comm`]: pair throughput per chunk size, aggregate throughput per burst size).
+//! Experiments marked `holdout` are simulated and reported but not fitted: their rows are the
+//! out-of-sample errors. Each experiment runs over
 //! a fixed set of seeds (common random numbers: a parameter change does not redraw the noise),
 //! and its figures are scored by the spec's objective: the squared log-error of the mean over
 //! seeds, or the CRPS of the reference under the seeds' values, which also fits the spread.
@@ -11,6 +14,7 @@
 //! the fitted values and the error of every experiment is reported, so a fit is a claim with its
 //! error, not a copied number. `--cv` cross-validates instead (module `cv`).
 
+pub mod comm;
 pub mod cv;
 pub mod measured;
 pub mod minimize;
@@ -119,8 +123,10 @@ impl Figure {
 pub struct ExperimentFit {
     pub name: String,
     pub figures: Vec<Figure>,
-    /// The experiment's contribution to the objective.
+    /// The experiment's contribution to the objective (0 for a holdout).
     pub error: f64,
+    /// Not fitted: its figures are out-of-sample errors.
+    pub holdout: bool,
 }
 
 impl ExperimentFit {
@@ -146,27 +152,76 @@ impl FitOutcome {
     }
 
     /// A plain-text table: per experiment, reference vs simulated (median over the seeds, and
-    /// the 5-95% range over them) with the relative error of the median.
+    /// the 5-95% range over them) with the relative error of the median; when some experiments
+    /// are holdouts, the fitted ones first, then the out-of-sample ones, each part with its
+    /// mean absolute error.
     pub fn table(&self) -> String {
         let mut s = String::new();
+        // Columns as wide as the longest name (communication experiments have long ones).
+        let ew = self
+            .experiments
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(14);
+        let fw = self
+            .experiments
+            .iter()
+            .flat_map(|e| e.figures.iter().map(|f| f.name.len()))
+            .max()
+            .unwrap_or(0)
+            .max(20);
         let _ = writeln!(
             s,
-            "{:<14} {:<20} {:>9} {:>9} {:>8} {:>17}",
+            "{:<ew$} {:<fw$} {:>9} {:>9} {:>8} {:>17}",
             "experiment", "figure", "reference", "simulated", "rel.err", "5-95% over seeds"
         );
-        for e in &self.experiments {
-            for f in &e.figures {
-                let line = format!(
-                    "{:<14} {:<20} {:>9.3} {:>9.3} {:>7.1}% {:>8.3}-{:.3}",
-                    e.name,
-                    f.name,
-                    f.reference,
-                    f.simulated,
-                    100.0 * f.error(),
-                    f.low,
-                    f.high
+        let any_holdout = self.experiments.iter().any(|e| e.holdout);
+        for holdout in [false, true] {
+            let part: Vec<&ExperimentFit> = self
+                .experiments
+                .iter()
+                .filter(|e| e.holdout == holdout)
+                .collect();
+            if holdout && part.is_empty() {
+                continue;
+            }
+            if any_holdout {
+                let name = if holdout {
+                    "out of sample (not fitted)"
+                } else {
+                    "in sample (fitted)"
+                };
+                let _ = writeln!(s, "-- {name}");
+            }
+            let mut errors = Vec::new();
+            for e in &part {
+                for f in &e.figures {
+                    errors.push(f.error().abs());
+                    let line = format!(
+                        "{:<ew$} {:<fw$} {:>9.3} {:>9.3} {:>7.1}% {:>8.3}-{:.3}",
+                        e.name,
+                        f.name,
+                        f.reference,
+                        f.simulated,
+                        100.0 * f.error(),
+                        f.low,
+                        f.high
+                    );
+                    let _ = writeln!(s, "{line}");
+                }
+            }
+            if any_holdout && !errors.is_empty() {
+                let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+                let max = errors.iter().copied().fold(0.0, f64::max);
+                let _ = writeln!(
+                    s,
+                    "   mean |error| {:.1}%, max {:.1}% over {} figures",
+                    100.0 * mean,
+                    100.0 * max,
+                    errors.len()
                 );
-                let _ = writeln!(s, "{line}");
             }
         }
         let _ = writeln!(

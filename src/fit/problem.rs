@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sim_core::Scenario;
 
+use super::comm;
 use super::measured::{quantile, read_lithops_csv};
 use super::spec::{input, read_spec, Experiment, FitSpec, Objective};
 use super::{ExperimentFit, Figure, FIT_QUANTILES};
@@ -22,6 +23,8 @@ pub(crate) struct Problem {
     /// Per experiment: its merged config (includes, experiment sets and spec sets applied).
     configs: Vec<toml::Value>,
     measured: Vec<Option<Vec<f64>>>,
+    /// The measured figure of each communication experiment.
+    comm_reference: Vec<Option<f64>>,
 }
 
 impl Problem {
@@ -41,6 +44,21 @@ impl Problem {
                     .transpose()
             })
             .collect::<Result<_, _>>()?;
+        let comm_reference = spec
+            .experiments
+            .iter()
+            .map(|e| {
+                let Some(target) = &e.comm else {
+                    return Ok(None);
+                };
+                let path = base.join(&target.data);
+                let rows = comm::read_bench_csv(&path)?;
+                target
+                    .measured(&rows)
+                    .map(Some)
+                    .map_err(|msg| input(&path, format!("experiment `{}`: {msg}", e.name)))
+            })
+            .collect::<Result<_, Error>>()?;
         let configs = spec
             .experiments
             .iter()
@@ -56,6 +74,7 @@ impl Problem {
             base,
             configs,
             measured,
+            comm_reference,
         })
     }
 
@@ -74,6 +93,7 @@ impl Problem {
             seeds: self.seeds.clone(),
             configs: drop(&self.configs, i),
             measured: drop(&self.measured, i),
+            comm_reference: drop(&self.comm_reference, i),
         }
     }
 
@@ -123,15 +143,27 @@ impl Problem {
         let mut fits = Vec::new();
         for (i, exp) in self.spec.experiments.iter().enumerate() {
             let scenario = self.scenario(i, &param_sets)?;
-            let (error, figures) = match &self.measured[i] {
-                Some(reference) => self.quantile_fit(&scenario, reference, exp.container_workers),
-                None => self.target_fit(exp, &scenario)?,
+            let (error, figures) = match (&self.measured[i], &exp.comm, self.comm_reference[i]) {
+                (Some(reference), _, _) => {
+                    self.quantile_fit(&scenario, reference, exp.container_workers)
+                }
+                (None, Some(target), Some(reference)) => {
+                    // A communication benchmark has no randomness: one seed is enough.
+                    let out = sim_core::simulate(&scenario, self.seeds[0]);
+                    let sim = target.simulated(&out);
+                    let error = (sim.max(1e-9) / reference).ln().powi(2);
+                    let label = target.metric.label().to_string();
+                    (error, vec![Figure::new(label, reference, &[sim])])
+                }
+                _ => self.target_fit(exp, &scenario)?,
             };
-            total += exp.weight * error;
+            let error = if exp.holdout { 0.0 } else { exp.weight * error };
+            total += error;
             fits.push(ExperimentFit {
                 name: exp.name.clone(),
                 figures,
-                error: exp.weight * error,
+                error,
+                holdout: exp.holdout,
             });
         }
         Ok((total, fits))
@@ -169,16 +201,8 @@ impl Problem {
         reference: &[f64],
         container_workers: Option<u32>,
     ) -> (f64, Vec<Figure>) {
-        let runs: Vec<Vec<f64>> = self.runs(scenario, |out| {
-            let mut lat: Vec<f64> = out
-                .records
-                .iter()
-                .filter(|r| r.is_ok())
-                .map(|r| r.start_latency())
-                .collect();
-            lat.sort_by(f64::total_cmp);
-            lat
-        });
+        let runs: Vec<Vec<f64>> =
+            self.runs(scenario, |out| policies::start_latencies(&out.records));
         let per_seed = |q: f64| -> Vec<f64> { runs.iter().map(|l| quantile(l, q)).collect() };
         let mut error = 0.0;
         let mut figures = Vec::new();

@@ -144,8 +144,14 @@ pub struct Experiment {
     /// Summary figures to match, by summary.json key (e.g. makespan_s, max_concurrency).
     #[serde(default)]
     pub targets: BTreeMap<String, f64>,
+    /// A communication benchmark to match.
+    #[serde(default)]
+    pub comm: Option<super::comm::CommTarget>,
     #[serde(default = "default_weight")]
     pub weight: f64,
+    /// Simulated and reported, not fitted: an out-of-sample check.
+    #[serde(default)]
+    pub holdout: bool,
 }
 
 fn default_weight() -> f64 {
@@ -220,11 +226,13 @@ fn check(path: &Path, spec: &FitSpec) -> Result<(), Error> {
         }
     }
     for (i, e) in spec.experiments.iter().enumerate() {
-        if e.measured.is_none() == e.targets.is_empty() {
+        let kinds =
+            e.measured.is_some() as u8 + !e.targets.is_empty() as u8 + e.comm.is_some() as u8;
+        if kinds != 1 {
             return Err(input(
                 path,
                 format!(
-                    "field `experiments[{i}]`: expected exactly one of `measured` or `targets`"
+                    "field `experiments[{i}]`: expected exactly one of `measured`, `targets` or `comm`"
                 ),
             ));
         }

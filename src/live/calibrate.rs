@@ -12,7 +12,7 @@ use clap::Args;
 use executor::controller::{Controller, LiveBurst, LiveRun, OnNoCapacity, RunOutcome};
 use executor::ClusterFile;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, FunctionRecord, PolicySpec};
+use policies::{ActionKind, ActionRef, FunctionRecord, PolicySpec, RecoverySpec};
 
 use crate::report::percentile;
 use crate::Error;
@@ -50,6 +50,16 @@ fn action(name: &str) -> ActionRef {
         namespace: "calibrate".into(),
         name: name.into(),
         memory_mb: 128,
+        kind: ActionKind::Docker,
+    }
+}
+
+/// FaaS placement over every agent (no managed/blackbox split): calibration measures the
+/// nodes, not the balancer.
+fn faas_on_every_agent() -> PolicySpec {
+    PolicySpec::Faas {
+        managed_fraction: 1.0,
+        blackbox_fraction: 1.0,
     }
 }
 
@@ -60,6 +70,7 @@ fn run(
 ) -> Result<RunOutcome, Error> {
     let run = LiveRun {
         policy,
+        recovery: RecoverySpec::None,
         bursts,
         seed: 0,
         on_no_capacity: OnNoCapacity::Queue,
@@ -74,7 +85,7 @@ fn run(
             "calibration run failed: {} of {} functions did not complete (first: {})",
             failed.len(),
             out.records.len(),
-            r.reason
+            r.outcome.reason()
         )));
     }
     Ok(out)
@@ -148,14 +159,18 @@ pub fn measure(cluster: &ClusterFile, samples: u32) -> Result<Calibration, Error
     let solo: Vec<LiveBurst> = (0..samples)
         .map(|i| burst(i as u64, i as f64 * 0.3, 1, &format!("cold{i}")))
         .collect();
-    let out = run(&mut c, PolicySpec::Faas, solo)?;
+    let out = run(&mut c, faas_on_every_agent(), solo)?;
     let solo_faas = mean(
         &out.records
             .iter()
             .map(|r| (r.t_container_ready - r.t_dispatch).max(0.0))
             .collect::<Vec<_>>(),
     );
-    let out = run(&mut c, PolicySpec::Faas, vec![burst(0, 0.0, k, "together")])?;
+    let out = run(
+        &mut c,
+        faas_on_every_agent(),
+        vec![burst(0, 0.0, k, "together")],
+    )?;
     let together = mean(
         &out.records
             .iter()
@@ -196,7 +211,7 @@ pub fn measure(cluster: &ClusterFile, samples: u32) -> Result<Calibration, Error
     let bursts = (0..samples + 1)
         .map(|i| burst(i as u64, i as f64 * 0.3, 1, "warm"))
         .collect();
-    let out = run(&mut c, PolicySpec::Faas, bursts)?;
+    let out = run(&mut c, faas_on_every_agent(), bursts)?;
     cal.warm_start = out
         .records
         .iter()

@@ -21,7 +21,13 @@ pub type LiveArgs = ScenarioArgs;
 pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
     if sc.mode != Mode::Openwhisk {
         return Err(Error::input(
-            "field `mode`: only `openwhisk` configs run live (serverful is a model only)",
+            "field `mode`: only `openwhisk` configs run live (serverful and direct are models only)",
+        ));
+    }
+    if sc.workload.program().is_some() {
+        return Err(Error::input(
+            "field `workload.kind`: `steps` workloads (group communication) are simulated only: \
+             the live executor does not run them yet",
         ));
     }
     let bursts = sc
@@ -41,6 +47,7 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
         .collect();
     Ok(LiveRun {
         policy: sc.policy.clone(),
+        recovery: sc.recovery.clone(),
         bursts,
         seed,
         on_no_capacity: sc.controller.on_no_capacity,
@@ -78,6 +85,8 @@ pub fn live_report(
             "requests": out.submit_seconds.len(),
             "max_plan_submit_s": max_submit,
             "cancelled": out.cancelled,
+            "recovery": out.recovery.to_string(),
+            "attempts": out.records.len(),
         }
     });
     RunReport {

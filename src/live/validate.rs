@@ -97,9 +97,7 @@ pub fn table(rows: &[Row]) -> String {
 fn latencies(records: &[Vec<FunctionRecord>]) -> Vec<f64> {
     let mut v: Vec<f64> = records
         .iter()
-        .flatten()
-        .filter(|r| r.is_ok() && r.t_start.is_finite())
-        .map(|r| r.start_latency())
+        .flat_map(|run| policies::start_latencies(run))
         .collect();
     v.sort_by(f64::total_cmp);
     v

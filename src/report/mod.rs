@@ -4,6 +4,7 @@
 pub mod plots;
 pub mod render;
 pub mod spread;
+pub mod steps;
 mod summary;
 pub mod tables;
 
@@ -90,7 +91,7 @@ pub fn describe_outputs(dir: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use policies::Status;
+    use policies::Outcome;
 
     use super::*;
 
@@ -109,8 +110,8 @@ mod tests {
                     cpu: Some((i % 48) as u32),
                     cpu_shared: false,
                     cold: true,
-                    status: Status::Ok,
-                    reason: String::new(),
+                    attempt: 0,
+                    outcome: Outcome::Ok,
                     t_submit: i as f64 * 0.001,
                     t_dispatch: i as f64 * 0.001 + 0.01,
                     t_container_ready: start - 0.2,
@@ -118,8 +119,7 @@ mod tests {
                     t_end: start + 5.0,
                 };
                 if i == 3 {
-                    r.status = Status::Rejected;
-                    r.reason = "no capacity, \"reject\"".into();
+                    r.outcome = Outcome::rejected("no capacity, \"reject\"");
                     (r.invoker, r.container, r.cpu) = (u32::MAX, u64::MAX, None);
                     (r.t_dispatch, r.t_container_ready, r.t_start, r.t_end) =
                         (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
@@ -170,7 +170,7 @@ mod tests {
         let rejected = csv.lines().nth(4).unwrap();
         assert_eq!(
             rejected,
-            "3,0,0,3,,,,false,true,rejected,\"no capacity, \"\"reject\"\"\",0.003,,,,"
+            "3,0,0,3,0,,,,false,true,rejected,\"no capacity, \"\"reject\"\"\",0.003,,,,"
         );
     }
 

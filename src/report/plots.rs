@@ -12,7 +12,7 @@ use plotters::style::FontStyle;
 use policies::FunctionRecord;
 
 use super::render::{write_png_svg, DrawError, Plot};
-use super::summary::{first_submission, percentile, ConcurrencyCurve};
+use super::summary::{percentile, start_latencies, ConcurrencyCurve};
 use crate::Error;
 
 /// Above this many functions the timeline draws an evenly spaced subsample (every k-th function
@@ -187,16 +187,9 @@ pub struct LatencyBox {
 }
 
 impl LatencyBox {
-    /// The box of the start latencies (t_start since the first submission) of `ok` functions.
+    /// The box of the start latencies of `ok` functions ([`policies::start_latencies`]).
     pub fn from_records(label: &str, records: &[FunctionRecord]) -> LatencyBox {
-        let t0 = first_submission(records);
-        let mut values: Vec<f64> = records
-            .iter()
-            .filter(|r| r.is_ok() && r.t_start.is_finite())
-            .map(|r| r.t_start - t0)
-            .collect();
-        values.sort_by(f64::total_cmp);
-        LatencyBox::from_sorted(label, &values)
+        LatencyBox::from_sorted(label, &start_latencies(records))
     }
 
     pub fn from_sorted(label: &str, sorted: &[f64]) -> LatencyBox {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+pub use policies::{first_submission, start_latencies};
 use policies::{FunctionRecord, Status};
 use serde::{Deserialize, Serialize};
 
@@ -12,10 +13,14 @@ use serde::{Deserialize, Serialize};
 /// function) is NaN, which JSON shows as `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    /// All functions (records) of the run.
+    /// Functions of the run (distinct function ids; a re-run is another record of the same
+    /// function).
     pub functions: u64,
+    /// Functions with a completed attempt.
     pub ok: u64,
+    /// Functions without one whose last attempt was rejected.
     pub rejected: u64,
+    /// Functions without one whose last attempt failed.
     pub failed: u64,
     /// Distinct containers that ran at least one function.
     pub containers: u64,
@@ -45,24 +50,10 @@ pub struct Summary {
     pub cpu_seconds_used: f64,
 }
 
-/// Time zero of start latencies and makespan: the first submission (0 without any).
-pub fn first_submission(records: &[FunctionRecord]) -> f64 {
-    let t0 = records
-        .iter()
-        .map(|r| r.t_submit)
-        .filter(|t| t.is_finite())
-        .fold(f64::INFINITY, f64::min);
-    if t0.is_finite() {
-        t0
-    } else {
-        0.0
-    }
-}
-
 impl Summary {
     /// Summarise `records` (any order; the result does not depend on it).
     pub fn from_records(records: &[FunctionRecord]) -> Summary {
-        let count = |status: Status| records.iter().filter(|r| r.status == status).count() as u64;
+        let ends = FunctionEnds::of(records);
         let t0 = first_submission(records);
 
         let ran: Vec<&FunctionRecord> = records
@@ -71,8 +62,7 @@ impl Summary {
             .collect();
         let ok: Vec<&FunctionRecord> = ran.iter().copied().filter(|r| r.is_ok()).collect();
 
-        let mut latencies: Vec<f64> = ok.iter().map(|r| r.t_start - t0).collect();
-        latencies.sort_by(f64::total_cmp);
+        let latencies = start_latencies(records);
         let mean = if latencies.is_empty() {
             f64::NAN
         } else {
@@ -113,10 +103,10 @@ impl Summary {
             .sum();
 
         Summary {
-            functions: records.len() as u64,
-            ok: count(Status::Ok),
-            rejected: count(Status::Rejected),
-            failed: count(Status::Failed),
+            functions: ends.functions,
+            ok: ends.ok,
+            rejected: ends.rejected,
+            failed: ends.failed,
             containers: containers.len() as u64,
             cold_starts: containers.values().filter(|c| c.cold).count() as u64,
             cold_functions: records.iter().filter(|r| r.cold).count() as u64,
@@ -262,6 +252,50 @@ pub fn summary_table(runs: &[(&str, &Summary)]) -> String {
     out
 }
 
+/// How the functions of a run ended, each counted once: `ok` if one of its attempts completed,
+/// else the outcome of its last attempt.
+#[derive(Debug, Default, PartialEq)]
+struct FunctionEnds {
+    functions: u64,
+    ok: u64,
+    rejected: u64,
+    failed: u64,
+}
+
+impl FunctionEnds {
+    fn of(records: &[FunctionRecord]) -> Self {
+        let mut ends = FunctionEnds::default();
+        let mut count = |status: Status| {
+            ends.functions += 1;
+            match status {
+                Status::Ok => ends.ok += 1,
+                Status::Rejected => ends.rejected += 1,
+                Status::Failed => ends.failed += 1,
+            }
+        };
+        if records.iter().all(|r| r.attempt == 0) {
+            // One record per function (every run without re-runs): no map needed.
+            records.iter().for_each(|r| count(r.status()));
+            return ends;
+        }
+        // Per function: (any attempt ok, highest attempt, its status).
+        let mut by_function: BTreeMap<u64, (bool, u32, Status)> = BTreeMap::new();
+        for r in records {
+            let e = by_function
+                .entry(r.function_id)
+                .or_insert((false, r.attempt, r.status()));
+            e.0 |= r.is_ok();
+            if r.attempt >= e.1 {
+                (e.1, e.2) = (r.attempt, r.status());
+            }
+        }
+        for (ok, _, last) in by_function.into_values() {
+            count(if ok { Status::Ok } else { last });
+        }
+        ends
+    }
+}
+
 #[derive(Debug)]
 struct ContainerUse {
     cold: bool,
@@ -344,6 +378,8 @@ impl ConcurrencyCurve {
 mod tests {
     use std::collections::BTreeSet;
 
+    use policies::Outcome;
+
     use super::*;
 
     /// An ok function in container `container` (ready at `ready`), submitted at 0.
@@ -358,8 +394,8 @@ mod tests {
             cpu: Some(id as u32),
             cpu_shared: false,
             cold: true,
-            status: Status::Ok,
-            reason: String::new(),
+            attempt: 0,
+            outcome: Outcome::Ok,
             t_submit: 0.0,
             t_dispatch: 0.0,
             t_container_ready: ready,
@@ -403,7 +439,7 @@ mod tests {
         ];
         records[2].cold = false;
         let mut rejected = rec(3, u64::MAX, f64::NAN, f64::NAN, f64::NAN);
-        rejected.status = Status::Rejected;
+        rejected.outcome = Outcome::rejected("no capacity");
         rejected.cold = false;
         records.push(rejected);
         let s = Summary::from_records(&records);
@@ -420,6 +456,30 @@ mod tests {
         // Container 7: width 2 * (6.5 - 1); container 8: 1 * (4 - 2).
         assert_eq!(s.cpu_seconds_reserved, 2.0 * 5.5 + 2.0);
         assert_eq!(s.cpu_seconds_used, 5.0 + 5.0 + 1.0);
+    }
+
+    #[test]
+    fn one_start_latency_definition() {
+        // A live run's clock starts before its first submission (here 0.25 s): every reader of
+        // start latency (the record, the summary, the boxplot, validate's CDF) counts from the
+        // run's first submission, as the data does (worker start - job creation).
+        let mut records = vec![
+            rec(0, 7, 1.0, 1.25, 6.0),
+            rec(1, 7, 1.0, 1.75, 6.5),
+            rec(2, 8, 2.0, 3.25, 4.0),
+        ];
+        for (r, submit) in records.iter_mut().zip([0.25, 0.5, 0.75]) {
+            r.t_submit = submit;
+        }
+        let s = Summary::from_records(&records);
+        let t0 = first_submission(&records);
+        let by_record: Vec<f64> = records.iter().map(|r| r.start_latency(t0)).collect();
+        assert_eq!(start_latencies(&records), by_record);
+        assert_eq!(by_record, [1.0, 1.5, 3.0]);
+        assert_eq!(s.start_latency_min_s, 1.0);
+        assert_eq!(s.start_latency_max_s, 3.0);
+        let b = crate::report::LatencyBox::from_records("x", &records);
+        assert_eq!(b.median, 1.5);
     }
 
     #[test]
@@ -465,6 +525,41 @@ mod tests {
         assert!(table.contains("max concurrency") && table.contains("1 of 1"));
         let widths: BTreeSet<usize> = table.lines().map(|l| l.chars().count()).collect();
         assert_eq!(widths.len(), 1, "rows aligned:\n{table}");
+    }
+
+    #[test]
+    fn functions_are_counted_once_over_their_attempts() {
+        // Function 0: failed, then ok on a re-run. Function 1: failed twice. Function 2: ok
+        // with a backup copy that was superseded. Function 3: failed, then rejected on retry.
+        let mut records = vec![
+            rec(0, 1, 0.0, f64::NAN, f64::NAN),
+            rec(0, 2, 1.0, 1.0, 2.0),
+            rec(1, 1, 0.0, f64::NAN, f64::NAN),
+            rec(1, 3, 1.0, f64::NAN, f64::NAN),
+            rec(2, 1, 0.0, 0.5, 3.0),
+            rec(2, 4, 1.0, 1.0, f64::NAN),
+            rec(3, 1, 0.0, f64::NAN, f64::NAN),
+            rec(3, u64::MAX, f64::NAN, f64::NAN, f64::NAN),
+        ];
+        for (r, (attempt, outcome)) in records.iter_mut().zip([
+            (0, Outcome::failed("invoker 0 lost")),
+            (1, Outcome::Ok),
+            (0, Outcome::failed("worker exited with code 3")),
+            (1, Outcome::failed("worker exited with code 3")),
+            (0, Outcome::Ok),
+            (1, Outcome::failed("superseded by attempt 0")),
+            (0, Outcome::failed("invoker 0 lost")),
+            (1, Outcome::rejected("no capacity")),
+        ]) {
+            (r.attempt, r.outcome) = (attempt, outcome);
+        }
+        let s = Summary::from_records(&records);
+        assert_eq!((s.functions, s.ok, s.rejected, s.failed), (4, 2, 1, 1));
+        // Latencies over the completed attempts only: 1.0 (function 0) and 0.5 (function 2).
+        assert_eq!((s.start_latency_min_s, s.start_latency_max_s), (0.5, 1.0));
+        let mut shuffled = records.clone();
+        shuffled.reverse();
+        assert_eq!(Summary::from_records(&shuffled), s);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Per-function tables: one row per record, the same columns in CSV and Parquet.
+//! Per-function tables: one row per record (one attempt of a function), the same columns in CSV
+//! and Parquet. `outcome` is `ok`, `failed` or `rejected`; `reason` says why when not `ok`.
 //!
 //! A stage a function never reached (NaN time) and a placement it never got (`u32::MAX`
 //! invoker, `u64::MAX` container) are written as nulls: empty in CSV, null in Parquet.
@@ -11,17 +12,18 @@ use policies::FunctionRecord;
 use crate::{atomic, Error};
 
 /// Column names, in the order they are written.
-pub const RECORD_COLUMNS: [&str; 16] = [
+pub const RECORD_COLUMNS: [&str; 17] = [
     "function_id",
     "burst_id",
     "tenant",
     "worker_id",
+    "attempt",
     "invoker",
     "container",
     "cpu",
     "cpu_shared",
     "cold",
-    "status",
+    "outcome",
     "reason",
     "t_submit",
     "t_dispatch",
@@ -61,6 +63,7 @@ pub fn records_frame(records: &[FunctionRecord]) -> Result<DataFrame, Error> {
             "worker_id",
             r.iter().map(|r| r.worker_id).collect::<Vec<u32>>(),
         ),
+        col("attempt", r.iter().map(|r| r.attempt).collect::<Vec<u32>>()),
         col(
             "invoker",
             r.iter()
@@ -80,12 +83,12 @@ pub fn records_frame(records: &[FunctionRecord]) -> Result<DataFrame, Error> {
         ),
         col("cold", r.iter().map(|r| r.cold).collect::<Vec<bool>>()),
         col(
-            "status",
-            r.iter().map(|r| r.status.as_str()).collect::<Vec<&str>>(),
+            "outcome",
+            r.iter().map(|r| r.outcome.as_str()).collect::<Vec<&str>>(),
         ),
         col(
             "reason",
-            r.iter().map(|r| r.reason.as_str()).collect::<Vec<&str>>(),
+            r.iter().map(|r| r.outcome.reason()).collect::<Vec<&str>>(),
         ),
         time(r, "t_submit", |r| r.t_submit),
         time(r, "t_dispatch", |r| r.t_dispatch),

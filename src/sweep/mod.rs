@@ -167,7 +167,12 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
                 write_records(&dir, run, &output.records)?;
             }
             let summary = Summary::from_records(&output.records);
-            log.append(&row::to_line(&sweep.hash, &make_row(&sweep, run, &summary)))?;
+            let mut row = make_row(&sweep, run, &summary);
+            if !output.steps.is_empty() {
+                let comm = crate::report::steps::CommSummary::from_steps(&output.steps);
+                row.cells.extend(comm.cells());
+            }
+            log.append(&row::to_line(&sweep.hash, &row))?;
             bar.inc(1);
             Ok(())
         })

@@ -12,7 +12,7 @@ use executor::local;
 use executor::runtime::RuntimeKind;
 use executor::ClusterFile;
 use policies::workload::FunctionInput;
-use policies::{ActionRef, PolicySpec};
+use policies::{ActionKind, ActionRef, PolicySpec, RecoverySpec};
 
 pub struct Up {
     pub dir: tempfile::TempDir,
@@ -48,10 +48,10 @@ pub fn ensure_dockerd() {
 }
 
 /// A local cluster of `nodes` agents with `cpus` CPUs each, containers run by `runtime`; `None`
-/// (with a printed `SKIPPED` line) when this machine cannot run it.
+/// when this machine cannot run it (a skip, counted: see `executor::skip`).
 pub fn up(runtime: RuntimeKind, nodes: u32, cpus: u32) -> Option<Up> {
     if let Some(why) = local::missing_prerequisites_for(runtime) {
-        println!("SKIPPED {runtime:?} live executor test: {why}");
+        executor::skip::skip_live_test(&format!("{runtime:?}: {why}"));
         return None;
     }
     if runtime == RuntimeKind::Docker {
@@ -84,6 +84,7 @@ pub fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
             namespace: "test".into(),
             name: "fn".into(),
             memory_mb: 128,
+            kind: ActionKind::Docker,
         },
         inputs,
     }
@@ -96,6 +97,7 @@ pub fn homogeneous(inputs: Vec<FunctionInput>) -> LiveRun {
             granularity: 1,
             join: false,
         },
+        recovery: RecoverySpec::None,
         bursts: vec![burst(0, 0.0, inputs)],
         seed: 1,
         on_no_capacity: OnNoCapacity::Queue,
@@ -138,4 +140,40 @@ pub fn sigkill(pid: i32) {
 pub fn assert_clean(up: &Up, within: Duration) {
     let left = local::leftovers_within(&up.cluster, within).unwrap();
     assert!(left.is_empty(), "left behind: {left}");
+}
+
+/// The records of each function, by function id (attempts in order).
+pub fn by_function(
+    records: &[policies::FunctionRecord],
+) -> std::collections::BTreeMap<u64, Vec<&policies::FunctionRecord>> {
+    let mut map: std::collections::BTreeMap<u64, Vec<&policies::FunctionRecord>> =
+        Default::default();
+    for r in records {
+        map.entry(r.function_id).or_default().push(r);
+    }
+    map
+}
+
+/// Every function of `records` (ids `0..n`) has exactly one completed attempt, and every other
+/// attempt failed with a reason; attempts are numbered 0, 1, ... in order.
+pub fn assert_each_completed_once(records: &[policies::FunctionRecord], n: u64) {
+    let functions = by_function(records);
+    assert_eq!(functions.len() as u64, n, "{records:#?}");
+    for (f, attempts) in &functions {
+        let ok = attempts.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "function {f}: {attempts:#?}");
+        for (i, r) in attempts.iter().enumerate() {
+            assert_eq!(r.attempt, i as u32, "function {f}: {attempts:#?}");
+            if !r.is_ok() {
+                assert_eq!(r.status(), policies::Status::Failed, "{r:?}");
+                assert!(!r.outcome.reason().is_empty(), "{r:?}");
+            }
+        }
+    }
+}
+
+/// `run` with recovery policy `recovery`.
+pub fn with_recovery(mut run: LiveRun, recovery: RecoverySpec) -> LiveRun {
+    run.recovery = recovery;
+    run
 }

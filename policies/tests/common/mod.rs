@@ -35,6 +35,7 @@ pub fn request(request_id: u64, workers: u32) -> PlacementRequest {
             namespace: "guest".into(),
             name: "work".into(),
             memory_mb: 256,
+            kind: policies::ActionKind::Docker,
         },
         workers,
     }

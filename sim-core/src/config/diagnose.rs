@@ -34,7 +34,7 @@ fn culprit_key(root: &Value, field: &str) -> Option<String> {
     let original = error_of(root.clone())?;
     for key in table
         .keys()
-        .filter(|k| !["kind", "name", "dist"].contains(&k.as_str()))
+        .filter(|k| !["kind", "name", "dist", "format"].contains(&k.as_str()))
     {
         let mut without = table.clone();
         without.remove(key);

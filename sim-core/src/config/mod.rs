@@ -3,8 +3,10 @@
 //! overrides applied ([`apply_set`]), then deserialization with errors that name the file and
 //! the field path ([`parse_config_value`]). One dotted-path reader, [`path`], serves all three.
 
+mod arrivals;
 mod diagnose;
 mod include;
+mod network;
 pub mod path;
 mod schema;
 mod set;
@@ -15,7 +17,9 @@ use std::path::{Path, PathBuf};
 use policies::FieldError;
 use toml::Value;
 
+pub use arrivals::{ArrivalConfig, TraceConfig};
 pub use diagnose::parse_config_value;
+pub use network::{BackendConfig, DirectConfig, NetworkConfig};
 pub use path::value_at;
 pub use schema::*;
 pub use set::apply_set;
@@ -69,6 +73,26 @@ impl std::error::Error for ConfigError {}
 pub fn load_config(path: &Path, sets: &[String]) -> Result<Config, ConfigError> {
     let value = load_config_value(path, sets)?;
     parse_config_value(value, path)
+}
+
+/// As [`load_config`], from TOML `text` instead of a file (`origin` names it in errors). An
+/// `include` is refused: its paths are relative to a config file.
+pub fn config_from_text(text: &str, sets: &[String], origin: &Path) -> Result<Config, ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new(origin, "", format!("invalid TOML: {e}")))?;
+    if table.contains_key("include") {
+        return Err(ConfigError::new(
+            origin,
+            "include",
+            "expected no includes in a config that is not read from a file",
+        ));
+    }
+    let mut value = Value::Table(table);
+    for set in sets {
+        apply_set(&mut value, set, origin)?;
+    }
+    parse_config_value(value, origin)
 }
 
 /// The merged config of `path` (includes resolved) with `sets` applied, before deserializing.

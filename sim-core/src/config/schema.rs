@@ -6,8 +6,10 @@
 //! [`crate::scenario::Scenario::from_config`], not here.
 
 pub use policies::OnNoCapacity;
-use policies::{Distribution, PolicySpec, Workload};
+use policies::{ActionKind, Distribution, PolicySpec, RecoverySpec, Workload};
 use serde::{Deserialize, Deserializer, Serialize};
+
+use super::network::{DirectConfig, NetworkConfig};
 
 /// A time in seconds: a number or a [`Distribution`] table.
 /// A constant is written back as a bare number, like any [`Distribution`].
@@ -52,11 +54,21 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Placement policy (`[policy] name = "burst-heterogeneous"`); `faas` means vanilla OpenWhisk.
     pub policy: PolicySpec,
+    /// What happens when a function fails or straggles (`[recovery] name = "rerun-pack"`);
+    /// default `none`. See [`policies::recovery`].
+    #[serde(default, skip_serializing_if = "is_no_recovery")]
+    pub recovery: RecoverySpec,
     /// What each function does.
     pub workload: Workload,
     /// Group requests (bursts); in faas mode each stands for N single invocations.
     #[serde(default)]
     pub bursts: Vec<BurstConfig>,
+    /// Open-loop arrival processes, one action each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrivals: Vec<super::ArrivalConfig>,
+    /// Traces to replay (paths relative to the config file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<super::TraceConfig>,
     #[serde(default)]
     pub client: ClientConfig,
     #[serde(default)]
@@ -67,6 +79,12 @@ pub struct Config {
     pub invoker: InvokerConfig,
     #[serde(default)]
     pub serverful: ServerfulConfig,
+    /// How `steps` workloads' messages travel (chunking, host links, the backend server).
+    #[serde(default, skip_serializing_if = "NetworkConfig::is_default")]
+    pub network: NetworkConfig,
+    /// `mode = "direct"`: workers placed as given, started at once, no invocation.
+    #[serde(default, skip_serializing_if = "DirectConfig::is_default")]
+    pub direct: DirectConfig,
 }
 
 /// Which platform runs the functions.
@@ -78,6 +96,9 @@ pub enum Mode {
     Openwhisk,
     /// A VM cluster that boots first, then runs the functions on its cores.
     Serverful,
+    /// No platform: every burst's workers start at its `at` on hosts of their own, in packs of
+    /// `[direct] granularity` (how the communication benchmarks ran); `steps` workloads only.
+    Direct,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -117,6 +138,10 @@ pub struct BurstConfig {
     /// Memory of one function, MB.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// `docker` (a blackbox image, as Lithops deploys its runtime) or `managed` (an OpenWhisk
+    /// runtime kind): which invokers the faas balancer may use, whether prewarm can serve it.
+    #[serde(default)]
+    pub kind: ActionKind,
     /// Repeat this burst `count` times, `every` seconds apart.
     #[serde(default = "one")]
     pub count: u32,
@@ -151,10 +176,14 @@ impl Default for ClientConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// Processing time per request (the controller serves requests one at a time).
+    /// Processing time per request (authentication, action lookup, placement): a latency.
     #[serde(default)]
     pub processing: Dur,
-    /// Time to publish each container's message of a plan (sequential).
+    /// Requests handled at once, each from processing to its last published message; 0 =
+    /// unlimited (OpenWhisk's controller handles activations concurrently), 1 = one at a time.
+    #[serde(default)]
+    pub concurrency: u32,
+    /// Time to publish each container's message of a plan (sequential within one request).
     #[serde(default)]
     pub per_container: Dur,
     /// Invokers report freed CPUs every period, s; the controller's view lags by up to one period.
@@ -168,6 +197,7 @@ impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
             processing: Dur::default(),
+            concurrency: 0,
             per_container: Dur::default(),
             heartbeat_period: 1.0,
             on_no_capacity: OnNoCapacity::Queue,
@@ -270,10 +300,11 @@ fn in_flight() -> ContentionCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prewarm {
-    /// Stem-cell containers kept ready per invoker.
+    /// Stem-cell containers kept ready per invoker, as user memory allows (they take it).
     #[serde(default)]
     pub count: u32,
-    /// Memory of a stem cell; only single-worker containers of this memory can use one.
+    /// Memory of a stem cell; only single-worker containers of managed actions with this
+    /// memory can use one.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
     /// Time to specialise a stem cell for an action (instead of engine + cold start).
@@ -336,6 +367,7 @@ pub struct InvokerConfig {
     /// Extra when the warm container was paused (idle longer than `pause_grace`).
     #[serde(default)]
     pub unpause: Dur,
+    /// An idle container is paused after this, s (OpenWhisk: 50 ms).
     #[serde(default = "default_pause_grace")]
     pub pause_grace: f64,
     /// Idle containers are removed after this, s.
@@ -390,6 +422,9 @@ impl Default for ServerfulConfig {
     }
 }
 
+fn is_no_recovery(r: &RecoverySpec) -> bool {
+    *r == RecoverySpec::None
+}
 fn one() -> u32 {
     1
 }
@@ -402,8 +437,9 @@ fn default_memory() -> u64 {
 fn default_user_memory() -> u64 {
     2048
 }
+/// OpenWhisk's `container-proxy.timeouts.pause-grace` (invoker application.conf: 50 ms).
 fn default_pause_grace() -> f64 {
-    10.0
+    0.05
 }
 fn default_keep_alive() -> f64 {
     600.0

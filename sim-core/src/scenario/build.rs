@@ -4,21 +4,36 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use policies::{ActionRef, FieldError, PolicySpec};
+use policies::{ActionRef, FieldError, PolicySpec, RecoverySpec, Workload};
 
+use super::sources::{process_source, trace_source, InternAction, NewAction, TraceProblem};
 use super::{
     secs_to_ns, BurstSpec, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
     PrewarmSpec, Scenario, ServerfulSpec, StragglerSpec, TimeDist,
 };
+use crate::arrivals::TraceError;
 use crate::config::{
     BurstConfig, ClientConfig, ClusterConfig, Config, ControllerConfig, CpuModelSpec, Dur,
     InvokerConfig, Mode, OnNoCapacity, ServerfulConfig,
 };
 
+/// Why a config is not a scenario: a field, or a trace file of entry `traces[i]`.
+pub(super) enum BuildError {
+    Field(FieldError),
+    Trace(String, TraceError),
+}
+
+impl From<FieldError> for BuildError {
+    fn from(e: FieldError) -> Self {
+        BuildError::Field(e)
+    }
+}
+
 /// Validates every section of `config` (read from `origin`) into a scenario.
-pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, FieldError> {
+pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, BuildError> {
     let name = run_name(config.name.as_deref(), origin)?;
     config.policy.validate().map_err(|e| e.under("policy"))?;
+    recovery(&config.recovery, &config.policy)?;
     config
         .workload
         .validate()
@@ -26,28 +41,83 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Field
     let invokers = cluster(&config.cluster, config.invoker.user_memory_mb)?;
     let serverful = serverful(&config.serverful)?;
     check_platform(config.mode, &invokers, &serverful)?;
-    let invoker = invoker_model(&config.invoker, &config.policy)?;
+    let invoker = invoker_model(&config.invoker, &config.policy, config.mode)?;
     let client = client(&config.client)?;
     let controller = controller(&config.controller)?;
     let queue_latency = time_dist("queue.latency", &config.queue.latency)?;
     let limits = FitLimits::new(config, &invokers, invoker.cpu_model);
-    let expanded = bursts(&config.bursts, &limits)?;
+    let mut actions = Actions::default();
+    let expanded = bursts(&config.bursts, &limits, &mut actions, &config.workload)?;
+    let check_fit =
+        |at: &str, memory_mb: u64, workers: u32| limits.check_fit(at, memory_mb, workers);
+    let mut sources = Vec::new();
+    for (i, entry) in config.arrivals.iter().enumerate() {
+        let source = process_source(i, entry, &config.workload, &check_fit, &mut actions)?;
+        sources.push(source);
+    }
+    let base = origin.parent().unwrap_or(Path::new("."));
+    let mut trace_summaries = Vec::new();
+    for (i, entry) in config.traces.iter().enumerate() {
+        match trace_source(i, entry, base, &config.workload, &check_fit, &mut actions) {
+            Ok((source, summary)) => {
+                sources.push(source);
+                trace_summaries.push((format!("traces[{i}]"), summary));
+            }
+            Err(TraceProblem::Field(e)) => return Err(e.into()),
+            Err(TraceProblem::File(at, e)) => return Err(BuildError::Trace(at, e)),
+        }
+    }
+    if expanded.bursts.is_empty() && sources.is_empty() {
+        return Err(FieldError::new(
+            "bursts",
+            "at least one [[bursts]], [[arrivals]] or [[traces]] entry",
+            "none",
+        )
+        .into());
+    }
+    let comm = super::comm::comm(config)?;
     Ok(Scenario {
         name,
         seed: config.seed,
         mode: config.mode,
         policy: config.policy.clone(),
+        recovery: config.recovery.clone(),
         workload: config.workload.clone(),
         invokers,
         bursts: expanded.bursts,
-        actions: expanded.actions,
+        actions: actions.list,
+        action_workloads: actions.workloads,
+        sources,
+        trace_summaries,
         client,
         controller,
         queue_latency,
         invoker,
         serverful,
         functions: expanded.functions,
+        comm,
     })
+}
+
+/// `[recovery]`: valid parameters, and a policy for the kind of placement (`openwhisk` for
+/// FaaS only; `fail-burst`, the re-runs and speculation for bursts only).
+fn recovery(recovery: &RecoverySpec, policy: &PolicySpec) -> Result<(), FieldError> {
+    recovery.validate().map_err(|e| e.under("recovery"))?;
+    let fits = if policy.is_burst() {
+        recovery.for_bursts()
+    } else {
+        recovery.for_faas()
+    };
+    if !fits {
+        let expected = if policy.is_burst() {
+            "a burst recovery policy (none, fail-burst, rerun-failed-workers, rerun-pack, \
+             speculate-stragglers) for a burst placement policy"
+        } else {
+            "`none` or `openwhisk { client_retries = N }` for the faas placement policy"
+        };
+        return Err(FieldError::new("recovery.name", expected, recovery.name()));
+    }
+    Ok(())
 }
 
 /// The run name: `name`, or the config file's stem.
@@ -115,7 +185,7 @@ fn check_platform(
             "at least one invoker group ([[cluster.invokers]] with cpus)",
             "none",
         )),
-        Mode::Openwhisk => Ok(()),
+        Mode::Openwhisk | Mode::Direct => Ok(()),
         Mode::Serverful => {
             at_least_one("serverful.nodes", serverful.nodes as u64)?;
             at_least_one("serverful.cpus_per_node", serverful.cpus_per_node as u64)
@@ -124,8 +194,13 @@ fn check_platform(
 }
 
 /// `[invoker]` and its sub-tables; `auto` CPU model resolved for `policy`.
-fn invoker_model(section: &InvokerConfig, policy: &PolicySpec) -> Result<InvokerModel, FieldError> {
+fn invoker_model(
+    section: &InvokerConfig,
+    policy: &PolicySpec,
+    mode: Mode,
+) -> Result<InvokerModel, FieldError> {
     let cpu_model = match section.cpu_model {
+        _ if mode == Mode::Direct => CpuModel::Exclusive,
         CpuModelSpec::Exclusive => CpuModel::Exclusive,
         CpuModelSpec::Shares => CpuModel::Shares,
         CpuModelSpec::Auto if policy.is_burst() => CpuModel::Exclusive,
@@ -211,6 +286,7 @@ fn controller(section: &ControllerConfig) -> Result<ControllerSpec, FieldError> 
     }
     Ok(ControllerSpec {
         processing: time_dist("controller.processing", &section.processing)?,
+        concurrency: section.concurrency,
         per_container: time_dist("controller.per_container", &section.per_container)?,
         heartbeat_ns: secs_to_ns(heartbeat).max(1),
         on_no_capacity: section.on_no_capacity,
@@ -243,24 +319,30 @@ impl FitLimits {
 
     /// Burst entry `i` stays within the limits.
     fn check(&self, i: usize, burst: &BurstConfig) -> Result<(), FieldError> {
-        if let Some(max) = self.memory_mb.filter(|max| burst.memory_mb > *max) {
+        self.check_fit(&format!("bursts[{i}]"), burst.memory_mb, burst.workers)
+    }
+
+    /// Requests of `workers` functions of `memory_mb` each, declared at `at`, stay within the
+    /// limits (errors name `at.memory_mb` or `at.workers`).
+    fn check_fit(&self, at: &str, memory_mb: u64, workers: u32) -> Result<(), FieldError> {
+        if let Some(max) = self.memory_mb.filter(|max| memory_mb > *max) {
             return Err(FieldError::new(
-                format!("bursts[{i}].memory_mb"),
+                format!("{at}.memory_mb"),
                 format!(
                     "at most {max} MB, the largest invoker's user memory \
                      (a bigger function never fits)"
                 ),
-                burst.memory_mb,
+                memory_mb,
             ));
         }
-        if let Some(cpus) = self.workers.filter(|cpus| burst.workers as u64 > *cpus) {
+        if let Some(cpus) = self.workers.filter(|cpus| workers as u64 > *cpus) {
             return Err(FieldError::new(
-                format!("bursts[{i}].workers"),
+                format!("{at}.workers"),
                 format!(
                     "at most {cpus} workers, the cluster's CPUs (with \
                      on_no_capacity = \"reject\" a bigger burst never fits)"
                 ),
-                burst.workers,
+                workers,
             ));
         }
         Ok(())
@@ -270,23 +352,27 @@ impl FitLimits {
 /// `[[bursts]]` expanded: every repetition, by arrival, with function ids and interned actions.
 struct Bursts {
     bursts: Vec<BurstSpec>,
-    actions: Vec<ActionRef>,
     functions: u64,
 }
 
 /// `[[bursts]]`: each entry checked, its action interned, its `count` repetitions expanded;
 /// then all sorted by arrival (ties: config order, then repetition) and numbered.
-fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldError> {
-    if section.is_empty() {
-        return Err(FieldError::new(
-            "bursts",
-            "at least one [[bursts]] entry",
-            "none",
-        ));
+fn bursts(
+    section: &[BurstConfig],
+    limits: &FitLimits,
+    actions: &mut Actions,
+    workload: &Workload,
+) -> Result<Bursts, FieldError> {
+    // Checked before expanding `count`: a mistyped count must be an error, not an allocation
+    // of billions of bursts.
+    let functions = section.iter().fold(0u64, |n, b| {
+        n.saturating_add(b.workers as u64 * b.count as u64)
+    });
+    if functions > u32::MAX as u64 {
+        let expected = format!("at most {} functions in total", u32::MAX);
+        return Err(FieldError::new("bursts", expected, functions));
     }
-    let mut actions = Actions::default();
     let mut expanded = Vec::new();
-    let mut functions: u64 = 0;
     for (i, burst) in section.iter().enumerate() {
         let field = |f: &str| format!("bursts[{i}].{f}");
         let at_ns = seconds(&field("at"), burst.at)?;
@@ -295,23 +381,19 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
         at_least_one(&field("memory_mb"), burst.memory_mb)?;
         at_least_one(&field("count"), burst.count as u64)?;
         limits.check(i, burst)?;
-        let action = actions.intern(i, burst)?;
+        let action = actions.intern(i, burst, workload)?;
         for r in 0..burst.count {
             let at = at_ns.saturating_add(every_ns.saturating_mul(r as u64));
-            functions += burst.workers as u64;
             let spec = BurstSpec {
                 at_ns: at,
                 workers: burst.workers,
                 tenant: burst.tenant,
                 action,
                 first_function: 0,
+                work_s: None,
             };
             expanded.push(((at, i, r), spec));
         }
-    }
-    if functions > u32::MAX as u64 {
-        let expected = format!("at most {} functions in total", u32::MAX);
-        return Err(FieldError::new("bursts", expected, functions));
     }
     expanded.sort_by_key(|(order, _)| *order);
     let mut next = 0u64;
@@ -323,34 +405,57 @@ fn bursts(section: &[BurstConfig], limits: &FitLimits) -> Result<Bursts, FieldEr
             b
         })
         .collect();
-    Ok(Bursts {
-        bursts,
-        actions: actions.list,
-        functions,
-    })
+    Ok(Bursts { bursts, functions })
 }
 
-/// The distinct actions of the bursts, in order of first use.
+/// The distinct actions of the run, in order of first use, with their workloads.
 #[derive(Default)]
 struct Actions {
     list: Vec<ActionRef>,
+    workloads: Vec<Workload>,
     index: HashMap<ActionRef, u32>,
 }
 
 impl Actions {
     /// The index of the action of burst entry `i`, added if new.
-    fn intern(&mut self, i: usize, burst: &BurstConfig) -> Result<u32, FieldError> {
+    fn intern(
+        &mut self,
+        i: usize,
+        burst: &BurstConfig,
+        workload: &Workload,
+    ) -> Result<u32, FieldError> {
         let name = burst.action.clone().unwrap_or_else(|| format!("burst-{i}"));
         non_empty_name(&format!("bursts[{i}].action"), &name)?;
-        let action = ActionRef {
-            namespace: format!("tenant{}", burst.tenant),
-            name,
-            memory_mb: burst.memory_mb,
-        };
+        self.intern_action(NewAction {
+            field: format!("bursts[{i}].action"),
+            action: ActionRef {
+                namespace: format!("tenant{}", burst.tenant),
+                name,
+                memory_mb: burst.memory_mb,
+                kind: burst.kind,
+            },
+            workload: workload.clone(),
+        })
+    }
+}
+
+impl InternAction for Actions {
+    fn intern_action(&mut self, new: NewAction) -> Result<u32, FieldError> {
         let next = self.list.len() as u32;
-        let index = *self.index.entry(action.clone()).or_insert(next);
+        let index = *self.index.entry(new.action.clone()).or_insert(next);
         if index == next {
-            self.list.push(action);
+            self.list.push(new.action);
+            self.workloads.push(new.workload);
+        } else if self.workloads[index as usize] != new.workload {
+            return Err(FieldError::new(
+                new.field,
+                format!(
+                    "the workload of the earlier action `{}` of tenant `{}` with {} MB \
+                     (one action, one workload; rename one of them)",
+                    new.action.name, new.action.namespace, new.action.memory_mb
+                ),
+                "another workload",
+            ));
         }
         Ok(index)
     }

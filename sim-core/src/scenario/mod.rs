@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use policies::workload::FunctionInput;
-use policies::{ActionRef, Distribution, PolicySpec, Workload};
+use policies::{ActionRef, Distribution, PolicySpec, RecoverySpec, Workload};
+
+use crate::arrivals::TraceSummary;
 use rand::Rng;
 
 use crate::config::{
@@ -13,6 +15,11 @@ use crate::config::{
 };
 
 mod build;
+mod comm;
+mod sources;
+
+pub use comm::{BackendSpec, CommSpec};
+pub use sources::{RunBursts, Source};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -93,6 +100,9 @@ pub struct BurstSpec {
     pub action: u32,
     /// Function id of worker 0 (ids are assigned burst by burst, in arrival order).
     pub first_function: u64,
+    /// Seconds of work of each function when the arrival says (a per-invocation trace);
+    /// `None`: drawn from the action's workload.
+    pub work_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +116,8 @@ pub struct ClientSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControllerSpec {
     pub processing: TimeDist,
+    /// Requests handled at once; 0 = unlimited.
+    pub concurrency: u32,
     pub per_container: TimeDist,
     pub heartbeat_ns: u64,
     pub on_no_capacity: OnNoCapacity,
@@ -172,6 +184,9 @@ pub struct Scenario {
     pub mode: Mode,
     /// Placement policy.
     pub policy: PolicySpec,
+    /// What happens when a function fails or straggles (applied by live runs and by the
+    /// simulator's fault model).
+    pub recovery: RecoverySpec,
     /// What each function does.
     pub workload: Workload,
     /// One entry per invoker; index = invoker id.
@@ -180,6 +195,14 @@ pub struct Scenario {
     pub bursts: Vec<BurstSpec>,
     /// The distinct actions of the bursts; [`BurstSpec::action`] indexes it.
     pub actions: Vec<ActionRef>,
+    /// What each action's functions do (index = action): its `[[arrivals]]` entry's or trace
+    /// function's own workload, else `[workload]`.
+    pub action_workloads: Vec<Workload>,
+    /// `[[arrivals]]` and `[[traces]]`, drawn per run on top of `bursts`
+    /// ([`Scenario::arrivals`], [`Scenario::run_bursts`]).
+    pub sources: Vec<Source>,
+    /// What each trace reader found, by entry (`traces[i]`), for reports.
+    pub trace_summaries: Vec<(String, TraceSummary)>,
     /// `[client]`.
     pub client: ClientSpec,
     /// `[controller]`.
@@ -190,8 +213,11 @@ pub struct Scenario {
     pub invoker: InvokerModel,
     /// `[serverful]` (used with `mode = "serverful"`).
     pub serverful: ServerfulSpec,
-    /// Functions in the run: the sum of the bursts' workers.
+    /// Functions of `bursts` (the sum of their workers); a run with sources has more
+    /// ([`RunBursts::functions`]).
     pub functions: u64,
+    /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
+    pub comm: Option<CommSpec>,
 }
 
 impl Scenario {
@@ -227,7 +253,10 @@ impl Scenario {
 
     /// Validates `config` (read from `origin`); errors name `origin` and the field path.
     pub fn from_config(config: &Config, origin: &Path) -> Result<Scenario, ConfigError> {
-        build::scenario(config, origin).map_err(|e| ConfigError::invalid(origin, e))
+        build::scenario(config, origin).map_err(|e| match e {
+            build::BuildError::Field(e) => ConfigError::invalid(origin, e),
+            build::BuildError::Trace(field, e) => ConfigError::new(origin, field, e.to_string()),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -246,10 +275,14 @@ impl Scenario {
                 "serverful {{ nodes = {}, cpus_per_node = {} }}",
                 self.serverful.nodes, self.serverful.cpus_per_node
             ),
+            Mode::Direct => format!(
+                "direct {{ granularity = {} }}",
+                self.comm.as_ref().map_or(1, |c| c.direct_granularity)
+            ),
         }
     }
 
-    /// Number of functions the run will record.
+    /// Number of functions of `[[bursts]]` (all a run records unless there are sources).
     pub fn functions(&self) -> u64 {
         self.functions
     }
@@ -263,8 +296,9 @@ impl Scenario {
     /// them with `seed` (stream `workload`, index = burst id): a live run that calls this
     /// gives its functions exactly the simulated work.
     pub fn function_inputs(&self, seed: u64, burst: usize) -> Vec<FunctionInput> {
-        self.workload
-            .burst_inputs(seed, burst as u64, self.bursts[burst].workers)
+        let b = &self.bursts[burst];
+        self.action_workloads[b.action as usize]
+            .burst_inputs(seed, burst as u64, b.workers)
             .collect()
     }
 
