@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use sim_core::Scenario;
 
+use crate::report::RecordsMode;
 use crate::Error;
 
 /// `--config FILE` and the options of a run of it.
@@ -41,7 +42,7 @@ pub struct ConfigArgs {
     pub options: RunOptions,
 }
 
-/// `--out`, `--seed` and `--set`: how a config is run and where its files go.
+/// `--out`, `--seed`, `--set` and `--records`: how a config is run and where its files go.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunOptions {
     /// Output folder (default: a folder under results/ named after the config).
@@ -54,6 +55,10 @@ pub struct RunOptions {
     /// every config.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Per-function record files to write (streamed as the run goes): `none` keeps only the
+    /// summary and the plots.
+    #[arg(long, value_enum, value_name = "WHICH", default_value_t = RecordsMode::Both)]
+    pub records: RecordsMode,
 }
 
 impl ConfigArgs {

@@ -49,6 +49,50 @@ pub fn write_file(
     })
 }
 
+/// A file written over time (e.g. records streamed while a simulation runs) into its temporary
+/// sibling, renamed over `path` by [`PendingFile::commit`]. Dropped without a commit (an
+/// error, an interrupted run), it removes the temporary and leaves `path` as it was.
+#[derive(Debug)]
+pub struct PendingFile {
+    path: PathBuf,
+    temp: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    /// Creates the temporary file; returns it buffered, to be filled and flushed by the caller.
+    pub fn create(path: &Path) -> Result<(PendingFile, BufWriter<File>), Error> {
+        let temp = temp_path(path);
+        let file = File::create(&temp).map_err(|e| Error::io(path, e))?;
+        let pending = PendingFile {
+            path: path.to_path_buf(),
+            temp,
+            committed: false,
+        };
+        Ok((pending, BufWriter::with_capacity(1 << 20, file)))
+    }
+
+    /// The target path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the (flushed and closed) temporary file over the target.
+    pub fn commit(mut self) -> Result<(), Error> {
+        std::fs::rename(&self.temp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
 /// Writes `bytes` to `path`.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_file(path, |file| Ok(file.write_all(bytes)?))
@@ -83,6 +127,25 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"old\n");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_pending_file_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.csv");
+        write_bytes(&path, b"old\n").unwrap();
+        let (pending, mut file) = PendingFile::create(&path).unwrap();
+        file.write_all(b"new\n").unwrap();
+        drop(file);
+        drop(pending);
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let (pending, mut file) = PendingFile::create(&path).unwrap();
+        file.write_all(b"new\n").unwrap();
+        file.into_inner().unwrap();
+        pending.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

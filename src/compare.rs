@@ -3,7 +3,8 @@
 //! timelines stacked on one time axis, the start-latency boxes side by side). With `--seeds N`
 //! each config runs with N consecutive seeds: the table shows each figure's mean with its 95%
 //! confidence interval, `compare_seeds.csv` holds mean, interval and spread per run and figure,
-//! the boxes pool the N runs and `figures_over_seeds.{png,svg}` draws the intervals.
+//! the boxes pool the N runs and `figures_over_seeds.{png,svg}` draws the intervals. A run's
+//! folder holds its first seed, streamed as it runs; the further seeds are summarised in memory.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,8 @@ use clap::Args;
 use polars::prelude::*;
 
 use crate::args::RunOptions;
-use crate::report::{
-    self, plots, summary_table, LatencyBox, OverSeeds, RunReport, Summary, Timeline,
-};
-use crate::run::simulate;
+use crate::report::{self, plots, summary_table, LatencyBox, OverSeeds, Summary, Timeline};
+use crate::run::{simulate, simulate_streamed, Streamed};
 use crate::Error;
 
 /// Arguments of `burstsim compare --config A --config B ...`.
@@ -34,12 +33,16 @@ pub struct CompareArgs {
     pub options: RunOptions,
 }
 
-/// One config's runs, one per seed.
-struct Replicates {
-    name: String,
-    config: PathBuf,
-    runs: Vec<RunReport>,
-    seeds: Vec<u64>,
+/// One config's runs: the first seed streamed into its folder, and the summary of every seed.
+pub struct Replicates {
+    pub name: String,
+    pub config: PathBuf,
+    pub first: Streamed,
+    pub seeds: Vec<u64>,
+    /// One per seed, in seed order.
+    pub summaries: Vec<Summary>,
+    /// With several seeds: the start latencies of all of them, sorted (the pooled box).
+    pub pooled: Option<Vec<f64>>,
 }
 
 /// `burstsim compare`.
@@ -54,57 +57,67 @@ pub fn main(args: &CompareArgs) -> Result<(), Error> {
             "compare: `--seeds`: expected at least 1, got 0",
         ));
     }
-    // Simulate everything before writing anything: a bad config fails the whole command early.
-    let mut all = Vec::with_capacity(args.configs.len());
-    for path in &args.configs {
-        let scenario = args.options.load(path)?;
-        let first = args.options.seed_for(&scenario);
-        let seeds: Vec<u64> = (0..args.seeds).map(|k| first.wrapping_add(k)).collect();
-        let runs: Vec<_> = seeds
-            .iter()
-            .map(|&seed| simulate(scenario.clone(), Some(seed)))
-            .collect();
-        all.push((path.clone(), seeds, runs));
-    }
-    let names = unique_names(all.iter().map(|(_, _, runs)| runs[0].name.as_str()));
+    // Validate everything before simulating anything: a bad config fails the whole command
+    // early.
+    let scenarios = args
+        .configs
+        .iter()
+        .map(|path| args.options.load(path))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let names = unique_names(scenarios.iter().map(|s| s.name()));
     let dir = args
         .options
         .out_dir(&format!("compare-{}", names.join("-")));
-    let mut sets: Vec<Replicates> = Vec::new();
-    for ((config, seeds, runs), name) in all.into_iter().zip(&names) {
+    let mut sets: Vec<Replicates> = Vec::with_capacity(scenarios.len());
+    for ((scenario, name), config) in scenarios.iter().zip(&names).zip(&args.configs) {
+        let first_seed = args.options.seed_for(scenario);
+        let seeds: Vec<u64> = (0..args.seeds)
+            .map(|k| first_seed.wrapping_add(k))
+            .collect();
         let seed_text = match seeds.as_slice() {
             [one] => format!("seed {one}"),
             many => format!("seeds {}..{}", many[0], many[many.len() - 1]),
         };
-        println!("{name}: {} ({seed_text})", runs[0].label);
-        let runs = runs
-            .into_iter()
-            .map(|run| {
-                let mut report = run.into_report();
-                report.name = name.clone();
-                report
-            })
-            .collect();
+        println!("{name}: {} ({seed_text})", scenario.label());
+        // The first seed streams its records into its own folder as it goes.
+        let run_dir = dir.join(name);
+        let mut first =
+            simulate_streamed(scenario, Some(first_seed), &run_dir, args.options.records)?;
+        first.name = name.clone();
+        first.write_report(&run_dir, name)?;
+        let (summaries, pooled) = if seeds.len() == 1 {
+            (vec![first.figures.summary.clone()], None)
+        } else {
+            // Every seed again in memory, so all summaries are exact and alike.
+            let mut summaries = Vec::with_capacity(seeds.len());
+            let mut pooled = Vec::new();
+            for &seed in &seeds {
+                let run = simulate(scenario.clone(), Some(seed));
+                pooled.extend(policies::start_latencies(&run.output.records));
+                summaries.push(run.summary);
+            }
+            pooled.sort_by(f64::total_cmp);
+            (summaries, Some(pooled))
+        };
         sets.push(Replicates {
             name: name.clone(),
-            config,
-            runs,
+            config: config.clone(),
+            first,
             seeds,
+            summaries,
+            pooled,
         });
     }
     if args.seeds == 1 {
         let columns: Vec<(&str, &Summary)> = sets
             .iter()
-            .map(|r| (r.name.as_str(), &r.runs[0].summary))
+            .map(|r| (r.name.as_str(), &r.summaries[0]))
             .collect();
         print!("{}", summary_table(&columns));
     } else {
         print!("{}", seeds_table(&sets));
     }
 
-    for set in &sets {
-        report::write_run(&dir.join(&set.name), &set.runs[0])?;
-    }
     let path = dir.join("compare.csv");
     report::tables::write_frame_csv(&path, &mut compare_frame(&sets)?)?;
     report::tables::write_frame_csv(&dir.join("compare_seeds.csv"), &mut seeds_frame(&sets)?)?;
@@ -125,8 +138,7 @@ pub fn main(args: &CompareArgs) -> Result<(), Error> {
 
 /// Every summary figure of a run's replicates, by figure.
 fn figures_over_seeds(set: &Replicates) -> Vec<(&'static str, Option<OverSeeds>)> {
-    let fields: Vec<Vec<(&'static str, f64)>> =
-        set.runs.iter().map(|r| r.summary.fields()).collect();
+    let fields: Vec<Vec<(&'static str, f64)>> = set.summaries.iter().map(Summary::fields).collect();
     fields[0]
         .iter()
         .enumerate()
@@ -142,7 +154,7 @@ fn seeds_table(sets: &[Replicates]) -> String {
     let per_set: Vec<_> = sets.iter().map(figures_over_seeds).collect();
     let mut cells: Vec<Vec<String>> =
         vec![
-            std::iter::once(format!("mean ± 95% CI over {} seeds", sets[0].runs.len()))
+            std::iter::once(format!("mean ± 95% CI over {} seeds", sets[0].seeds.len()))
                 .chain(sets.iter().map(|s| s.name.clone()))
                 .collect(),
         ];
@@ -206,25 +218,26 @@ pub fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// One row per run and seed: run, label, seed, config, then every summary figure (integers
 /// stay integers; NaN figures are null).
-fn compare_frame(sets: &[Replicates]) -> Result<DataFrame, Error> {
-    let reports: Vec<&RunReport> = sets.iter().flat_map(|s| &s.runs).collect();
+pub fn compare_frame(sets: &[Replicates]) -> Result<DataFrame, Error> {
     let per_run = |f: &dyn Fn(&Replicates) -> String| -> Vec<String> {
         sets.iter()
-            .flat_map(|s| std::iter::repeat_n(f(s), s.runs.len()))
+            .flat_map(|s| std::iter::repeat_n(f(s), s.summaries.len()))
             .collect()
     };
     let text =
         |name: &str, values: Vec<String>| -> Column { Series::new(name.into(), values).into() };
     let seeds: Vec<u64> = sets.iter().flat_map(|s| s.seeds.iter().copied()).collect();
+    let rows = seeds.len();
     let mut columns: Vec<Column> = vec![
         text("run", per_run(&|s| s.name.clone())),
-        text("label", reports.iter().map(|r| r.label.clone()).collect()),
+        text("label", per_run(&|s| s.first.label.clone())),
         Series::new("seed".into(), seeds).into(),
         text("config", per_run(&|s| s.config.display().to_string())),
     ];
-    let json: Vec<serde_json::Value> = reports
+    let json: Vec<serde_json::Value> = sets
         .iter()
-        .map(|r| serde_json::to_value(&r.summary).map_err(anyhow::Error::from))
+        .flat_map(|s| &s.summaries)
+        .map(|summary| serde_json::to_value(summary).map_err(anyhow::Error::from))
         .collect::<Result<_, _>>()?;
     for (key, _) in Summary::from_records(&[]).fields() {
         let values: Vec<&serde_json::Value> = json.iter().map(|j| &j[key]).collect();
@@ -237,7 +250,7 @@ fn compare_frame(sets: &[Replicates]) -> Result<DataFrame, Error> {
         };
         columns.push(column);
     }
-    DataFrame::new(reports.len(), columns)
+    DataFrame::new(rows, columns)
         .map_err(|e| Error::Other(anyhow::Error::new(e).context("building compare.csv")))
 }
 
@@ -289,30 +302,33 @@ fn seeds_frame(sets: &[Replicates]) -> Result<DataFrame, Error> {
 /// timeline.{png,svg} (one panel per run, its first seed, shared time axis),
 /// start_latency.{png,svg} (one box per run, its seeds pooled) and, with several seeds,
 /// figures_over_seeds.{png,svg}.
-fn write_combined_plots(dir: &Path, sets: &[Replicates]) -> Result<(), Error> {
+pub fn write_combined_plots(dir: &Path, sets: &[Replicates]) -> Result<(), Error> {
     let panels: Vec<Timeline> = sets
         .iter()
         .map(|s| {
-            let r = &s.runs[0];
-            Timeline::new(&format!("{}: {}", r.name, r.label), &r.records)
+            let r = &s.first;
+            r.figures
+                .timeline
+                .titled(&format!("{}: {}", r.name, r.label))
         })
         .collect();
     plots::write_timelines(dir, "timeline", &panels)?;
-    let seeds = sets[0].runs.len();
+    let seeds = sets[0].seeds.len();
     let boxes: Vec<LatencyBox> = sets
         .iter()
-        .map(|s| {
-            let mut pooled: Vec<f64> = s
-                .runs
-                .iter()
-                .flat_map(|r| start_latencies(&r.records))
-                .collect();
-            pooled.sort_by(f64::total_cmp);
-            LatencyBox::from_sorted(&s.name, &pooled)
+        .map(|s| match &s.pooled {
+            Some(pooled) => LatencyBox::from_sorted(&s.name, pooled),
+            None => {
+                let mut b = s.first.figures.latency.clone();
+                b.label = s.name.clone();
+                b
+            }
         })
         .collect();
     let title = if seeds > 1 {
         format!("Start latency by run ({seeds} seeds pooled)")
+    } else if sets.iter().any(|s| s.first.figures.streamed) {
+        report::latency_title("by run", true)
     } else {
         "Start latency by run".to_string()
     };
@@ -341,14 +357,4 @@ fn write_combined_plots(dir: &Path, sets: &[Replicates]) -> Result<(), Error> {
         )?;
     }
     Ok(())
-}
-
-/// Start latencies (t_start since the first submission) of the ok functions of one run.
-fn start_latencies(records: &[policies::FunctionRecord]) -> Vec<f64> {
-    let t0 = report::first_submission(records);
-    records
-        .iter()
-        .filter(|r| r.is_ok() && r.t_start.is_finite())
-        .map(|r| r.t_start - t0)
-        .collect()
 }

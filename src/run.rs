@@ -1,12 +1,19 @@
 //! One simulation: load a config, build the scenario, simulate, summarise, write the report.
+//! `burstsim run` streams: records go to their files (per `--records`) and into the summary as
+//! the simulator finishes them, so a run's memory follows what is in flight, not its length.
 
 use std::path::{Path, PathBuf};
 
-use sim_core::{Scenario, SimOutput};
+use policies::comm::StepRecord;
+use sim_core::comm::CommStats;
+use sim_core::{Scenario, SimOutput, SimStats};
 
 use crate::args::ConfigArgs;
 use crate::report::steps::CommSummary;
-use crate::report::{self, summary_table, RunReport, Summary};
+use crate::report::{
+    self, sink_error, summary_table, RecordsMode, RunFigures, RunHead, RunReport, RunWriter,
+    Summary,
+};
 use crate::Error;
 
 /// A finished simulation.
@@ -66,35 +73,105 @@ pub fn default_out_dir(name: &str) -> PathBuf {
     Path::new("results").join(name)
 }
 
-/// `burstsim run`: simulate, print the summary, write the report.
-pub fn main(args: &ConfigArgs) -> Result<(), Error> {
-    let mut result = simulate(args.load()?, args.options.seed);
-    let dir = args.options.out_dir(&result.name);
-    println!("{}: {} (seed {})", result.name, result.label, result.seed);
-    for (entry, found) in &result.scenario.trace_summaries {
-        println!("{entry}: {found}");
+/// A finished streamed simulation: its figures (summary, plot material) and counters.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub name: String,
+    pub label: String,
+    pub seed: u64,
+    pub figures: RunFigures,
+    pub stats: SimStats,
+    /// The steps of a `steps` workload (empty otherwise), and their communication figures.
+    pub steps: Vec<StepRecord>,
+    pub comm: Option<CommSummary>,
+    /// Network counters of a `steps` workload.
+    pub net: Option<CommStats>,
+}
+
+impl Streamed {
+    /// What summary.json adds to the summary: the seed, the simulator's counters and, for a
+    /// `steps` workload, the communication figures.
+    pub fn extra(&self) -> serde_json::Value {
+        let mut extra = serde_json::json!({
+            "seed": self.seed,
+            "sim": serde_json::to_value(&self.stats).unwrap_or(serde_json::Value::Null),
+        });
+        if let (Some(comm), serde_json::Value::Object(map)) = (&self.comm, &mut extra) {
+            map.insert("communication".into(), comm.to_json());
+        }
+        extra
     }
-    if let Some(e) = &result.output.stats.arrival_error {
+
+    /// summary.json and the plots into `dir`, under `name`.
+    pub fn write_report(&self, dir: &Path, name: &str) -> Result<(), Error> {
+        let extra = self.extra();
+        let head = RunHead {
+            name,
+            label: &self.label,
+            extra: Some(&extra),
+        };
+        report::write_summary_and_plots(dir, &head, &self.figures.summary, &self.figures)
+    }
+}
+
+/// Simulates `scenario` with `seed` (default: the scenario's), streaming its records into
+/// `dir` (the files `records` asks for) and its summary; writes nothing else.
+pub fn simulate_streamed(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    dir: &Path,
+    records: RecordsMode,
+) -> Result<Streamed, Error> {
+    let seed = seed.unwrap_or(scenario.seed());
+    let mut writer = RunWriter::create(dir, records)?;
+    let end = sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+    if let Some(e) = &end.stats.arrival_error {
+        // Dropping the writer removes the partial record files.
         return Err(Error::input(format!(
             "a trace stopped replaying: {e} (it changed since it was read?)"
         )));
     }
-    // A `steps` workload also gets its step table, communication figures and step timeline.
-    let steps = std::mem::take(&mut result.output.steps);
-    let comm = (!steps.is_empty()).then(|| CommSummary::from_steps(&steps));
-    let mut run = result.into_report();
-    if let (Some(comm), Some(serde_json::Value::Object(extra))) = (&comm, run.extra.as_mut()) {
-        extra.insert("communication".into(), comm.to_json());
+    let out = writer.finish()?;
+    let comm = (!out.steps.is_empty()).then(|| CommSummary::from_steps(&out.steps));
+    Ok(Streamed {
+        name: scenario.name().to_string(),
+        label: scenario.label(),
+        seed,
+        figures: out.figures,
+        stats: end.stats,
+        steps: out.steps,
+        comm,
+        net: end.comm,
+    })
+}
+
+/// `burstsim run`: simulate (records streamed to their files), print the summary, write the
+/// summary and plots.
+pub fn main(args: &ConfigArgs) -> Result<(), Error> {
+    let scenario = args.load()?;
+    let dir = args.options.out_dir(scenario.name());
+    let seed = args.options.seed_for(&scenario);
+    println!("{}: {} (seed {seed})", scenario.name(), scenario.label());
+    for (entry, found) in &scenario.trace_summaries {
+        println!("{entry}: {found}");
     }
-    print!("{}", summary_table(&[(run.name.as_str(), &run.summary)]));
-    if let Some(comm) = &comm {
+    let run = simulate_streamed(&scenario, Some(seed), &dir, args.options.records)?;
+    print!(
+        "{}",
+        summary_table(&[(run.name.as_str(), &run.figures.summary)])
+    );
+    if let Some(comm) = &run.comm {
         print!("{}", comm.table());
     }
-    report::write_run(&dir, &run)?;
-    println!("wrote {}", report::describe_outputs(&dir));
-    if comm.is_some() {
+    run.write_report(&dir, &run.name)?;
+    println!(
+        "wrote {}",
+        report::describe_files(&dir, args.options.records)
+    );
+    // A `steps` workload also gets its step table and step timeline.
+    if run.comm.is_some() {
         let title = format!("{}: {} - steps", run.name, run.label);
-        report::steps::write_steps(&dir, &title, &steps)?;
+        report::steps::write_steps(&dir, &title, &run.steps)?;
         println!(
             "wrote {}/{{{}}}",
             dir.display(),

@@ -33,7 +33,9 @@ fn bench_reports_every_figure_for_each_config() {
         assert_eq!(row[1], "120", "functions");
         let events: u64 = row[2].parse().unwrap();
         assert!(events > 0);
-        let peak_mb: f64 = row[6].parse().unwrap();
+        let cpu_s: f64 = row[4].parse().unwrap();
+        assert!(cpu_s >= 0.0 && cpu_s.is_finite(), "CPU s {cpu_s}");
+        let peak_mb: f64 = row[7].parse().unwrap();
         assert!(peak_mb > 0.0 && peak_mb.is_finite());
     }
 }

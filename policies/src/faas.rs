@@ -71,12 +71,29 @@ impl InvokerSplit {
 }
 
 /// The balancer. It memoises the step sizes of the set sizes seen (a pure function of `n` that
-/// costs O(n) to compute), so that placing one activation costs O(probes), not O(n).
+/// costs O(n) to compute), so that placing one activation costs O(probes), not O(n), and the
+/// home and step of the last action placed (runs place one action many times in a row).
 #[derive(Debug)]
 pub struct ShardingBalancer {
     managed_fraction: f64,
     blackbox_fraction: f64,
-    steps: Mutex<HashMap<usize, Box<[usize]>>>,
+    memo: Mutex<Memo>,
+}
+
+/// What [`ShardingBalancer::home_and_step`] remembers: pure functions of their keys.
+#[derive(Debug, Default)]
+struct Memo {
+    steps: HashMap<usize, Box<[usize]>>,
+    last: Option<LastAction>,
+}
+
+/// The home and step of the last (namespace, action, set size) asked for.
+#[derive(Debug)]
+struct LastAction {
+    namespace: String,
+    action: String,
+    n: usize,
+    home_and_step: (usize, usize),
 }
 
 impl Default for ShardingBalancer {
@@ -96,7 +113,7 @@ impl ShardingBalancer {
         ShardingBalancer {
             managed_fraction,
             blackbox_fraction,
-            steps: Mutex::new(HashMap::new()),
+            memo: Mutex::new(Memo::default()),
         }
     }
 
@@ -107,13 +124,26 @@ impl ShardingBalancer {
 
     /// Home index and step size of an action within a set of `n >= 1` invokers.
     pub fn home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
-        let hash = generate_hash(namespace, action) as usize;
         // A poisoned lock only means another thread panicked mid-update of a pure cache.
-        let mut cache = self.steps.lock().unwrap_or_else(|e| e.into_inner());
-        let steps = cache
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(last) = &memo.last {
+            if last.n == n && last.action == action && last.namespace == namespace {
+                return last.home_and_step;
+            }
+        }
+        let hash = generate_hash(namespace, action) as usize;
+        let steps = memo
+            .steps
             .entry(n)
             .or_insert_with(|| pairwise_coprime_numbers_until(n).into());
-        (hash % n, steps[hash % steps.len()])
+        let home_and_step = (hash % n, steps[hash % steps.len()]);
+        memo.last = Some(LastAction {
+            namespace: namespace.to_string(),
+            action: action.to_string(),
+            n,
+            home_and_step,
+        });
+        home_and_step
     }
 }
 
@@ -155,7 +185,11 @@ impl PlacementPolicy for ShardingBalancer {
                 if invokers[index].healthy && free(&charged, index) >= need {
                     break;
                 }
-                index = (index + step) % n;
+                // `step < n` (1, or a prime that does not divide n): no division needed.
+                index += step;
+                if index >= n {
+                    index -= n;
+                }
                 probes += 1;
             }
             let chosen = if probes < n {

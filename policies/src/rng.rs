@@ -38,6 +38,49 @@ pub fn stream(seed: u64, name: &str, index: u64) -> Rng {
     Pcg64Mcg::from_seed(bytes)
 }
 
+/// The stream of component `name` number `index`, created on its first draw: a consumer that
+/// draws nothing (a constant distribution) pays nothing, and one that draws gets exactly the
+/// draws of [`stream`].
+#[derive(Debug, Clone)]
+pub struct LazyStream {
+    seed: u64,
+    name: &'static str,
+    index: u64,
+    rng: Option<Rng>,
+}
+
+impl LazyStream {
+    /// The stream [`stream`]`(seed, name, index)`, not created yet.
+    pub fn new(seed: u64, name: &'static str, index: u64) -> Self {
+        LazyStream {
+            seed,
+            name,
+            index,
+            rng: None,
+        }
+    }
+
+    #[inline]
+    fn get(&mut self) -> &mut Rng {
+        let (seed, name, index) = (self.seed, self.name, self.index);
+        self.rng.get_or_insert_with(|| stream(seed, name, index))
+    }
+}
+
+impl rand::RngCore for LazyStream {
+    fn next_u32(&mut self) -> u32 {
+        self.get().next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.get().next_u64()
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.get().fill_bytes(dst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +104,16 @@ mod tests {
         assert_ne!(base, draws(&mut stream(2, "queue", 3)));
         assert_ne!(base, draws(&mut stream(1, "invoker", 3)));
         assert_ne!(base, draws(&mut stream(1, "queue", 4)));
+    }
+
+    #[test]
+    fn a_lazy_stream_draws_what_the_stream_draws() {
+        let mut lazy = LazyStream::new(5, "workload", 9);
+        let mut eager = stream(5, "workload", 9);
+        assert_eq!(
+            draws(&mut eager),
+            (0..8).map(|_| lazy.random()).collect::<Vec<u64>>()
+        );
     }
 
     #[test]

@@ -113,6 +113,33 @@ fn same_action_same_home() {
 }
 
 #[test]
+fn one_balancer_remembers_no_stale_home() {
+    // A balancer that remembers its last action gives every (namespace, action, n) the home and
+    // step a fresh balancer computes, however the questions alternate.
+    let memo = unsplit();
+    for round in 0..3 {
+        for (ns, action, n) in [
+            ("guest", "a", 7),
+            ("guest", "b", 7),
+            ("other", "a", 7),
+            ("guest", "a", 11),
+        ] {
+            let fresh = unsplit().home_and_step(ns, action, n);
+            assert_eq!(
+                memo.home_and_step(ns, action, n),
+                fresh,
+                "{ns}/{action} n={n} round {round}"
+            );
+            assert_eq!(
+                memo.home_and_step(ns, action, n),
+                fresh,
+                "{ns}/{action} n={n} repeated"
+            );
+        }
+    }
+}
+
+#[test]
 fn full_home_probes_by_step() {
     let mut v = mem_view(11, 4);
     let (home, step) = unsplit().home_and_step("guest", "hello", 11);

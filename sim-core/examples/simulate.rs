@@ -1,11 +1,54 @@
-//! Quick runner for the engine alone (no reports, no polars build): loads a config, simulates,
-//! prints a one-line summary, the run counters and the wall time.
+//! Quick runner for the engine alone (no reports, no polars build): loads a config, simulates
+//! with a streaming sink that keeps nothing per function, prints a one-line summary, the run
+//! counters and the wall time.
 //!
 //! `cargo run --release -p sim-core --example simulate -- CONFIG [dotted.path=value ...]`
-//! (`DUMP=N` also prints the first N records).
+//! (`DUMP=N` also prints the first N records, and the steps of a `steps` workload).
 
 use std::path::Path;
 use std::process::ExitCode;
+
+use policies::FunctionRecord;
+use sim_core::{RecordSink, SinkError};
+
+/// Counts and extremes, computed as records stream by.
+#[derive(Default)]
+struct Tally {
+    functions: u64,
+    ok: u64,
+    makespan: f64,
+    latency_min: f64,
+    latency_max: f64,
+    latency_sum: f64,
+    dump: u64,
+}
+
+impl RecordSink for Tally {
+    fn step(&mut self, step: policies::comm::StepRecord) -> Result<(), SinkError> {
+        if self.dump > 0 {
+            println!("{step:?}");
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, r: FunctionRecord) -> Result<(), SinkError> {
+        if self.functions < self.dump {
+            println!("{r:?}");
+        }
+        self.functions += 1;
+        if r.is_ok() {
+            if self.ok == 0 {
+                self.latency_min = r.t_start;
+            }
+            self.ok += 1;
+            self.makespan = self.makespan.max(r.t_end);
+            self.latency_min = self.latency_min.min(r.t_start);
+            self.latency_max = self.latency_max.max(r.t_start);
+            self.latency_sum += r.t_start;
+        }
+        Ok(())
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,44 +64,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let t = std::time::Instant::now();
-    let out = sim_core::simulate(&scenario, scenario.seed());
-    let wall = t.elapsed().as_secs_f64();
-    let ok: Vec<_> = out.records.iter().filter(|r| r.is_ok()).collect();
-    let mut latency: Vec<f64> = ok.iter().map(|r| r.t_start).collect();
-    latency.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        latency
-            .get(((latency.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
+    let mut tally = Tally {
+        dump: std::env::var("DUMP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        ..Tally::default()
     };
-    let makespan = ok.iter().map(|r| r.t_end).fold(0.0, f64::max);
+    let t = std::time::Instant::now();
+    let stats = match sim_core::simulate_into(&scenario, scenario.seed(), &mut tally) {
+        Ok(end) => end.stats,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let wall = t.elapsed().as_secs_f64();
     println!(
-        "{} [{}]: {} functions, {} ok, makespan {:.3} s, start latency min {:.3} / p50 {:.3} / max {:.3} s",
+        "{} [{}]: {} functions, {} ok, makespan {:.3} s, start latency min {:.3} / mean {:.3} / max {:.3} s",
         scenario.name(),
         scenario.label(),
-        out.records.len(),
-        ok.len(),
-        makespan,
-        pick(0.0),
-        pick(0.5),
-        pick(1.0)
+        tally.functions,
+        tally.ok,
+        tally.makespan,
+        tally.latency_min,
+        tally.latency_sum / tally.ok.max(1) as f64,
+        tally.latency_max
     );
     println!(
         "simulated in {wall:.3} s wall: {} events ({:.2} M events/s, {:.2} M functions/s)",
-        out.stats.events,
-        out.stats.events as f64 / wall / 1e6,
-        out.records.len() as f64 / wall / 1e6
+        stats.events,
+        stats.events as f64 / wall / 1e6,
+        tally.functions as f64 / wall / 1e6
     );
-    println!("{:?}", out.stats);
-    if let Some(n) = std::env::var("DUMP")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        for r in out.records.iter().take(n) {
-            println!("{r:?}");
-        }
-    }
+    println!("{stats:?}");
     ExitCode::SUCCESS
 }

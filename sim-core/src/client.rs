@@ -5,20 +5,31 @@
 use std::collections::VecDeque;
 
 use crate::event::Event;
+use crate::records::Slot;
 use crate::rng::{self, Rng};
+use crate::scenario::BurstSpec;
 use crate::sim::{Request, Sim};
 
-pub(crate) struct ClientState {
+/// An arrived burst not fully sent.
+struct PendingBurst<'a> {
+    burst: BurstSpec,
+    /// Next worker to send.
+    next: u32,
+    /// The rest of its functions' work, drawn from its `workload` stream as they are sent.
+    work: Box<dyn Iterator<Item = u64> + 'a>,
+}
+
+pub(crate) struct ClientState<'a> {
     rng: Rng,
-    /// Arrived bursts not fully sent: (burst, next worker to send).
-    pending: VecDeque<(u32, u32)>,
+    /// Arrived bursts not fully sent, in arrival order.
+    pending: VecDeque<PendingBurst<'a>>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
     in_try: bool,
 }
 
-impl ClientState {
+impl ClientState<'_> {
     pub fn new(seed: u64) -> Self {
         ClientState {
             rng: rng::stream(seed, "client", 0),
@@ -32,9 +43,46 @@ impl ClientState {
 }
 
 impl Sim<'_> {
-    pub(crate) fn burst_arrive(&mut self, b: u32) {
-        self.client.pending.push_back((b, 0));
+    /// The pending burst arrives at the client, and the next one is pulled from the source.
+    /// Its functions get their records and their work (drawn from the burst's own `workload`
+    /// stream, in worker order) as they are sent, so functions waiting in the client cost
+    /// nothing per function.
+    pub(crate) fn burst_arrive(&mut self) {
+        let b = self
+            .next_arrival
+            .take()
+            .expect("a BurstArrive has its burst");
+        self.pull_arrival();
+        self.arrived += b.workers as u64;
+        let work = self.sc.work_ns(self.seed, b.id, &b);
+        self.client.pending.push_back(PendingBurst {
+            burst: b,
+            next: 0,
+            work,
+        });
         self.client_try();
+    }
+
+    /// Records of functions `next .. next + n` of the front burst, in id order.
+    fn take_functions(&mut self, n: u32) {
+        let p = self.client.pending.front_mut().expect("a pending burst");
+        for k in p.next..p.next + n {
+            // A `steps` workload has no single input: its draws are in `comm`.
+            let work = p.work.next().unwrap_or(0);
+            self.records
+                .push(Slot::new(p.burst.id, p.burst.tenant, k, work));
+        }
+        p.next += n;
+    }
+
+    /// At the end of a run, records for functions the client never sent (they will be
+    /// recorded as never completed).
+    pub(crate) fn unsent_functions(&mut self) {
+        while let Some(p) = self.client.pending.front() {
+            let n = p.burst.workers - p.next;
+            self.take_functions(n);
+            self.client.pending.pop_front();
+        }
     }
 
     pub(crate) fn client_try_event(&mut self) {
@@ -51,7 +99,10 @@ impl Sim<'_> {
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
         let burst_mode = self.sc.is_burst();
-        while let Some(&(b, next)) = self.client.pending.front() {
+        while let Some(p) = self.client.pending.front() {
+            let burst = &p.burst;
+            let (id, first_function, action) = (burst.id, burst.first_function, burst.action);
+            let (workers, next) = (burst.workers, p.next);
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -63,31 +114,27 @@ impl Sim<'_> {
                 }
                 break;
             }
-            let workers = self.bursts[b as usize].workers;
             let n = if burst_mode { workers - next } else { 1 };
+            self.take_functions(n);
             if next + n >= workers {
                 self.client.pending.pop_front();
-            } else if let Some(front) = self.client.pending.front_mut() {
-                front.1 = next + n;
             }
             self.send(Request {
-                burst: b,
-                first_worker: next,
+                burst: id,
+                first_fid: first_function + next as u64,
                 workers: n,
+                action,
             });
         }
         self.client.in_try = false;
     }
 
     fn send(&mut self, req: Request) {
-        let id = self.requests.len() as u32;
-        self.requests.push(req);
+        let id = self.requests.insert(req);
         let now = self.now;
         self.t0.get_or_insert(now);
-        let t = self.secs(now);
-        let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
-        for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.t_submit = t;
+        for slot in self.records.range_mut(req.first_fid, req.workers) {
+            slot.t_submit = now;
         }
         self.stats.requests += 1;
         self.client.in_flight += 1;

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::event::Event;
+use crate::records::NONE;
 use crate::sim::Sim;
 
 /// `action` of a prewarmed stem cell that no action has taken yet.
@@ -26,6 +27,11 @@ pub(crate) enum CState {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Container {
+    /// The id records name it by: creation order in the run (its slot is reused after it is
+    /// removed, its id never).
+    pub id: u64,
+    /// Highest function id it ran (`NONE`: none yet).
+    pub last_fid: u64,
     pub invoker: u32,
     pub action: u32,
     /// CPUs / worker slots.
@@ -78,12 +84,14 @@ pub(crate) struct IdlePool {
     top0: Option<PoolEntry>,
     below0: Vec<PoolEntry>,
     others: BTreeMap<PoolKey, Vec<PoolEntry>>,
+    /// Entries held, stale ones included.
+    len: usize,
 }
 
 impl IdlePool {
     /// Takes the top entry of `key`'s stack.
     fn pop(&mut self, key: PoolKey) -> Option<PoolEntry> {
-        if self.key0 == Some(key) {
+        let top = if self.key0 == Some(key) {
             let top = self.top0.take();
             if top.is_some() {
                 self.top0 = self.below0.pop();
@@ -91,10 +99,29 @@ impl IdlePool {
             top
         } else {
             self.others.get_mut(&key).and_then(|v| v.pop())
+        };
+        self.len -= usize::from(top.is_some());
+        top
+    }
+
+    /// Keeps only the entries `keep` accepts, each stack in its order.
+    fn retain(&mut self, keep: impl Fn(PoolEntry) -> bool) {
+        if let Some(top) = self.top0.take() {
+            self.below0.push(top);
         }
+        self.below0.retain(|&e| keep(e));
+        self.top0 = self.below0.pop();
+        for stack in self.others.values_mut() {
+            stack.retain(|&e| keep(e));
+        }
+        self.others.retain(|_, stack| !stack.is_empty());
+        self.len = usize::from(self.top0.is_some())
+            + self.below0.len()
+            + self.others.values().map(Vec::len).sum::<usize>();
     }
 
     fn push(&mut self, key: PoolKey, entry: PoolEntry) {
+        self.len += 1;
         match self.key0 {
             None => {
                 self.key0 = Some(key);
@@ -119,14 +146,18 @@ impl Sim<'_> {
         memory_mb: u64,
         state: CState,
     ) -> u32 {
-        let id = self.containers.len() as u32;
-        self.containers.push(Container {
+        let id = self.stats.containers_created;
+        self.stats.containers_created += 1;
+        self.containers.insert_with(|old| Container {
+            id,
+            last_fid: NONE,
             invoker,
             action,
             workers,
             memory_mb,
             state,
-            epoch: 0,
+            // A reused slot keeps counting epochs, so stale pool entries never match it.
+            epoch: old.map_or(0, |c| c.epoch),
             idle_since: 0,
             keepalive_pending: false,
             msg: u32::MAX,
@@ -135,9 +166,7 @@ impl Sim<'_> {
             stem: action == STEM,
             core: u32::MAX,
             cores: Vec::new(),
-        });
-        self.stats.containers_created += 1;
-        id
+        })
     }
 
     /// An idle container of `action` with `workers` CPUs on `inv`, taken out of the pool.
@@ -160,6 +189,7 @@ impl Sim<'_> {
         let c = &mut self.containers[cid as usize];
         let inv = c.invoker as usize;
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
+        self.messages.remove(c.msg);
         // Under CPU shares each CPU-bound worker was counted as it finished, and so was
         // every worker of a step program.
         if (self.exclusive_cpu || !self.cpu_bound[action as usize]) && self.comm.is_none() {
@@ -179,19 +209,32 @@ impl Sim<'_> {
         let entry = (cid, c.epoch);
         st.idle.push((action, workers), entry);
         st.idle_mem += memory;
+        st.idle_count += 1;
         let schedule_keep_alive = !c.keepalive_pending;
         c.keepalive_pending = true;
+        let containers = &self.containers;
+        let valid = |(id, e): PoolEntry| {
+            let f = &containers[id as usize];
+            f.state == CState::Idle && f.epoch == e
+        };
+        // Entries of containers reused or removed since are skipped lazily; once they
+        // outnumber the idle containers, drop them (the valid ones keep their order).
+        let bound = 2 * st.idle_count as usize + 32;
+        if st.idle.len > bound {
+            st.idle.retain(valid);
+        }
         // Only memory admission (CPU shares) evicts in LRU order; exclusive CPUs never read it.
         if !self.exclusive_cpu {
             st.lru.push_back(entry);
             // Drop stale entries at the LRU front so the deque stays short in steady state.
-            let containers = &self.containers;
-            while let Some(&(id, e)) = st.lru.front() {
-                let f = &containers[id as usize];
-                if f.state == CState::Idle && f.epoch == e {
+            while let Some(&front) = st.lru.front() {
+                if valid(front) {
                     break;
                 }
                 st.lru.pop_front();
+            }
+            if st.lru.len() > bound {
+                st.lru.retain(|&e| valid(e));
             }
         }
         if schedule_keep_alive {
@@ -205,8 +248,11 @@ impl Sim<'_> {
         let keep_alive = self.sc.invoker.keep_alive_ns;
         let c = &mut self.containers[cid as usize];
         c.keepalive_pending = false;
-        if c.state != CState::Idle {
-            return;
+        match c.state {
+            CState::Idle => {}
+            // Removed while this check was pending: its slot can go now.
+            CState::Dead => return self.containers.remove(cid),
+            _ => return,
         }
         let deadline = c.idle_since + keep_alive;
         if self.now >= deadline {
@@ -219,7 +265,8 @@ impl Sim<'_> {
         }
     }
 
-    /// Removes an idle container (its memory is freed; the caller drains the run buffer).
+    /// Removes an idle container (its memory is freed; the caller drains the run buffer). Its
+    /// slot is freed now, or by its pending keep-alive check; its id is announced closed.
     pub(crate) fn evict(&mut self, cid: u32) {
         let c = &mut self.containers[cid as usize];
         debug_assert_eq!(c.state, CState::Idle);
@@ -229,7 +276,14 @@ impl Sim<'_> {
         let st = &mut self.invokers[c.invoker as usize];
         st.used_mem -= c.memory_mb;
         st.idle_mem -= c.memory_mb;
+        st.idle_count -= 1;
         self.stats.evictions += 1;
+        if c.last_fid != NONE {
+            self.records.close_container(c.id, c.last_fid);
+        }
+        if !c.keepalive_pending {
+            self.containers.remove(cid);
+        }
     }
 }
 

@@ -16,15 +16,14 @@
 //! the heartbeat without taking a request slot.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
-use policies::{
-    ClusterView, InvokerView, Outcome, PlacementError, PlacementPlan, PlacementRequest,
-};
+use policies::{ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementRequest, Status};
 
 use crate::event::Event;
 use crate::rng::{self, Rng};
 use crate::scenario::Scenario;
-use crate::sim::{Message, Sim};
+use crate::sim::{Message, Sim, NO_MESSAGE};
 use policies::OnNoCapacity;
 
 pub(crate) struct ControllerState {
@@ -141,13 +140,12 @@ impl Sim<'_> {
 
     fn request_for(&mut self, r: u32) -> usize {
         let req = self.requests[r as usize];
-        let burst = &self.bursts[req.burst as usize];
-        let a = burst.action as usize;
+        let a = req.action as usize;
         let t = &mut self.ctl.templates[a];
         t.request_id = if self.sc.is_burst() {
-            PlacementRequest::burst_request_id(req.burst as u64)
+            PlacementRequest::burst_request_id(req.burst)
         } else {
-            PlacementRequest::invocation_request_id(burst.first_function + req.first_worker as u64)
+            PlacementRequest::invocation_request_id(req.first_fid)
         };
         t.workers = req.workers;
         a
@@ -197,10 +195,12 @@ impl Sim<'_> {
             self.stats.overloaded_plans += 1;
         }
         let req = self.requests[r as usize];
-        let burst = &self.bursts[req.burst as usize];
-        let base = burst.first_function + req.first_worker as u64;
-        let memory = self.sc.actions[burst.action as usize].memory_mb;
-        let first = self.messages.len() as u32;
+        self.requests.remove(r);
+        let base = req.first_fid;
+        let memory = self.sc.actions[req.action as usize].memory_mb;
+        // The plan's messages, linked in order (`plan_next`): slots are reused, so they need
+        // not be adjacent.
+        let (mut first, mut last, mut count) = (NO_MESSAGE, NO_MESSAGE, 0u32);
         for cp in &plan.containers {
             let inv = cp.invoker as usize;
             if self.exclusive_policy {
@@ -210,22 +210,32 @@ impl Sim<'_> {
                 self.ctl.reserved_mem[inv] += (memory * cp.workers as u64) as i64;
             }
             self.ctl.update_view(inv);
-            self.messages.push(Message {
+            let m = self.messages.insert(Message {
                 burst: req.burst,
+                action: req.action,
                 invoker: cp.invoker,
                 first_fid: base + cp.first_worker as u64,
                 workers: cp.workers,
-                next: u32::MAX,
+                next: NO_MESSAGE,
                 next_at: 0,
+                plan_next: NO_MESSAGE,
             });
+            if last == NO_MESSAGE {
+                first = m;
+            } else {
+                self.messages[last as usize].plan_next = m;
+            }
+            last = m;
+            count += 1;
         }
-        let count = self.messages.len() as u32 - first;
         if count == 0 {
             return false;
         }
         if self.sc.controller.per_container.is_zero() {
-            for m in first..first + count {
+            let mut m = first;
+            while m != NO_MESSAGE {
                 self.publish_message(m, self.now);
+                m = self.messages[m as usize].plan_next;
             }
             return false;
         }
@@ -248,7 +258,8 @@ impl Sim<'_> {
         self.publish_message(m, self.now);
         if left > 1 {
             let t = self.now + self.per_container_ns();
-            self.at(t, Event::Publish(m + 1, left - 1, holds_slot));
+            let next = self.messages[m as usize].plan_next;
+            self.at(t, Event::Publish(next, left - 1, holds_slot));
         } else if holds_slot {
             self.controller_free();
         }
@@ -256,11 +267,13 @@ impl Sim<'_> {
 
     fn reject(&mut self, r: u32, reason: &str) {
         let req = self.requests[r as usize];
-        let first = self.bursts[req.burst as usize].first_function + req.first_worker as u64;
-        for rec in &mut self.records[first as usize..(first + req.workers as u64) as usize] {
-            rec.outcome = Outcome::rejected(reason);
+        let reason: Rc<str> = reason.into();
+        for slot in self.records.range_mut(req.first_fid, req.workers) {
+            slot.settle(Status::Rejected, &reason);
         }
         self.finished += req.workers as u64;
+        self.stats.rejected += req.workers as u64;
+        self.requests.remove(r);
     }
 
     /// A container finished: give its CPUs or memory back to the controller's view.

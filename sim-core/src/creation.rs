@@ -16,7 +16,7 @@
 //!    here, so a straggler does not hold up the creations behind it.
 //!
 //! Random durations of a creation come from streams of its own (one for the engine phase, one
-//! for the init), so they do not shift when a parameter change reorders other events: a fit
+//! for the init, keyed by the container's id, not its reusable slot), so they do not shift when a parameter change reorders other events: a fit
 //! that compares parameter values over a fixed set of seeds sees common random numbers.
 
 use rand::Rng as _;
@@ -169,7 +169,11 @@ impl Sim<'_> {
             let wall = model.create.sample_ns(&mut self.invokers[inv].rng);
             return (wall, model.create_cpu.mean());
         }
-        let mut rng = rng::stream(self.seed, "creation-engine", cid as u64);
+        let mut rng = rng::stream(
+            self.seed,
+            "creation-engine",
+            self.containers[cid as usize].id,
+        );
         let wall = model.create.sample_ns(&mut rng);
         (wall, model.create_cpu.sample(0, &mut rng))
     }
@@ -184,7 +188,7 @@ impl Sim<'_> {
         if model.cold_start.distribution().is_constant() && !straggles {
             return model.cold_start.sample_ns(&mut self.invokers[inv].rng);
         }
-        let mut rng = rng::stream(self.seed, "creation-init", cid as u64);
+        let mut rng = rng::stream(self.seed, "creation-init", self.containers[cid as usize].id);
         let init = model.cold_start.sample_ns(&mut rng);
         if !straggles {
             return init;

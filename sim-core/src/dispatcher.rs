@@ -9,6 +9,7 @@
 //! workers enter the invoker's processor-sharing model at their start.
 
 use crate::event::Event;
+use crate::records::NONE;
 use crate::sim::Sim;
 
 impl Sim<'_> {
@@ -16,39 +17,46 @@ impl Sim<'_> {
     /// observes the instant a container becomes ready, so warm and prewarmed containers are
     /// dispatched here at admission, without an event of their own.
     pub(crate) fn container_ready(&mut self, cid: u32, ready: u64) {
-        let now = ready;
-        let t0 = self.t0.unwrap_or(0);
-        let secs = |t: u64| t.wrapping_sub(t0) as i64 as f64 / 1e9;
-        let c = &self.containers[cid as usize];
+        let c = &mut self.containers[cid as usize];
         let msg = self.messages[c.msg as usize];
+        let last_fid = msg.first_fid + msg.workers as u64 - 1;
+        c.last_fid = if c.last_fid == NONE {
+            last_fid
+        } else {
+            c.last_fid.max(last_fid)
+        };
+        let c = &self.containers[cid as usize];
         let inv = c.invoker as usize;
         let rng = &mut self.invokers[inv].rng;
         let model = &self.sc.invoker;
-        let mut t = now + model.payload.sample_ns(rng);
-        let action = self.bursts[msg.burst as usize].action;
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[action as usize];
+        let mut t = ready + model.payload.sample_ns(rng);
+        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[msg.action as usize];
         let program = self.comm.is_some();
-        let t_ready = secs(now);
         let mut last_end = t;
-        let first = msg.first_fid as usize;
-        for k in 0..msg.workers as usize {
+        for (k, slot) in self
+            .records
+            .range_mut(msg.first_fid, msg.workers)
+            .enumerate()
+        {
             t += model.worker_spawn.sample_ns(rng);
-            let rec = &mut self.records[first + k];
-            rec.invoker = msg.invoker;
-            rec.container = cid as u64;
-            rec.cold = c.cold;
-            rec.t_container_ready = t_ready;
-            rec.t_start = secs(t);
+            slot.invoker = msg.invoker;
+            slot.container = c.id;
+            slot.container_slot = cid;
+            slot.cold = c.cold;
+            slot.t_ready = ready;
+            slot.t_start = t;
             if self.exclusive_cpu {
-                rec.cpu = Some(c.core_of(k));
+                slot.cpu = c.core_of(k);
             }
             if program {
-                self.q.push(t, Event::StepStart((first + k) as u32));
+                let fid = msg.first_fid + k as u64;
+                self.q.push(t, Event::StepStart(fid as u32));
             } else if shared_cpu {
                 self.q.push(t, Event::WorkerStart(cid, k as u32));
             } else {
-                let end = t + self.work_ns[first + k];
-                rec.t_end = secs(end);
+                let end = t + slot.work_ns;
+                slot.t_end = end;
+                slot.done = true;
                 last_end = last_end.max(end);
             }
         }
@@ -67,7 +75,7 @@ impl Sim<'_> {
             c.memory_mb / c.workers.max(1) as u64,
             self.invokers[inv].user_mem,
         );
-        let work = self.work_ns[fid as usize];
+        let work = self.records.get_mut(fid).work_ns;
         self.invokers[inv].sharer.add(self.now, fid, work, share);
         self.reschedule_cpu(inv);
     }
@@ -78,12 +86,13 @@ impl Sim<'_> {
             self.shared_compute_done(fid, slowed);
             return;
         }
-        let t = self.secs(self.now);
-        let rec = &mut self.records[fid as usize];
-        rec.t_end = t;
-        rec.cpu_shared = slowed;
+        let now = self.now;
+        let slot = self.records.get_mut(fid);
+        slot.t_end = now;
+        slot.cpu_shared = slowed;
+        slot.done = true;
         self.finished += 1;
-        let cid = rec.container as u32;
+        let cid = slot.container_slot;
         let c = &mut self.containers[cid as usize];
         c.remaining -= 1;
         if c.remaining == 0 {

@@ -4,8 +4,8 @@
 /// One thing that happens at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// A burst reaches the client (its `at`).
-    BurstArrive(u32),
+    /// The next burst of the arrival source reaches the client (`Sim::next_arrival`).
+    BurstArrive,
     /// The client may send again (rate limit elapsed).
     ClientTry,
     /// A request reaches the controller.

@@ -17,6 +17,7 @@
 //! A new container is created by the container engine (module `creation`).
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use policies::ActionKind;
 
@@ -34,6 +35,8 @@ pub(crate) struct InvokerState {
     pub free_cores: Vec<u32>,
     pub used_mem: u64,
     pub idle_mem: u64,
+    /// Idle containers (what the idle pool and LRU hold valid entries for).
+    pub idle_count: u32,
     /// (action, workers) -> idle containers, most recently idled last.
     pub idle: IdlePool,
     /// Idle containers in the order they became idle (may hold stale entries).
@@ -67,6 +70,7 @@ impl InvokerState {
             },
             used_mem: 0,
             idle_mem: 0,
+            idle_count: 0,
             idle: IdlePool::default(),
             lru: VecDeque::new(),
             stems: Vec::new(),
@@ -108,10 +112,9 @@ impl Sim<'_> {
 
     pub(crate) fn deliver(&mut self, m: u32) {
         let msg = self.messages[m as usize];
-        let t = self.secs(self.now);
-        let first = msg.first_fid as usize;
-        for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.t_dispatch = t;
+        let now = self.now;
+        for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+            slot.t_dispatch = now;
         }
         let inv = msg.invoker as usize;
         let memory = self.message_memory(m);
@@ -137,20 +140,20 @@ impl Sim<'_> {
 
     fn message_memory(&self, m: u32) -> u64 {
         let msg = &self.messages[m as usize];
-        let action = self.bursts[msg.burst as usize].action;
-        self.sc.actions[action as usize].memory_mb * msg.workers as u64
+        self.sc.actions[msg.action as usize].memory_mb * msg.workers as u64
     }
 
     /// Records the message's functions as failed and returns its reservation to the controller.
     fn fail_message(&mut self, m: u32, reason: &str) {
         let msg = self.messages[m as usize];
-        let first = msg.first_fid as usize;
-        for rec in &mut self.records[first..first + msg.workers as usize] {
-            rec.outcome = policies::Outcome::failed(reason);
-            rec.invoker = msg.invoker;
+        let reason: Rc<str> = reason.into();
+        for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+            slot.settle(policies::Status::Failed, &reason);
+            slot.invoker = msg.invoker;
         }
         self.finished += msg.workers as u64;
         let memory = self.message_memory(m);
+        self.messages.remove(m);
         self.release(msg.invoker, msg.workers, memory);
     }
 
@@ -168,7 +171,7 @@ impl Sim<'_> {
     fn try_admit(&mut self, m: u32) -> bool {
         let msg = self.messages[m as usize];
         let inv = msg.invoker as usize;
-        let action = self.bursts[msg.burst as usize].action;
+        let action = msg.action;
         let memory = self.message_memory(m);
         if self.exclusive_cpu && self.invokers[inv].free_cores.len() < msg.workers as usize {
             return false;
@@ -228,7 +231,10 @@ impl Sim<'_> {
         c.msg = m;
         c.cold = cold;
         match c.state {
-            CState::Idle => st.idle_mem -= c.memory_mb,
+            CState::Idle => {
+                st.idle_mem -= c.memory_mb;
+                st.idle_count -= 1;
+            }
             // A stem cell's memory was taken when it was created.
             CState::Stem => {}
             _ => st.used_mem += c.memory_mb,

@@ -11,8 +11,11 @@
 //! byte-identical records.
 //!
 //! Entry points: [`Scenario::load`] (TOML with includes and `--set` overrides, validated; or its
-//! two halves [`config::load_config`] and [`Scenario::from_config`]), and [`simulate`]. Every config key, with
-//! its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
+//! two halves [`config::load_config`] and [`Scenario::from_config`]), [`simulate`] (records in a
+//! `Vec`) and [`simulate_into`] (records streamed to a [`RecordSink`] as they become final, in
+//! function-id order, while the engine's own tables stay at the size of what is in flight).
+//! Bursts come lazily from the scenario's arrival processes ([`arrivals`]). Every config key,
+//! with its default, is listed in `examples/reference.toml`; `cargo run --release -p sim-core
 //! --example simulate -- CONFIG` runs the engine alone.
 
 pub mod arrivals;
@@ -24,6 +27,7 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;
+pub mod sink;
 
 mod client;
 mod container;
@@ -33,18 +37,45 @@ mod creation;
 mod dispatcher;
 mod invoker;
 mod queue;
+mod records;
 mod serverful;
 mod sim;
+mod slab;
 
 pub use config::{load_config, Config, ConfigError};
-pub use metrics::{SimOutput, SimStats};
+pub use metrics::{Footprint, SimOutput, SimStats};
 pub use scenario::Scenario;
+pub use sim::RunEnd;
+pub use sink::{Collect, RecordSink, SinkError};
 
 /// Runs `scenario` with `seed` (the config's seed is `scenario.seed()`; callers pass it or a
-/// `--seed` override). Same scenario and seed give identical output.
+/// `--seed` override) and returns every record in function-id order. Same scenario and seed
+/// give identical output.
 pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutput {
+    let mut all = Collect {
+        records: Vec::with_capacity(scenario.functions() as usize),
+        steps: Vec::new(),
+    };
+    let end = simulate_into(scenario, seed, &mut all)
+        .unwrap_or_else(|_| unreachable!("memory takes every record"));
+    SimOutput {
+        records: all.records,
+        stats: end.stats,
+        steps: all.steps,
+        comm: end.comm,
+    }
+}
+
+/// Runs `scenario` with `seed`, handing each record to `sink` as soon as it is final, in
+/// function-id order (the same records [`simulate`] returns), and each step of a `steps`
+/// workload as it ends. Stops at the sink's first error.
+pub fn simulate_into(
+    scenario: &Scenario,
+    seed: u64,
+    sink: &mut dyn RecordSink,
+) -> Result<RunEnd, SinkError> {
     match scenario.mode {
-        config::Mode::Openwhisk | config::Mode::Direct => sim::Sim::new(scenario, seed).run(),
-        config::Mode::Serverful => serverful::simulate(scenario, seed),
+        config::Mode::Openwhisk | config::Mode::Direct => sim::Sim::new(scenario, seed).run(sink),
+        config::Mode::Serverful => serverful::simulate(scenario, seed, sink),
     }
 }

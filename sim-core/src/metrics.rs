@@ -50,7 +50,8 @@ impl SimOutput {
 pub struct SimStats {
     /// Events processed (popped from the event queue).
     pub events: u64,
-    /// Largest number of pending events (a topic counts once, for its head message).
+    /// Largest number of pending events (a topic counts once, for its head message), counting
+    /// every burst as pending from the start (the engine pulls them lazily, one at a time).
     pub peak_event_queue: usize,
     /// Containers created for functions (cold starts) plus prewarm stem cells.
     pub containers_created: u64,
@@ -80,4 +81,22 @@ pub struct SimStats {
     /// loaded): the run holds the arrivals before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival_error: Option<String>,
+    /// How large the engine's tables grew (not in summary.json: a property of the engine, not
+    /// of the modelled platform).
+    #[serde(skip)]
+    pub footprint: Footprint,
+}
+
+/// High-water marks of the engine's tables: what a run's memory follows. Each stays at the size
+/// of what was in flight at once, whatever the length of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Records buffered at once (from the oldest unfinished function to the newest arrival).
+    pub records: usize,
+    /// Container slots (containers alive at once, plus removed ones awaiting a pending check).
+    pub containers: usize,
+    /// Message slots (published, not yet completed).
+    pub messages: usize,
+    /// Request slots (sent, not yet placed or rejected).
+    pub requests: usize,
 }

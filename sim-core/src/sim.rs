@@ -2,33 +2,44 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
-use std::borrow::Cow;
+use std::rc::Rc;
 
-use policies::{FunctionRecord, Outcome, PlacementPolicy, Status};
+use policies::PlacementPolicy;
 
 use crate::client::ClientState;
 use crate::comm::run::CommRun;
-use crate::container::Container;
+use crate::comm::CommStats;
+use crate::container::{CState, Container};
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
 use crate::event::Event;
 use crate::invoker::InvokerState;
-use crate::metrics::{SimOutput, SimStats};
+use crate::metrics::{Footprint, SimStats};
 use crate::queue::QueueState;
-use crate::scenario::{BurstSpec, CpuModel, Scenario};
+use crate::records::{RecordRing, NONE};
+use crate::scenario::{BurstSpec, CpuModel, RunArrivals, Scenario};
+use crate::sink::{RecordSink, SinkError};
+use crate::slab::Slab;
 
 /// One request from the client: a whole burst, or one function (faas).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Request {
-    pub burst: u32,
-    pub first_worker: u32,
+    pub burst: u64,
+    /// Function id of its first function; its functions are consecutive ids.
+    pub first_fid: u64,
     pub workers: u32,
+    pub action: u32,
 }
+
+/// No message (end of a topic or of a plan).
+pub(crate) const NO_MESSAGE: u32 = u32::MAX;
 
 /// One container placement of a plan: the activation message sent to an invoker.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Message {
-    pub burst: u32,
+    /// Burst id (step programs find a burst's other messages by it).
+    pub burst: u64,
+    pub action: u32,
     pub invoker: u32,
     /// Function id of its first worker; its workers are consecutive function ids.
     pub first_fid: u64,
@@ -37,84 +48,78 @@ pub(crate) struct Message {
     /// topic is a list threaded through the messages, so a delivery reads no other block.
     pub next: u32,
     pub next_at: u64,
+    /// The next message of the same plan, published after this one (`NO_MESSAGE`: last).
+    pub plan_next: u32,
 }
 
 pub(crate) struct Sim<'a> {
     pub sc: &'a Scenario,
-    /// The run's seed (per-container creation streams are derived from it).
-    pub seed: u64,
     pub policy: Box<dyn PlacementPolicy>,
     /// The controller accounts CPUs (burst policies) rather than memory slots (faas).
     pub exclusive_policy: bool,
     pub exclusive_cpu: bool,
     /// Per action: its functions need a CPU to progress (slow down under CPU shares).
     pub cpu_bound: Vec<bool>,
-    /// This run's bursts by arrival (index = burst id): the config's, merged with what the
-    /// arrival sources drew for the seed.
-    pub bursts: Cow<'a, [BurstSpec]>,
-    /// Functions in the run.
-    pub functions: u64,
     pub q: EventQueue<Event>,
+    /// The run's bursts, pulled one ahead: `next_arrival` has a `BurstArrive` pending.
+    pub arrivals: RunArrivals<'a>,
+    pub next_arrival: Option<BurstSpec>,
+    /// Functions of the bursts arrived so far.
+    pub arrived: u64,
     pub now: u64,
     /// First submission; record times are relative to it.
     pub t0: Option<u64>,
-    pub records: Vec<FunctionRecord>,
-    /// Solo run time of each function, ns, drawn up front from per-burst streams so that
-    /// every platform variant sees the same workload.
-    pub work_ns: Vec<u64>,
-    pub client: ClientState,
+    /// The records of the functions in flight (with their work), released in id order.
+    pub records: RecordRing,
+    pub client: ClientState<'a>,
     pub ctl: ControllerState,
     pub queues: QueueState,
     pub invokers: Vec<InvokerState>,
-    pub containers: Vec<Container>,
-    pub requests: Vec<Request>,
-    pub messages: Vec<Message>,
+    /// Containers alive (a removed one's slot is reused; records name containers by id).
+    pub containers: Slab<Container>,
+    /// Requests not yet placed or rejected.
+    pub requests: Slab<Request>,
+    /// Messages published and not yet completed.
+    pub messages: Slab<Message>,
     pub stats: SimStats,
-    /// Functions finished or rejected; the run stops when all are (only keep-alive and
-    /// heartbeat housekeeping could remain).
+    /// Functions finished or rejected; the run stops when all are and no burst is left to
+    /// arrive (only keep-alive and heartbeat housekeeping could remain).
     pub finished: u64,
+    /// The run's seed (per-container creation streams are derived from it, among others).
+    pub seed: u64,
     /// Scratch for `cpu_done` (kept to avoid an allocation per event).
     pub cpu_done_buf: Vec<(u64, bool)>,
     /// Step programs and the network (`steps` workloads only).
     pub comm: Option<Box<CommRun>>,
 }
 
+/// What a run ends with besides its records (and its steps, also handed to the sink).
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub stats: SimStats,
+    /// Communication counters of a `steps` workload.
+    pub comm: Option<CommStats>,
+}
+
 impl<'a> Sim<'a> {
     pub fn new(sc: &'a Scenario, seed: u64) -> Self {
         let policy = sc.policy.build();
         let exclusive_policy = policy.exclusive_cpus();
-        let run = sc.run_bursts(seed);
-        let n = run.functions as usize;
-        let mut records = Vec::with_capacity(n);
-        let mut work_ns = Vec::with_capacity(n);
-        for (b, burst) in run.bursts.iter().enumerate() {
-            // A `steps` workload has no single input: its draws are in `comm`.
-            let mut work = sc.work_ns(seed, b as u64, burst);
-            for k in 0..burst.workers {
-                let fid = burst.first_function + k as u64;
-                records.push(FunctionRecord::pending(fid, b as u64, burst.tenant, k));
-                work_ns.push(work.next().unwrap_or(0));
-            }
-        }
-        let stats = SimStats {
-            arrival_error: run.error.map(|e| e.to_string()),
-            ..SimStats::default()
-        };
         let mut sim = Sim {
             sc,
-            seed,
             policy,
             exclusive_policy,
             exclusive_cpu: sc.invoker.cpu_model == CpuModel::Exclusive,
             cpu_bound: (0..sc.actions.len() as u32)
                 .map(|a| sc.action_is_cpu_bound(a))
                 .collect(),
-            functions: run.functions,
             q: EventQueue::new(),
+            arrivals: sc.run_arrivals(seed),
+            next_arrival: None,
+            arrived: 0,
             now: 0,
             t0: None,
-            records,
-            work_ns,
+            records: RecordRing::default(),
             client: ClientState::new(seed),
             ctl: ControllerState::new(sc, seed),
             queues: QueueState::new(sc, seed),
@@ -131,35 +136,41 @@ impl<'a> Sim<'a> {
                     )
                 })
                 .collect(),
-            containers: Vec::new(),
-            // FaaS sends one request, and publishes one message, per function.
-            requests: Vec::with_capacity(if sc.is_burst() { run.bursts.len() } else { n }),
-            messages: Vec::with_capacity(if sc.is_burst() { 0 } else { n }),
-            bursts: run.bursts,
-            stats,
+            containers: Slab::default(),
+            requests: Slab::default(),
+            messages: Slab::default(),
+            stats: SimStats::default(),
             finished: 0,
+            seed,
             cpu_done_buf: Vec::new(),
             comm: CommRun::new(sc, seed).map(Box::new),
         };
+        if sim.comm.is_some() {
+            // Step programs read a burst's layout from its neighbouring messages and name
+            // containers by slot: their tables keep every row (steps runs are small).
+            sim.containers.keep_rows();
+            sim.messages.keep_rows();
+        }
         sim.init_prewarm();
         sim
     }
 
-    pub fn run(mut self) -> SimOutput {
-        if self.sc.mode == crate::config::Mode::Direct {
+    /// Runs to the end, handing each record to `sink` as soon as it is final (in id order),
+    /// and each step of a `steps` workload as it ends.
+    pub fn run(mut self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
+        let direct = self.sc.mode == crate::config::Mode::Direct;
+        if direct {
             self.start_direct();
         } else {
-            for (b, burst) in self.bursts.iter().enumerate() {
-                self.q.push(burst.at_ns, Event::BurstArrive(b as u32));
-            }
+            self.pull_arrival();
         }
-        while self.finished < self.functions {
+        while self.next_arrival.is_some() || self.finished < self.arrived {
             let Some((t, event)) = self.q.pop() else {
                 break;
             };
             self.now = t;
             match event {
-                Event::BurstArrive(b) => self.burst_arrive(b),
+                Event::BurstArrive => self.burst_arrive(),
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
@@ -179,36 +190,81 @@ impl<'a> Sim<'a> {
                 Event::NetUpdate => self.net_update(),
                 Event::NetDone(gen) => self.net_done(gen),
             }
+            if self.records.has_work() {
+                self.records.release(self.t0.unwrap_or(0), sink)?;
+            }
+            if let Some(comm) = self.comm.as_deref_mut() {
+                for step in comm.steps.drain(..) {
+                    sink.step(step)?;
+                }
+            }
         }
         self.stats.events = self.q.popped();
-        self.stats.peak_event_queue = self.q.peak();
+        // As the counter always was: with every burst's arrival pending from the start.
+        self.stats.peak_event_queue = if direct {
+            self.q.peak()
+        } else {
+            self.q.peak_with_first_lane_upfront(self.next_burst_id())
+        };
         self.stats.end_time_s = self.secs(self.now);
+        // Containers still alive run nothing more (in id order, after their last record).
+        let mut alive: Vec<(u64, u64)> = self
+            .containers
+            .iter()
+            .filter(|(_, c)| c.state != CState::Dead && c.last_fid != NONE)
+            .map(|(_, c)| (c.id, c.last_fid))
+            .collect();
+        alive.sort_unstable();
+        for (id, last_fid) in alive {
+            self.records.close_container(id, last_fid);
+        }
+        self.unsent_functions();
         // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
         // say so instead of leaving a silent gap.
-        // One pass over the records (they are the largest table of a run).
-        let mut rejected = 0;
-        for rec in &mut self.records {
-            match rec.status() {
-                Status::Ok if rec.t_end.is_nan() => {
-                    rec.outcome = Outcome::failed("never completed: its message could not be run");
-                }
-                Status::Rejected => rejected += 1,
-                _ => {}
-            }
-        }
-        self.stats.rejected = rejected;
-        let (steps, comm) = match self.comm {
+        let stranded: Rc<str> = "never completed: its message could not be run".into();
+        self.records.finish(self.t0.unwrap_or(0), &stranded, sink)?;
+        self.stats.footprint = Footprint {
+            records: self.records.peak(),
+            containers: self.containers.capacity(),
+            messages: self.messages.capacity(),
+            requests: self.requests.capacity(),
+        };
+        let comm = match self.comm {
             Some(c) => {
                 let (steps, stats) = c.into_output();
-                (steps, Some(stats))
+                for step in steps {
+                    sink.step(step)?;
+                }
+                Some(stats)
             }
-            None => (Vec::new(), None),
+            None => None,
         };
-        SimOutput {
-            records: self.records,
+        Ok(RunEnd {
             stats: self.stats,
-            steps,
             comm,
+        })
+    }
+
+    /// Bursts that arrived (or are pending) so far.
+    fn next_burst_id(&self) -> u64 {
+        self.arrivals.bursts_so_far()
+    }
+
+    /// Takes the next burst from the arrival source and schedules its arrival ahead of any
+    /// other event at that instant (as if every arrival had been scheduled up front).
+    /// A source that fails (a trace file changed since it was read) ends the arrivals there,
+    /// with the reason in `SimStats::arrival_error`.
+    pub fn pull_arrival(&mut self) {
+        self.next_arrival = match self.arrivals.next() {
+            Some(Ok(b)) => Some(b),
+            Some(Err(e)) => {
+                self.stats.arrival_error = Some(e.to_string());
+                None
+            }
+            None => None,
+        };
+        if let Some(b) = &self.next_arrival {
+            self.q.push_first(b.at_ns, Event::BurstArrive);
         }
     }
 

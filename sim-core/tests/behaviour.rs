@@ -657,8 +657,8 @@ fn faas_docker_actions_run_on_the_blackbox_invoker() {
 fn function_inputs_match_the_simulated_work() {
     let sc = scenario(RANDOM_BURSTS);
     let out = simulate(&sc, 21);
-    for (b, burst) in sc.bursts.iter().enumerate() {
-        let inputs = sc.function_inputs(21, b);
+    for burst in sc.run_arrivals(21).map(Result::unwrap) {
+        let inputs: Vec<_> = sc.function_inputs(21, &burst).collect();
         assert_eq!(inputs.len(), burst.workers as usize);
         for (k, input) in inputs.iter().enumerate() {
             let r = &out.records[(burst.first_function + k as u64) as usize];

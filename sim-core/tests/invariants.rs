@@ -1,14 +1,58 @@
 //! Property test: on random small platforms and workloads, every run is deterministic, every
 //! function is accounted for with ordered times, exclusive cores and containers are never
-//! shared at once, and CPU-shares invokers never run more memory than they have.
+//! shared at once, and CPU-shares invokers never run more memory than they have; a streaming
+//! sink gets the same records, in id order, each container announced closed after its last one.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use policies::Status;
+use policies::{FunctionRecord, Status};
 use proptest::prelude::*;
-use sim_core::simulate;
+use sim_core::{simulate, simulate_into, RecordSink, SinkError};
+
+/// A sink that checks the streaming contract as records arrive.
+#[derive(Default)]
+struct CheckingSink {
+    records: Vec<FunctionRecord>,
+    closed: BTreeSet<u64>,
+    last_submit: f64,
+    errors: Vec<String>,
+}
+
+impl RecordSink for CheckingSink {
+    fn record(&mut self, r: FunctionRecord) -> Result<(), SinkError> {
+        if r.function_id != self.records.len() as u64 {
+            self.errors
+                .push(format!("record {} out of order", r.function_id));
+        }
+        if r.container != u64::MAX && self.closed.contains(&r.container) {
+            self.errors.push(format!(
+                "record {} after its container closed",
+                r.function_id
+            ));
+        }
+        if r.t_submit < self.last_submit {
+            self.errors
+                .push(format!("t_submit went back at {}", r.function_id));
+        }
+        self.last_submit = self.last_submit.max(r.t_submit);
+        self.records.push(r);
+        Ok(())
+    }
+
+    fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
+        if !self.closed.insert(container) {
+            self.errors
+                .push(format!("container {container} closed twice"));
+        }
+        if !self.records.iter().any(|r| r.container == container) {
+            self.errors
+                .push(format!("container {container} closed before any record"));
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -151,6 +195,14 @@ proptest! {
         let again = simulate(&sc, 7);
         prop_assert_eq!(format!("{:?}", out.records), format!("{:?}", again.records));
         prop_assert_eq!(out.records.len() as u64, sc.functions());
+        let mut sink = CheckingSink::default();
+        let stats = simulate_into(&sc, 7, &mut sink).unwrap();
+        prop_assert!(sink.errors.is_empty(), "{:?}\n{}", sink.errors, text);
+        prop_assert_eq!(format!("{:?}", &out.records), format!("{:?}", &sink.records));
+        prop_assert_eq!(&stats.stats, &out.stats);
+        let used: BTreeSet<u64> = out.records.iter().map(|r| r.container).filter(|&c| c != u64::MAX).collect();
+        prop_assert_eq!(&used, &sink.closed, "every container that ran is closed once");
+        let bursts: Vec<_> = sc.run_arrivals(7).map(Result::unwrap).collect();
 
         let exclusive = c.cpu_model == "exclusive" || (c.cpu_model == "auto" && c.policy != "faas");
         let mut per_core: BTreeMap<(u32, u32), Vec<(f64, f64)>> = BTreeMap::new();
@@ -191,7 +243,7 @@ proptest! {
             for (inv, (_, mem)) in c.invokers.iter().enumerate() {
                 let mut ev: Vec<(f64, i64)> = Vec::new();
                 for r in out.records.iter().filter(|r| r.is_ok() && r.invoker == inv as u32) {
-                    let m = sc.actions[sc.bursts[r.burst_id as usize].action as usize].memory_mb as i64;
+                    let m = sc.actions[bursts[r.burst_id as usize].action as usize].memory_mb as i64;
                     ev.push((r.t_start, m));
                     ev.push((r.t_end, -m));
                 }
@@ -207,7 +259,7 @@ proptest! {
             // Queue mode with exclusive CPUs: everything that can ever fit runs.
             let total: u32 = c.invokers.iter().map(|i| i.0).sum();
             for r in &out.records {
-                let burst = &sc.bursts[r.burst_id as usize];
+                let burst = &bursts[r.burst_id as usize];
                 if exclusive && c.policy == "burst-heterogeneous" && burst.workers <= total {
                     prop_assert_eq!(r.status(), Status::Ok, "{:?}\n{}", r, text);
                 }

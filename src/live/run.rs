@@ -30,21 +30,17 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
              the live executor does not run them yet",
         ));
     }
-    let bursts = sc
-        .bursts
-        .iter()
-        .enumerate()
-        .map(|(b, spec)| LiveBurst {
-            burst_id: b as u64,
-            at: spec.at_ns as f64 * 1e-9,
-            tenant: spec.tenant,
-            action: sc.actions[spec.action as usize].clone(),
-            inputs: sc
-                .workload
-                .burst_inputs(seed, b as u64, spec.workers)
-                .collect(),
-        })
-        .collect();
+    let mut bursts = Vec::new();
+    for burst in sc.run_arrivals(seed) {
+        let burst = burst.map_err(|e| Error::input(format!("a trace could not be read: {e}")))?;
+        bursts.push(LiveBurst {
+            burst_id: burst.id,
+            at: burst.at_ns as f64 * 1e-9,
+            tenant: burst.tenant,
+            action: sc.actions[burst.action as usize].clone(),
+            inputs: sc.function_inputs(seed, &burst).collect(),
+        });
+    }
     Ok(LiveRun {
         policy: sc.policy.clone(),
         recovery: sc.recovery.clone(),

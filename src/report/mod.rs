@@ -1,10 +1,17 @@
 //! Reports of a run: the summary figures, the per-function tables (CSV, Parquet) and the plots.
 //! Everything is a function of the records, so the same records give byte-identical files.
+//!
+//! Records are streamed: [`RunWriter`] is the simulator's sink (tables written as the run goes,
+//! summary and plot material accumulated in bounded memory, [`accumulate`]); a run already in
+//! memory (a live run) goes through the same writer with [`write_run`].
 
+pub mod accumulate;
 pub mod plots;
 pub mod render;
+pub mod sketch;
 pub mod spread;
 pub mod steps;
+pub mod stream;
 mod summary;
 pub mod tables;
 
@@ -15,12 +22,15 @@ use serde::Serialize;
 
 use crate::{atomic, Error};
 
-pub use plots::{LatencyBox, Timeline};
+pub use accumulate::{RunAccumulator, RunFigures};
+pub use plots::{LatencyBox, Timeline, TimelineData};
+pub use sketch::QuantileSketch;
 pub use spread::OverSeeds;
+pub use stream::{sink_error, RecordsMode, RunOutput, RunWriter, TableRows, TableWriter};
 pub use summary::{first_submission, percentile, summary_table, ConcurrencyCurve, Summary};
 pub use tables::{records_frame, write_records_csv, write_records_parquet};
 
-/// One run as the report writer sees it.
+/// One run as the report writer sees it, all its records in memory.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     /// Run name (the config's name): used in titles and folder names.
@@ -34,27 +44,65 @@ pub struct RunReport {
 }
 
 /// Writes the run's files into `dir` (created if needed): records.csv, records.parquet,
-/// summary.json, timeline.{png,svg}, start_latency.{png,svg}.
+/// summary.json (with `run.summary`), timeline.{png,svg}, start_latency.{png,svg}, through the
+/// same writer as a streamed run.
 pub fn write_run(dir: &Path, run: &RunReport) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut frame = records_frame(&run.records)?;
-    tables::write_frame_csv(&dir.join("records.csv"), &mut frame)?;
-    tables::write_frame_parquet(&dir.join("records.parquet"), &mut frame)?;
-    drop(frame);
-    write_summary_json(&dir.join("summary.json"), run)?;
-    let title = format!("{}: {}", run.name, run.label);
-    plots::write_timelines(dir, "timeline", &[Timeline::new(&title, &run.records)])?;
-    let latency = LatencyBox::from_records(&run.name, &run.records);
+    let mut writer = RunWriter::create(dir, RecordsMode::Both)?;
+    for record in &run.records {
+        writer.push(record.clone())?;
+    }
+    let figures = writer.finish()?.figures;
+    let head = RunHead {
+        name: &run.name,
+        label: &run.label,
+        extra: run.extra.as_ref(),
+    };
+    write_summary_and_plots(dir, &head, &run.summary, &figures)
+}
+
+/// What names a run in its files.
+#[derive(Debug, Clone, Copy)]
+pub struct RunHead<'a> {
+    pub name: &'a str,
+    pub label: &'a str,
+    /// Extra figures merged into `summary.json`, if any.
+    pub extra: Option<&'a serde_json::Value>,
+}
+
+/// summary.json (with `summary`), timeline.{png,svg} and start_latency.{png,svg} in `dir`.
+pub fn write_summary_and_plots(
+    dir: &Path,
+    head: &RunHead,
+    summary: &Summary,
+    figures: &RunFigures,
+) -> Result<(), Error> {
+    write_summary_json(&dir.join("summary.json"), head, summary)?;
+    let title = format!("{}: {}", head.name, head.label);
+    plots::write_timelines(dir, "timeline", &[figures.timeline.titled(&title)])?;
+    let mut latency = figures.latency.clone();
+    latency.label = head.name.to_string();
     plots::write_latency_boxes(
         dir,
         "start_latency",
-        &format!("Start latency - {title}"),
+        &latency_title(&title, figures.streamed),
         &[latency],
     )
 }
 
+/// The boxplot's title; a streamed run's quartiles come from the sketch, and it says so.
+pub fn latency_title(title: &str, streamed: bool) -> String {
+    if streamed {
+        format!(
+            "Start latency - {title} (quantiles within {}%: sketch)",
+            accumulate::SKETCH_ALPHA * 100.0
+        )
+    } else {
+        format!("Start latency - {title}")
+    }
+}
+
 /// summary.json: `name`, `label`, the summary's figures, then the extra figures, in that order.
-pub fn write_summary_json(path: &Path, run: &RunReport) -> Result<(), Error> {
+pub fn write_summary_json(path: &Path, head: &RunHead, summary: &Summary) -> Result<(), Error> {
     #[derive(Serialize)]
     struct SummaryFile<'a> {
         name: &'a str,
@@ -65,12 +113,28 @@ pub fn write_summary_json(path: &Path, run: &RunReport) -> Result<(), Error> {
         extra: Option<&'a serde_json::Value>,
     }
     let file = SummaryFile {
-        name: &run.name,
-        label: &run.label,
-        summary: &run.summary,
-        extra: run.extra.as_ref().filter(|e| e.is_object()),
+        name: head.name,
+        label: head.label,
+        summary,
+        extra: head.extra.filter(|e| e.is_object()),
     };
     atomic::write_json(path, &file)
+}
+
+/// Files a run writes with `records`, in order.
+pub fn run_files(records: RecordsMode) -> Vec<String> {
+    let mut files = records.files("records");
+    files.extend(
+        [
+            "summary.json",
+            "timeline.png",
+            "timeline.svg",
+            "start_latency.png",
+            "start_latency.svg",
+        ]
+        .map(String::from),
+    );
+    files
 }
 
 /// Files `write_run` writes, in order.
@@ -86,7 +150,12 @@ pub const RUN_FILES: [&str; 7] = [
 
 /// "DIR/{records.csv, ...}" for the user.
 pub fn describe_outputs(dir: &Path) -> String {
-    format!("{}/{{{}}}", dir.display(), RUN_FILES.join(", "))
+    describe_files(dir, RecordsMode::Both)
+}
+
+/// "DIR/{...}": the files a run with `records` wrote.
+pub fn describe_files(dir: &Path, records: RecordsMode) -> String {
+    format!("{}/{{{}}}", dir.display(), run_files(records).join(", "))
 }
 
 #[cfg(test)]
@@ -159,6 +228,68 @@ mod tests {
             json.trim_start().starts_with("{\n  \"name\""),
             "name first: {json}"
         );
+    }
+
+    #[test]
+    fn streamed_tables_equal_whole_frame_tables() {
+        // More than one batch, so the CSV is appended to and the Parquet has row groups.
+        let records = synthetic(stream::BATCH_ROWS as u64 + 1_234);
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RunWriter::create(dir.path(), RecordsMode::Both).unwrap();
+        for r in &records {
+            writer.push(r.clone()).unwrap();
+        }
+        writer.finish().unwrap();
+        let whole = dir.path().join("whole.csv");
+        write_records_csv(&whole, &records).unwrap();
+        let streamed = std::fs::read(dir.path().join("records.csv")).unwrap();
+        assert!(streamed == std::fs::read(&whole).unwrap());
+        let file = std::fs::File::open(dir.path().join("records.parquet")).unwrap();
+        let back = polars::prelude::ParquetReader::new(file).finish().unwrap();
+        use polars::prelude::SerReader as _;
+        assert!(back.equals_missing(&records_frame(&records).unwrap()));
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.starts_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn an_unfinished_writer_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RunWriter::create(dir.path(), RecordsMode::Both).unwrap();
+        for r in synthetic(stream::BATCH_ROWS as u64 + 10) {
+            writer.push(r).unwrap();
+        }
+        // Dropping waits for the writer thread to remove its temporaries.
+        drop(writer);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn records_mode_picks_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (mode, want) in [
+            (RecordsMode::None, vec![]),
+            (RecordsMode::Csv, vec!["records.csv"]),
+            (RecordsMode::Parquet, vec!["records.parquet"]),
+        ] {
+            let out = dir.path().join(format!("{mode:?}"));
+            let mut writer = RunWriter::create(&out, mode).unwrap();
+            synthetic(10)
+                .into_iter()
+                .for_each(|r| writer.push(r).unwrap());
+            let written = writer.finish().unwrap();
+            assert_eq!(written.figures.summary.functions, 10);
+            let mut names: Vec<String> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(names, want);
+        }
     }
 
     #[test]

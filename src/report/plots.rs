@@ -12,12 +12,13 @@ use plotters::style::FontStyle;
 use policies::FunctionRecord;
 
 use super::render::{write_png_svg, DrawError, Plot};
+use super::sketch::QuantileSketch;
 use super::summary::{percentile, start_latencies, ConcurrencyCurve};
 use crate::Error;
 
-/// Above this many functions the timeline draws an evenly spaced subsample (every k-th function
-/// by start time) and says so in its title: a bar per function of a million-function run would
-/// take minutes and show nothing more.
+/// Above this many functions the timeline draws a subsample (every k-th function by start time;
+/// for a streamed run, a sample picked by a hash of the function id) and says so in its title:
+/// a bar per function of a million-function run would take minutes and show nothing more.
 pub const TIMELINE_MAX_BARS: usize = 5_000;
 /// The concurrency curve is reduced to at most this many bins (max per bin) above it.
 const CURVE_MAX_POINTS: usize = 4_000;
@@ -63,21 +64,41 @@ pub fn register_fonts() {
 #[derive(Debug, Clone)]
 pub struct Timeline {
     pub title: String,
+    data: TimelineData,
+}
+
+/// A timeline panel without its title: what a run's records make of it.
+#[derive(Debug, Clone)]
+pub struct TimelineData {
     /// `(t_submit, t_start, t_end, invoker)` of the functions drawn, by start time.
     rows: Vec<(f64, f64, f64, u32)>,
     /// Functions that ran (all of them count in the curve, drawn or not).
     ran: usize,
-    /// Row `i` stands for the functions ranked `i*stride .. (i+1)*stride` by start time.
-    stride: usize,
+    /// Row `i` stands for the functions ranked about `i*stride .. (i+1)*stride` by start time.
+    stride: f64,
     /// Concurrency curve as plot points (a step line).
     curve: Vec<(f64, f64)>,
     max_concurrency: u64,
     /// Latest time to show.
     t_max: f64,
+    /// How the rows were chosen when not all functions are drawn (goes into the title).
+    note: String,
 }
 
 impl Timeline {
     pub fn new(title: &str, records: &[FunctionRecord]) -> Timeline {
+        TimelineData::from_records(records).titled(title)
+    }
+
+    /// Functions drawn as bars (all of them, or the subsample).
+    pub fn drawn(&self) -> usize {
+        self.data.drawn()
+    }
+}
+
+impl TimelineData {
+    /// Every function, or every k-th by start time above [`TIMELINE_MAX_BARS`].
+    pub fn from_records(records: &[FunctionRecord]) -> TimelineData {
         let mut ran: Vec<&FunctionRecord> = records
             .iter()
             .filter(|r| r.t_start.is_finite() && r.t_end.is_finite())
@@ -93,14 +114,10 @@ impl Timeline {
             .step_by(stride)
             .map(|r| (r.t_submit, r.t_start, r.t_end, r.invoker))
             .collect();
-        let title = if stride > 1 {
-            format!(
-                "{title} (every {} of {} functions shown)",
-                ordinal(stride),
-                ran.len()
-            )
+        let note = if stride > 1 {
+            format!("every {} of {} functions shown", ordinal(stride), ran.len())
         } else {
-            title.to_string()
+            String::new()
         };
         let curve = ConcurrencyCurve::new(ran.iter().map(|r| (r.t_start, r.t_end)));
         let t_max = records
@@ -108,20 +125,66 @@ impl Timeline {
             .flat_map(|r| [r.t_submit, r.t_end])
             .filter(|t| t.is_finite())
             .fold(0.0, f64::max);
-        Timeline {
-            title,
+        TimelineData {
             rows,
             ran: ran.len(),
-            stride,
+            stride: stride as f64,
             max_concurrency: curve.max(),
             curve: curve_points(&curve, t_max),
             t_max,
+            note,
+        }
+    }
+
+    /// A streamed run's timeline: `rows` (by start time) sampled from the `ran` functions by a
+    /// hash of their id, over the whole run's curve.
+    pub fn sampled(
+        rows: Vec<(f64, f64, f64, u32)>,
+        ran: usize,
+        curve: Vec<(f64, f64)>,
+        max_concurrency: u64,
+        t_max: f64,
+    ) -> TimelineData {
+        let note = if rows.len() < ran {
+            format!(
+                "a sample of {} of {ran} functions shown, picked by a hash of the function id",
+                rows.len()
+            )
+        } else {
+            String::new()
+        };
+        TimelineData {
+            stride: ran as f64 / rows.len().max(1) as f64,
+            rows,
+            ran,
+            curve,
+            max_concurrency,
+            t_max,
+            note,
+        }
+    }
+
+    /// The panel with `title` (and how its rows were chosen, if not all are drawn).
+    pub fn titled(&self, title: &str) -> Timeline {
+        let title = if self.note.is_empty() {
+            title.to_string()
+        } else {
+            format!("{title} ({})", self.note)
+        };
+        Timeline {
+            title,
+            data: self.clone(),
         }
     }
 
     /// Functions drawn as bars (all of them, or the subsample).
     pub fn drawn(&self) -> usize {
         self.rows.len()
+    }
+
+    /// How the rows were chosen ("" when every function is drawn).
+    pub fn note(&self) -> &str {
+        &self.note
     }
 }
 
@@ -192,6 +255,41 @@ impl LatencyBox {
         LatencyBox::from_sorted(label, &start_latencies(records))
     }
 
+    /// The box of a sketch of start times (less `t0`): quartiles within the sketch's relative
+    /// error, whiskers and outliers at the values its bins stand for.
+    pub fn from_sketch(label: &str, sketch: &QuantileSketch, t0: f64) -> LatencyBox {
+        let (q1, median, q3) = (
+            sketch.percentile(25.0) - t0,
+            sketch.percentile(50.0) - t0,
+            sketch.percentile(75.0) - t0,
+        );
+        let iqr = q3 - q1;
+        let (lo_fence, hi_fence) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
+        let values: Vec<f64> = sketch.bins().iter().map(|(v, _)| v - t0).collect();
+        let inside = || {
+            values
+                .iter()
+                .copied()
+                .filter(|v| *v >= lo_fence && *v <= hi_fence)
+        };
+        let outliers: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|v| *v < lo_fence || *v > hi_fence)
+            .collect();
+        let stride = outliers.len().div_ceil(MAX_OUTLIERS).max(1);
+        LatencyBox {
+            label: label.to_string(),
+            count: sketch.count() as usize,
+            q1,
+            median,
+            q3,
+            whisker_lo: inside().next().unwrap_or(f64::NAN),
+            whisker_hi: inside().next_back().unwrap_or(f64::NAN),
+            outliers: outliers.into_iter().step_by(stride).collect(),
+        }
+    }
+
     pub fn from_sorted(label: &str, sorted: &[f64]) -> LatencyBox {
         let (q1, median, q3) = (
             percentile(sorted, 25.0),
@@ -247,7 +345,7 @@ pub fn write_timelines(dir: &Path, stem: &str, panels: &[Timeline]) -> Result<()
     } else {
         420 * panels.len() as u32
     };
-    let t_max = panels.iter().map(|p| p.t_max).fold(0.0, f64::max);
+    let t_max = panels.iter().map(|p| p.data.t_max).fold(0.0, f64::max);
     write_png_svg(dir, stem, (SIZE.0, height), &Timelines { panels, t_max })?;
     Ok(())
 }
@@ -284,19 +382,20 @@ impl Plot for Boxes<'_> {
 
 fn draw_timeline<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    panel: &Timeline,
+    timeline: &Timeline,
     t_max: f64,
 ) -> DrawResult {
+    let (title, panel) = (&timeline.title, &timeline.data);
     let x_max = if t_max > 0.0 { t_max * 1.03 } else { 1.0 };
     // The y axis counts functions by start rank, subsampled or not, so it shares its scale with
     // the concurrency curve.
-    let stride = panel.stride as f64;
+    let stride = panel.stride;
     let rows = (panel.rows.len() as f64 * stride).max(1.0);
     // Same scale on both sides: the curve reaching the top means all functions ran at once
     // (as in thesis Figure 5.1).
     let y2_max = rows;
     let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, (FONT, 22))
+        .caption(title, (FONT, 22))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(70)

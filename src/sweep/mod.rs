@@ -28,8 +28,11 @@ pub use merge::MergeArgs;
 pub use row::Row;
 pub use store::Manifest;
 
-use crate::report::Summary;
+use crate::report::{sink_error, RecordsMode, RunAccumulator, RunWriter, Summary};
 use crate::Error;
+use policies::comm::StepRecord;
+use policies::FunctionRecord;
+use sim_core::{RecordSink, SinkError};
 
 /// Arguments of `burstsim sweep`.
 #[derive(Debug, Clone, Args)]
@@ -50,9 +53,11 @@ pub struct SweepArgs {
     /// Replicates per grid point instead of the file's `seeds` (seeds seed..seed+N-1).
     #[arg(long, value_name = "N")]
     pub seeds: Option<u64>,
-    /// Also write each run's per-function records (records/run-NNNNNN.{csv,parquet}).
-    #[arg(long)]
-    pub records: bool,
+    /// Also write each run's per-function records (records/run-NNNNNN.{csv,parquet}), streamed
+    /// as it runs: `--records` (both files), `--records csv`, `--records parquet`, or `--records
+    /// none` (the default, unless the sweep file says `records = true`).
+    #[arg(long, value_enum, value_name = "WHICH", num_args = 0..=1, default_missing_value = "both")]
+    pub records: Option<RecordsMode>,
     /// Do not draw the sweep plots.
     #[arg(long)]
     pub no_plots: bool,
@@ -148,11 +153,11 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
         .filter(|r| manifest.wants(*r) && !done.contains_key(r))
         .collect();
     let skipped = manifest.wanted() - todo.len() as u64;
-    let records = args.records || sweep.records;
-    if records {
-        let path = dir.join("records");
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-    }
+    let records = args.records.unwrap_or(if sweep.records {
+        RecordsMode::Both
+    } else {
+        RecordsMode::None
+    });
 
     let log = store::Log::open(&dir)?;
     let bar = progress_bar(todo.len() as u64, args.quiet);
@@ -161,15 +166,10 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
             if STOP.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let (point, seed) = sweep.run_of(run);
-            let output = sim_core::simulate(&scenarios[point as usize], seed);
-            if records {
-                write_records(&dir, run, &output.records)?;
-            }
-            let summary = Summary::from_records(&output.records);
+            let (summary, steps) = simulate_run(&sweep, &scenarios, run, &dir, records)?;
             let mut row = make_row(&sweep, run, &summary);
-            if !output.steps.is_empty() {
-                let comm = crate::report::steps::CommSummary::from_steps(&output.steps);
+            if !steps.is_empty() {
+                let comm = crate::report::steps::CommSummary::from_steps(&steps);
                 row.cells.extend(comm.cells());
             }
             log.append(&row::to_line(&sweep.hash, &row))?;
@@ -228,10 +228,57 @@ pub fn make_row(sweep: &Sweep, run: u64, summary: &Summary) -> Row {
     Row { run, cells }
 }
 
-fn write_records(dir: &Path, run: u64, records: &[policies::FunctionRecord]) -> Result<(), Error> {
-    let base = dir.join("records").join(format!("run-{run:06}"));
-    crate::report::write_records_csv(&base.with_extension("csv"), records)?;
-    crate::report::write_records_parquet(&base.with_extension("parquet"), records)
+/// A run's summary and, for a `steps` workload, its steps: a sweep keeps nothing else.
+#[derive(Default)]
+struct SummaryOnly {
+    figures: RunAccumulator,
+    steps: Vec<StepRecord>,
+}
+
+impl RecordSink for SummaryOnly {
+    fn record(&mut self, record: FunctionRecord) -> Result<(), SinkError> {
+        self.figures.push(&record);
+        Ok(())
+    }
+
+    fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
+        self.figures.container_closed(container);
+        Ok(())
+    }
+
+    fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
+        self.steps.push(step);
+        Ok(())
+    }
+}
+
+/// Simulates run `run` of the sweep and summarises it, streaming its records into
+/// records/run-NNNNNN.{csv,parquet} when `records` asks for them (nothing per function is
+/// kept in memory either way); also returns the steps of a `steps` workload.
+fn simulate_run(
+    sweep: &Sweep,
+    scenarios: &[Scenario],
+    run: u64,
+    dir: &Path,
+    records: RecordsMode,
+) -> Result<(Summary, Vec<StepRecord>), Error> {
+    let (point, seed) = sweep.run_of(run);
+    let scenario = &scenarios[point as usize];
+    if records == RecordsMode::None {
+        let mut sink = SummaryOnly::default();
+        sim_core::simulate_into(scenario, seed, &mut sink).map_err(sink_error)?;
+        let figures = sink
+            .figures
+            .finish()
+            .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
+        Ok((figures.summary, sink.steps))
+    } else {
+        let stem = format!("run-{run:06}");
+        let mut writer = RunWriter::with_stem(&dir.join("records"), &stem, records)?;
+        sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+        let out = writer.finish()?;
+        Ok((out.figures.summary, out.steps))
+    }
 }
 
 fn progress_bar(len: u64, quiet: bool) -> ProgressBar {

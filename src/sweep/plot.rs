@@ -148,10 +148,15 @@ fn figure(
         let s_key = s.as_ref().map(key).unwrap_or_default();
         let mut points = Vec::new();
         for (i, x) in xs.iter().enumerate() {
-            if let Some(over) = groups
+            if let Some(mut over) = groups
                 .get(&(s_key.clone(), key(x)))
                 .and_then(|ys| OverSeeds::of(ys))
             {
+                if manifest.plot.log_y {
+                    // A log axis cannot show a bound <= 0 (the interval of the mean of a few
+                    // spread-out runs may reach below 0): clip it at the smallest run.
+                    over.ci_low = over.ci_low.max(over.min);
+                }
                 points.push(LinePoint {
                     x: position(i, x),
                     over,

@@ -211,6 +211,9 @@ pub fn merge<'a>(sources: Vec<ArrivalSource<'a>>) -> Merge<'a> {
         failed: None,
     };
     merge.heads = (0..merge.sources.len()).map(|_| None).collect();
+    if merge.sources.len() == 1 {
+        return merge; // read straight by `next`
+    }
     for s in 0..merge.sources.len() {
         merge.pull(s);
     }
@@ -254,6 +257,16 @@ impl Iterator for Merge<'_> {
             self.heap.clear();
             return Some(Err(e));
         }
+        if self.sources.len() == 1 {
+            // One source needs no merging: read it straight (its errors end it the same way).
+            return match self.sources[0].next()? {
+                Ok(a) => Some(Ok(a)),
+                Err(e) => {
+                    self.sources.clear();
+                    Some(Err(e))
+                }
+            };
+        }
         let Reverse((_, s)) = self.heap.pop()?;
         let head = self.heads[s].take()?;
         self.pull(s);
@@ -289,6 +302,41 @@ mod tests {
         assert_eq!(
             merged,
             vec![(0, 1), (1, 0), (5, 0), (5, 0), (5, 1), (9, 0), (10, 1)]
+        );
+    }
+
+    #[test]
+    fn one_source_passes_straight_and_stops_at_its_error() {
+        let times: Vec<u64> = merge(vec![at(&[0, 3, 3, 8], 2)])
+            .map(|a| a.unwrap().at_ns)
+            .collect();
+        assert_eq!(times, vec![0, 3, 3, 8]);
+        let failing: ArrivalSource<'static> = Box::new(
+            vec![
+                Ok(Arrival {
+                    at_ns: 1,
+                    workers: 1,
+                    tenant: 0,
+                    action: 0,
+                    work_s: None,
+                }),
+                Err(TraceError::at_line("t.csv", 2, "bad number")),
+                Ok(Arrival {
+                    at_ns: 5,
+                    workers: 1,
+                    tenant: 0,
+                    action: 0,
+                    work_s: None,
+                }),
+            ]
+            .into_iter(),
+        );
+        let items: Vec<ArrivalItem> = merge(vec![failing]).collect();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].clone().unwrap().at_ns, 1);
+        assert_eq!(
+            items[1].clone().unwrap_err().to_string(),
+            "t.csv:2: bad number"
         );
     }
 

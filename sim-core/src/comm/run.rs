@@ -33,7 +33,8 @@ use super::network::{Dir, FlowNet, NetStats};
 use crate::config::Mode;
 use crate::dispatcher::cpu_share;
 use crate::event::Event;
-use crate::scenario::{secs_to_ns, BackendSpec, CommSpec, CpuModel, Scenario};
+use crate::records::Slot;
+use crate::scenario::{secs_to_ns, BackendSpec, BurstSpec, CommSpec, CpuModel, Scenario};
 use crate::sim::Sim;
 
 /// Counters of a run's communication, for reports.
@@ -170,11 +171,13 @@ impl CommRun {
                 *slot - 1
             })
             .collect();
-        let n = sc.functions as usize;
+        // Step programs run on [[bursts]] only: their bursts are few and known up front.
+        let run = sc.run_bursts(seed);
+        let n = run.functions as usize;
         let mut draws_ns = Vec::with_capacity(n * draws as usize);
-        let mut bursts = Vec::with_capacity(sc.bursts.len());
+        let mut bursts = Vec::with_capacity(run.bursts.len());
         let mut burst_of = Vec::with_capacity(n);
-        for (b, burst) in sc.bursts.iter().enumerate() {
+        for (b, burst) in run.bursts.iter().enumerate() {
             for worker in program.burst_draws(seed, b as u64, burst.workers) {
                 draws_ns.extend(worker.into_iter().map(secs_to_ns));
             }
@@ -275,22 +278,23 @@ impl Sim<'_> {
     /// burst's arrival.
     pub(crate) fn start_direct(&mut self) {
         let g = self.comm().spec.direct_granularity;
-        self.t0 = Some(self.bursts.first().map_or(0, |b| b.at_ns));
+        let bursts: Vec<BurstSpec> = self.arrivals.by_ref().map_while(Result::ok).collect();
+        self.t0 = Some(bursts.first().map_or(0, |b| b.at_ns));
         let mut next_host = 0u32;
-        for b in 0..self.bursts.len() {
-            let burst = self.bursts[b].clone();
-            let at = self.secs(burst.at_ns);
+        for burst in bursts {
+            self.arrived += burst.workers as u64;
             for k in 0..burst.workers {
                 let fid = burst.first_function + k as u64;
-                let rec = &mut self.records[fid as usize];
                 let host = next_host + k / g;
-                rec.invoker = host;
-                rec.container = host as u64;
-                rec.cpu = Some(k % g);
-                rec.t_submit = at;
-                rec.t_dispatch = at;
-                rec.t_container_ready = at;
-                rec.t_start = at;
+                let mut slot = Slot::new(burst.id, burst.tenant, k, 0);
+                slot.invoker = host;
+                slot.container = host as u64;
+                slot.cpu = k % g;
+                slot.t_submit = burst.at_ns;
+                slot.t_dispatch = burst.at_ns;
+                slot.t_ready = burst.at_ns;
+                slot.t_start = burst.at_ns;
+                self.records.push(slot);
                 self.q.push(burst.at_ns, Event::StepStart(fid as u32));
             }
             next_host += burst.workers.div_ceil(g);
@@ -326,8 +330,8 @@ impl Sim<'_> {
 
     /// A compute step under CPU shares enters the invoker's processor-sharing model.
     fn shared_compute(&mut self, fid: u32, ns: u64) {
-        let rec = &self.records[fid as usize];
-        let c = &self.containers[rec.container as usize];
+        let cid = self.records.get_mut(fid as u64).container_slot;
+        let c = &self.containers[cid as usize];
         let inv = c.invoker as usize;
         let share = cpu_share(
             c.memory_mb / c.workers.max(1) as u64,
@@ -350,8 +354,8 @@ impl Sim<'_> {
         let now = self.now;
         let t0 = self.t0.unwrap_or(0);
         let secs = |t: u64| t.wrapping_sub(t0) as i64 as f64 / 1e9;
-        let rec = &self.records[fid as usize];
-        let (burst_id, worker_id) = (rec.burst_id, rec.worker_id);
+        let rec = self.records.get_mut(fid as u64);
+        let (burst_id, worker_id) = (rec.burst, rec.worker);
         let comm = self.comm.as_deref_mut().expect("steps workload");
         let w = &mut comm.workers[fid as usize];
         let pc = w.pc as usize;
@@ -390,15 +394,16 @@ impl Sim<'_> {
 
     /// The program of worker `fid` is done: the function ends.
     fn program_end(&mut self, fid: u32) {
-        let t = self.secs(self.now);
+        let now = self.now;
         let slowed = self.comm().workers[fid as usize].slowed;
         let direct = self.comm().direct;
-        let rec = &mut self.records[fid as usize];
-        rec.t_end = t;
+        let rec = self.records.get_mut(fid as u64);
+        rec.t_end = now;
         rec.cpu_shared |= slowed;
+        rec.done = true;
         self.finished += 1;
         if !direct {
-            let cid = rec.container as u32;
+            let cid = rec.container_slot;
             let c = &mut self.containers[cid as usize];
             c.remaining -= 1;
             if c.remaining == 0 {
@@ -424,13 +429,16 @@ impl Sim<'_> {
         } else {
             // The burst's container messages were published together: they are contiguous
             // around the one that runs `fid`.
-            let m = self.containers[self.records[fid as usize].container as usize].msg as usize;
-            let burst = self.messages[m].burst;
+            // (`steps` runs keep every message row: slots are in publication order.)
+            let cid = self.records.get_mut(fid as u64).container_slot;
+            let m = self.containers[cid as usize].msg as usize;
+            let messages = self.messages.rows();
+            let burst = messages[m].burst;
             let mut lo = m;
-            while lo > 0 && self.messages[lo - 1].burst == burst {
+            while lo > 0 && messages[lo - 1].burst == burst {
                 lo -= 1;
             }
-            let packs = self.messages[lo..]
+            let packs = messages[lo..]
                 .iter()
                 .take_while(|msg| msg.burst == burst)
                 .map(|msg| ((msg.first_fid - first_fid) as u32, msg.workers, msg.invoker));
@@ -644,7 +652,7 @@ impl Sim<'_> {
     fn start_flow(&mut self, op: u32) {
         let now = self.now;
         let o = self.comm().ops[op as usize];
-        let host = self.records[o.fid as usize].invoker;
+        let host = self.records.get_mut(o.fid as u64).invoker;
         let comm = self.comm();
         let cap = comm.backend().connection_cap(o.bytes);
         let dir = if o.kind == OpKind::Upload {

@@ -8,7 +8,7 @@ use policies::{ActionRef, FieldError, PolicySpec, RecoverySpec, Workload};
 
 use super::sources::{process_source, trace_source, InternAction, NewAction, TraceProblem};
 use super::{
-    secs_to_ns, BurstSpec, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
+    secs_to_ns, BurstSeries, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
     PrewarmSpec, Scenario, ServerfulSpec, StragglerSpec, TimeDist,
 };
 use crate::arrivals::TraceError;
@@ -67,7 +67,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
             Err(TraceProblem::File(at, e)) => return Err(BuildError::Trace(at, e)),
         }
     }
-    if expanded.bursts.is_empty() && sources.is_empty() {
+    if expanded.series.is_empty() && sources.is_empty() {
         return Err(FieldError::new(
             "bursts",
             "at least one [[bursts]], [[arrivals]] or [[traces]] entry",
@@ -84,7 +84,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         recovery: config.recovery.clone(),
         workload: config.workload.clone(),
         invokers,
-        bursts: expanded.bursts,
+        burst_series: expanded.series,
         actions: actions.list,
         action_workloads: actions.workloads,
         sources,
@@ -349,30 +349,22 @@ impl FitLimits {
     }
 }
 
-/// `[[bursts]]` expanded: every repetition, by arrival, with function ids and interned actions.
+/// `[[bursts]]`: one series per entry.
 struct Bursts {
-    bursts: Vec<BurstSpec>,
+    series: Vec<BurstSeries>,
     functions: u64,
 }
 
-/// `[[bursts]]`: each entry checked, its action interned, its `count` repetitions expanded;
-/// then all sorted by arrival (ties: config order, then repetition) and numbered.
+/// `[[bursts]]`: each entry checked and its action interned; its `count` repetitions stay one
+/// series (a run draws them lazily; ties in config order, then repetition).
 fn bursts(
     section: &[BurstConfig],
     limits: &FitLimits,
     actions: &mut Actions,
     workload: &Workload,
 ) -> Result<Bursts, FieldError> {
-    // Checked before expanding `count`: a mistyped count must be an error, not an allocation
-    // of billions of bursts.
-    let functions = section.iter().fold(0u64, |n, b| {
-        n.saturating_add(b.workers as u64 * b.count as u64)
-    });
-    if functions > u32::MAX as u64 {
-        let expected = format!("at most {} functions in total", u32::MAX);
-        return Err(FieldError::new("bursts", expected, functions));
-    }
-    let mut expanded = Vec::new();
+    let mut series = Vec::with_capacity(section.len());
+    let mut functions: u64 = 0;
     for (i, burst) in section.iter().enumerate() {
         let field = |f: &str| format!("bursts[{i}].{f}");
         let at_ns = seconds(&field("at"), burst.at)?;
@@ -382,30 +374,21 @@ fn bursts(
         at_least_one(&field("count"), burst.count as u64)?;
         limits.check(i, burst)?;
         let action = actions.intern(i, burst, workload)?;
-        for r in 0..burst.count {
-            let at = at_ns.saturating_add(every_ns.saturating_mul(r as u64));
-            let spec = BurstSpec {
-                at_ns: at,
-                workers: burst.workers,
-                tenant: burst.tenant,
-                action,
-                first_function: 0,
-                work_s: None,
-            };
-            expanded.push(((at, i, r), spec));
-        }
+        functions += burst.count as u64 * burst.workers as u64;
+        series.push(BurstSeries {
+            at_ns,
+            every_ns,
+            count: burst.count as u64,
+            workers: burst.workers,
+            tenant: burst.tenant,
+            action,
+        });
     }
-    expanded.sort_by_key(|(order, _)| *order);
-    let mut next = 0u64;
-    let bursts = expanded
-        .into_iter()
-        .map(|(_, mut b)| {
-            b.first_function = next;
-            next += b.workers as u64;
-            b
-        })
-        .collect();
-    Ok(Bursts { bursts, functions })
+    if functions > u32::MAX as u64 {
+        let expected = format!("at most {} functions in total", u32::MAX);
+        return Err(FieldError::new("bursts", expected, functions));
+    }
+    Ok(Bursts { series, functions })
 }
 
 /// The distinct actions of the run, in order of first use, with their workloads.

@@ -1,12 +1,13 @@
 //! A validated config, ready to simulate: times in integer nanoseconds, invoker groups expanded,
-//! repeated bursts expanded and sorted by arrival, actions interned.
+//! actions interned; each `[[bursts]]` entry kept as one compact series (its `count`
+//! repetitions are drawn lazily during a run, with the `[[arrivals]]` and `[[traces]]`).
 
 use std::path::Path;
 
 use policies::workload::FunctionInput;
 use policies::{ActionRef, Distribution, PolicySpec, RecoverySpec, Workload};
 
-use crate::arrivals::TraceSummary;
+use crate::arrivals::{Arrival, TraceSummary};
 use rand::Rng;
 
 use crate::config::{
@@ -19,7 +20,7 @@ mod comm;
 mod sources;
 
 pub use comm::{BackendSpec, CommSpec};
-pub use sources::{RunBursts, Source};
+pub use sources::{RunArrivals, RunBursts, Source};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -90,9 +91,38 @@ pub struct InvokerSpec {
     pub user_memory_mb: u64,
 }
 
-/// One group request, after expanding `count`/`every`.
+/// One `[[bursts]]` entry: `count` identical bursts, `every_ns` apart from `at_ns`. The
+/// scenario keeps the entry, not its repetitions: a run draws them when they arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurstSeries {
+    pub at_ns: u64,
+    pub every_ns: u64,
+    pub count: u64,
+    pub workers: u32,
+    pub tenant: u32,
+    /// Index into [`Scenario::actions`].
+    pub action: u32,
+}
+
+impl BurstSeries {
+    /// Its arrivals, in time order (times saturate instead of wrapping).
+    pub fn arrivals(&self) -> impl Iterator<Item = Arrival> + Send + 'static {
+        let s = *self;
+        (0..s.count).map(move |r| Arrival {
+            at_ns: s.at_ns.saturating_add(s.every_ns.saturating_mul(r)),
+            workers: s.workers,
+            tenant: s.tenant,
+            action: s.action,
+            work_s: None,
+        })
+    }
+}
+
+/// One group request of a run, numbered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstSpec {
+    /// Burst id: its index in the run's arrival order.
+    pub id: u64,
     pub at_ns: u64,
     pub workers: u32,
     pub tenant: u32,
@@ -191,14 +221,15 @@ pub struct Scenario {
     pub workload: Workload,
     /// One entry per invoker; index = invoker id.
     pub invokers: Vec<InvokerSpec>,
-    /// Sorted by arrival (ties: config order); index = burst id.
-    pub bursts: Vec<BurstSpec>,
+    /// The `[[bursts]]` entries, in config order (their bursts come from
+    /// [`Scenario::arrivals`], by arrival; ties in config order).
+    pub burst_series: Vec<BurstSeries>,
     /// The distinct actions of the bursts; [`BurstSpec::action`] indexes it.
     pub actions: Vec<ActionRef>,
     /// What each action's functions do (index = action): its `[[arrivals]]` entry's or trace
     /// function's own workload, else `[workload]`.
     pub action_workloads: Vec<Workload>,
-    /// `[[arrivals]]` and `[[traces]]`, drawn per run on top of `bursts`
+    /// `[[arrivals]]` and `[[traces]]`, drawn per run on top of `burst_series`
     /// ([`Scenario::arrivals`], [`Scenario::run_bursts`]).
     pub sources: Vec<Source>,
     /// What each trace reader found, by entry (`traces[i]`), for reports.
@@ -213,7 +244,7 @@ pub struct Scenario {
     pub invoker: InvokerModel,
     /// `[serverful]` (used with `mode = "serverful"`).
     pub serverful: ServerfulSpec,
-    /// Functions of `bursts` (the sum of their workers); a run with sources has more
+    /// Functions of `burst_series` (the sum of their workers); a run with sources has more
     /// ([`RunBursts::functions`]).
     pub functions: u64,
     /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
@@ -292,14 +323,15 @@ impl Scenario {
         self.policy.is_burst()
     }
 
-    /// The inputs of burst `burst`'s functions in worker order, as [`crate::simulate`] draws
-    /// them with `seed` (stream `workload`, index = burst id): a live run that calls this
+    /// The inputs of `burst`'s functions in worker order, as [`crate::simulate`] draws them
+    /// with `seed` (stream `workload`, index = burst id), lazily: a live run that calls this
     /// gives its functions exactly the simulated work.
-    pub fn function_inputs(&self, seed: u64, burst: usize) -> Vec<FunctionInput> {
-        let b = &self.bursts[burst];
-        self.action_workloads[b.action as usize]
-            .burst_inputs(seed, burst as u64, b.workers)
-            .collect()
+    pub fn function_inputs(
+        &self,
+        seed: u64,
+        burst: &BurstSpec,
+    ) -> impl Iterator<Item = FunctionInput> + '_ {
+        self.action_workloads[burst.action as usize].burst_inputs(seed, burst.id, burst.workers)
     }
 
     /// Total CPUs of the invokers.

@@ -138,51 +138,79 @@ pub struct RunBursts<'a> {
     pub error: Option<TraceError>,
 }
 
+/// The bursts of one run, lazily, by arrival, numbered: burst ids in arrival order, function
+/// ids burst by burst. Only the next arrival of each source is held.
+pub struct RunArrivals<'a> {
+    merge: Merge<'a>,
+    next_id: u64,
+    next_function: u64,
+}
+
+impl RunArrivals<'_> {
+    /// Functions numbered so far (the id the next burst's worker 0 gets).
+    pub fn functions_so_far(&self) -> u64 {
+        self.next_function
+    }
+
+    /// Bursts numbered so far (the id the next burst gets).
+    pub fn bursts_so_far(&self) -> u64 {
+        self.next_id
+    }
+}
+
+impl Iterator for RunArrivals<'_> {
+    type Item = Result<BurstSpec, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.merge.next()?.map(|a| {
+            let burst = BurstSpec {
+                id: self.next_id,
+                at_ns: a.at_ns,
+                workers: a.workers,
+                tenant: a.tenant,
+                action: a.action,
+                first_function: self.next_function,
+                work_s: a.work_s,
+            };
+            self.next_id += 1;
+            self.next_function += a.workers as u64;
+            burst
+        }))
+    }
+}
+
 impl Scenario {
     /// Every arrival of a run with `seed`, lazily and in time order: the `[[bursts]]` first at
-    /// equal times, then the sources in config order (`[[arrivals]]`, then `[[traces]]`).
+    /// equal times (in config order, then repetition), then the sources in config order
+    /// (`[[arrivals]]`, then `[[traces]]`).
     pub fn arrivals(&self, seed: u64) -> Merge<'_> {
-        let mut all: Vec<ArrivalSource<'_>> = Vec::with_capacity(1 + self.sources.len());
-        all.push(Box::new(self.bursts.iter().map(|b| {
-            Ok(Arrival {
-                at_ns: b.at_ns,
-                workers: b.workers,
-                tenant: b.tenant,
-                action: b.action,
-                work_s: b.work_s,
-            })
-        })));
+        let mut all: Vec<ArrivalSource<'_>> =
+            Vec::with_capacity(self.burst_series.len() + self.sources.len());
+        for series in &self.burst_series {
+            all.push(Box::new(series.arrivals().map(Ok)));
+        }
         all.extend(self.sources.iter().map(|s| s.arrivals(seed)));
         merge(all)
     }
 
-    /// The bursts of a run with `seed`: [`Scenario::bursts`] itself when there are no
-    /// sources, else [`Scenario::arrivals`] collected and numbered.
-    // The engine still indexes bursts by id; a lazy engine takes `arrivals` instead.
-    pub fn run_bursts(&self, seed: u64) -> RunBursts<'_> {
-        if self.sources.is_empty() {
-            return RunBursts {
-                bursts: Cow::Borrowed(&self.bursts),
-                functions: self.functions,
-                error: None,
-            };
+    /// [`Scenario::arrivals`] numbered into the run's bursts, lazily: what the engine pulls.
+    pub fn run_arrivals(&self, seed: u64) -> RunArrivals<'_> {
+        RunArrivals {
+            merge: self.arrivals(seed),
+            next_id: 0,
+            next_function: 0,
         }
+    }
+
+    /// The bursts of a run with `seed`, collected (for callers that want them all at once,
+    /// such as a live run; the simulator pulls [`Scenario::run_arrivals`] instead).
+    pub fn run_bursts(&self, seed: u64) -> RunBursts<'_> {
         let mut bursts = Vec::new();
-        let mut next = 0u64;
         let mut error = None;
-        for item in self.arrivals(seed) {
+        let mut arrivals = self.run_arrivals(seed);
+        for item in arrivals.by_ref() {
             match item {
-                Ok(a) => {
-                    bursts.push(BurstSpec {
-                        at_ns: a.at_ns,
-                        workers: a.workers,
-                        tenant: a.tenant,
-                        action: a.action,
-                        first_function: next,
-                        work_s: a.work_s,
-                    });
-                    next += a.workers as u64;
-                }
+                Ok(b) => bursts.push(b),
                 Err(e) => {
                     error = Some(e);
                     break;
@@ -191,7 +219,7 @@ impl Scenario {
         }
         RunBursts {
             bursts: Cow::Owned(bursts),
-            functions: next,
+            functions: arrivals.functions_so_far(),
             error,
         }
     }
