@@ -24,11 +24,7 @@ fn figure(outcome: &FitOutcome, experiment: &str, figure: &str) -> (f64, f64) {
 
 #[test]
 fn burst_2023_profile_fits_every_granularity() {
-    let outcome = fit::check(
-        &root().join("configs/fit/burst-2023.toml"),
-        &Default::default(),
-    )
-    .unwrap();
+    let outcome = fit::check(&root().join("configs/fit/burst-2023.toml")).unwrap();
     println!("{}", outcome.table());
     for g in [1, 2, 4, 6, 12, 24, 48] {
         let name = format!("G={g}");
@@ -110,11 +106,7 @@ fn thesis_profile_reproduces_section_5_2_1() {
     // In-sample: three free parameters for three informative figures (the fourth, 120 of 120,
     // holds whenever the burst's workers start within 5 s). The median run over the spec's
     // seeds is compared.
-    let outcome = fit::check(
-        &root().join("configs/fit/thesis-cluster.toml"),
-        &Default::default(),
-    )
-    .unwrap();
+    let outcome = fit::check(&root().join("configs/fit/thesis-cluster.toml")).unwrap();
     println!("{}", outcome.table());
     for (experiment, key, expected) in [
         ("thesis faas", "makespan_s", 20.0),
@@ -285,8 +277,8 @@ fn fitting_recovers_from_a_perturbed_profile() {
         max_evaluations: Some(150),
         ..Default::default()
     };
-    let before = fit::check(&spec, &brief).unwrap().objective;
-    let after = fit::fit(&spec, &brief).unwrap().objective;
+    let before = fit::check_with(&spec, &brief).unwrap().objective;
+    let after = fit::fit_with(&spec, &brief).unwrap().objective;
     println!("objective before {before:.4}, after {after:.4}");
     assert!(after < before * 0.5, "{before} -> {after}");
     let written = std::fs::read_to_string(&profile).unwrap();
@@ -295,5 +287,5 @@ fn fitting_recovers_from_a_perturbed_profile() {
         written.contains("--seeds 8 --max-evaluations 150"),
         "{written}"
     );
-    assert!((fit::check(&spec, &brief).unwrap().objective - after).abs() < 1e-9);
+    assert!((fit::check_with(&spec, &brief).unwrap().objective - after).abs() < 1e-9);
 }

@@ -44,7 +44,7 @@ fn comm_profiles_reproduce_the_benchmarks_and_predict_held_out_sizes() {
     let mut failures = Vec::new();
     for (backend, _) in BACKENDS {
         let spec = root().join(format!("configs/fit/comm-{backend}.toml"));
-        let outcome = fit::check(&spec, &Default::default()).unwrap();
+        let outcome = fit::check(&spec).unwrap();
         println!("== {backend}\n{}", outcome.table());
         let [(in_mean, in_max), (out_mean, out_max)] = errors(&outcome);
         summary.push_str(&format!(

@@ -46,6 +46,13 @@ pub(crate) struct CreationCpu {
 const EPS: f64 = 1e-9;
 
 impl CreationCpu {
+    /// A crashed invoker's engine restarts empty: end events already scheduled go stale.
+    pub fn reset(&mut self) {
+        self.gen = self.gen.wrapping_add(1);
+        self.v = 0.0;
+        self.active.clear();
+    }
+
     pub fn new(cores: u32) -> Self {
         CreationCpu {
             cores: cores.max(1) as f64,
@@ -212,6 +219,10 @@ impl Sim<'_> {
 
     /// The wall-clock engine section of `cid` ended: its CPU work, if any, starts.
     pub(crate) fn engine_done(&mut self, cid: u32) {
+        if self.fx.is_some() && self.containers[cid as usize].state == CState::Dead {
+            // Its invoker crashed meanwhile (the crash reset the engine).
+            return;
+        }
         let inv = self.containers[cid as usize].invoker as usize;
         let pending = &mut self.invokers[inv].cpu_after_wall;
         if let Some(i) = pending.iter().position(|&(c, _)| c == cid) {
@@ -249,11 +260,15 @@ impl Sim<'_> {
         }
     }
 
-    /// The engine phase of `cid` ended: its slot frees, its runtime init starts.
+    /// The engine phase of `cid` ended: its slot frees, then (with faults) the creation may
+    /// fail, else its runtime init starts.
     fn engine_phase_done(&mut self, cid: u32) {
         let inv = self.containers[cid as usize].invoker as usize;
         self.invokers[inv].engine_busy -= 1;
         self.engine_try_start(inv);
+        if self.fx.is_some() && self.creation_failed(cid) {
+            return;
+        }
         let d = self.init_draw(inv, cid);
         if d == 0 {
             self.container_created(cid);
@@ -264,6 +279,10 @@ impl Sim<'_> {
 
     pub(crate) fn container_created(&mut self, cid: u32) {
         let c = &mut self.containers[cid as usize];
+        if c.state == CState::Dead {
+            // Its invoker crashed meanwhile (faults).
+            return;
+        }
         let st = &mut self.invokers[c.invoker as usize];
         st.starting -= 1;
         if c.stem {

@@ -35,6 +35,7 @@ mod controller;
 mod cpu;
 mod creation;
 mod dispatcher;
+mod faults;
 mod invoker;
 mod queue;
 mod records;

@@ -193,3 +193,55 @@ fn bad_straggler_and_creation_work_are_named() {
     );
     assert!(e.contains("invoker.straggler.delay"), "{e}");
 }
+
+#[test]
+fn a_crash_during_creation_work_resets_the_engine() {
+    // One invoker of 8 CPUs, 8 sleep workers in containers of 2: four creations of 4
+    // CPU-seconds, two at a time sharing the 8 CPUs (1 s per pair). The invoker crashes at 0.5,
+    // mid-creation, and is back 2 s later; the workers are re-run once the crash is detected,
+    // in four new creations, which share the CPUs only with each other (pairs ready 1 s and
+    // 2 s after their submission), not with the creations the crash ended.
+    let out = run(r#"
+seed = 3
+[[cluster.invokers]]
+cpus = 8
+[policy]
+name = "burst-homogeneous"
+granularity = 2
+[workload]
+kind = "sleep"
+duration = 20.0
+[[bursts]]
+workers = 8
+[invoker]
+create_cpu = 4.0
+max_concurrent_creations = 2
+[recovery]
+name = "rerun-failed-workers"
+[faults]
+[[faults.invoker_crashes]]
+invoker = 0
+at = 0.5
+recovery = 2.0
+"#);
+    assert_eq!(out.stats.invoker_crashes, 1);
+    let mut delays = Vec::new();
+    for fid in 0..8 {
+        let attempts: Vec<_> = out
+            .records
+            .iter()
+            .filter(|r| r.function_id == fid)
+            .collect();
+        assert_eq!(attempts.len(), 2, "function {fid}: {attempts:#?}");
+        assert!(attempts[0].t_container_ready.is_nan(), "{attempts:#?}");
+        let rerun = attempts[1];
+        assert!(rerun.is_ok(), "function {fid}: {rerun:#?}");
+        delays.push(rerun.t_container_ready - rerun.t_submit);
+    }
+    delays.sort_by(f64::total_cmp);
+    println!("re-run containers ready after their submission: {delays:?}");
+    assert!(
+        (1.0..1.5).contains(&delays[0]) && (2.0..2.5).contains(&delays[7]),
+        "{delays:?}"
+    );
+}

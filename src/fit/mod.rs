@@ -239,14 +239,24 @@ pub fn relative_error(simulated: f64, reference: f64) -> f64 {
 }
 
 /// Reports the error of the profile as it stands.
-pub fn check(spec_path: &Path, options: &FitOptions) -> Result<FitOutcome, Error> {
+pub fn check(spec_path: &Path) -> Result<FitOutcome, Error> {
+    check_with(spec_path, &FitOptions::default())
+}
+
+/// Reports the error of the profile as it stands, with command-line changes to the spec.
+pub fn check_with(spec_path: &Path, options: &FitOptions) -> Result<FitOutcome, Error> {
     let problem = Problem::load(spec_path, options)?;
     let values = problem.current_values()?;
     problem.outcome(&values, 1)
 }
 
 /// Fits the parameters, rewrites the profile, and reports the errors.
-pub fn fit(spec_path: &Path, options: &FitOptions) -> Result<FitOutcome, Error> {
+pub fn fit(spec_path: &Path) -> Result<FitOutcome, Error> {
+    fit_with(spec_path, &FitOptions::default())
+}
+
+/// Fits with command-line changes to the spec (sets, seeds, budget), rewrites the profile.
+pub fn fit_with(spec_path: &Path, options: &FitOptions) -> Result<FitOutcome, Error> {
     let problem = Problem::load(spec_path, options)?;
     let start = problem.point(&problem.current_values()?);
     let (values, evaluations) = problem.minimize(&start)?;
@@ -364,9 +374,9 @@ pub fn main(args: &FitArgs) -> Result<(), Error> {
         return Ok(());
     }
     let outcome = if args.check {
-        check(&args.spec, &options)?
+        check_with(&args.spec, &options)?
     } else {
-        fit(&args.spec, &options)?
+        fit_with(&args.spec, &options)?
     };
     for (path, v) in &outcome.params {
         println!("{path} = {v:.6}");
