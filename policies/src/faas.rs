@@ -28,7 +28,8 @@ use std::sync::Mutex;
 use crate::burst_common::PlanBuilder;
 use crate::spec::{DEFAULT_BLACKBOX_FRACTION, DEFAULT_MANAGED_FRACTION};
 use crate::{
-    ActionKind, ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest,
+    ActionKind, ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementPolicy,
+    PlacementRequest,
 };
 
 /// The invokers each kind of action may use, as index ranges into the invoker list.
@@ -73,6 +74,11 @@ impl InvokerSplit {
 /// The balancer. It memoises the step sizes of the set sizes seen (a pure function of `n` that
 /// costs O(n) to compute), so that placing one activation costs O(probes), not O(n), and the
 /// home and step of the last action placed (runs place one action many times in a row).
+///
+/// Called through [`PlacementPolicy::place_tracked`] (the simulator's controller), it also keeps
+/// a [`FreeIndex`] per probe order in use (up to [`MAX_INDEXES`]), updated from the changes the
+/// caller names, so that a single activation finds its invoker in O(log n) instead of probing
+/// past every full invoker (hundreds in a busy cluster). The result is the probe's, exactly.
 #[derive(Debug)]
 pub struct ShardingBalancer {
     managed_fraction: f64,
@@ -80,11 +86,135 @@ pub struct ShardingBalancer {
     memo: Mutex<Memo>,
 }
 
-/// What [`ShardingBalancer::home_and_step`] remembers: pure functions of their keys.
+/// What [`ShardingBalancer::home_and_step`] remembers (pure functions of their keys), and the
+/// indexes of `place_tracked` (functions of the tracked view).
 #[derive(Debug, Default)]
 struct Memo {
     steps: HashMap<usize, Box<[usize]>>,
     last: Option<LastAction>,
+    /// The split of the last cluster size seen: `(n, split)`.
+    split: Option<(usize, InvokerSplit)>,
+    /// Invokers in the tracked view the indexes were built for.
+    tracked_len: usize,
+    indexes: Vec<FreeIndex>,
+}
+
+/// Most probe orders (invoker set and step) indexed at once: every index is updated on every
+/// change, so an action mix with more orders than this probes the rest as before.
+pub const MAX_INDEXES: usize = 4;
+
+/// The invokers of one set in the probe order of one step (position `p` holds local invoker
+/// `p * step mod n`, so an action's probe from `home` is the positions from `home`'s onwards,
+/// wrapping around), each leaf its free memory (or -1 when unhealthy), in a max segment tree:
+/// the first position at or after `p` with room for `need` MB is found in O(log n).
+#[derive(Debug)]
+struct FreeIndex {
+    start: usize,
+    n: usize,
+    step: usize,
+    /// Position of each local invoker.
+    position: Box<[u32]>,
+    /// Local invoker at each position.
+    local: Box<[u32]>,
+    /// Leaves at `leaves..2 * leaves` (a power of two, padding at -1), node `i` = max of its
+    /// children `2i` and `2i + 1`.
+    leaves: usize,
+    tree: Box<[i64]>,
+}
+
+impl FreeIndex {
+    fn new(view: &ClusterView, start: usize, n: usize, step: usize) -> Self {
+        let leaves = n.next_power_of_two();
+        let mut position = vec![0u32; n].into_boxed_slice();
+        let mut local = vec![0u32; n].into_boxed_slice();
+        let mut i = 0;
+        for (p, slot) in local.iter_mut().enumerate() {
+            *slot = i as u32;
+            position[i] = p as u32;
+            i += step;
+            if i >= n {
+                i -= n;
+            }
+        }
+        let mut index = FreeIndex {
+            start,
+            n,
+            step,
+            position,
+            local,
+            leaves,
+            tree: vec![-1; 2 * leaves].into_boxed_slice(),
+        };
+        for p in 0..n {
+            index.tree[leaves + p] = leaf(&view.invokers[start + index.local[p] as usize]);
+        }
+        for node in (1..leaves).rev() {
+            index.tree[node] = index.tree[2 * node].max(index.tree[2 * node + 1]);
+        }
+        index
+    }
+
+    /// Invoker `id` (of the whole view) changed.
+    fn update(&mut self, view: &ClusterView, id: usize) {
+        let Some(local) = id.checked_sub(self.start).filter(|&l| l < self.n) else {
+            return;
+        };
+        let mut node = self.leaves + self.position[local] as usize;
+        self.tree[node] = leaf(&view.invokers[id]);
+        while node > 1 {
+            node /= 2;
+            let max = self.tree[2 * node].max(self.tree[2 * node + 1]);
+            if self.tree[node] == max {
+                break;
+            }
+            self.tree[node] = max;
+        }
+    }
+
+    /// The first position at or after `from` whose leaf is at least `need`.
+    fn first_from(&self, from: usize, need: i64) -> Option<usize> {
+        if from >= self.n {
+            return None;
+        }
+        let mut node = self.leaves + from;
+        // Up and right until a subtree to the right of `from` has room.
+        while self.tree[node] < need {
+            while node & 1 == 1 {
+                node /= 2;
+            }
+            if node == 0 {
+                return None;
+            }
+            node += 1;
+        }
+        // Down to its leftmost leaf with room.
+        while node < self.leaves {
+            node *= 2;
+            if self.tree[node] < need {
+                node += 1;
+            }
+        }
+        Some(node - self.leaves)
+    }
+
+    /// The first invoker (local index) with room for `need` in the probe from `home`.
+    fn probe(&self, home: usize, need: u64) -> Option<usize> {
+        let need = i64::try_from(need).unwrap_or(i64::MAX);
+        let from = self.position[home] as usize;
+        let p = self
+            .first_from(from, need)
+            .or_else(|| self.first_from(0, need).filter(|&p| p < from))?;
+        Some(self.local[p] as usize)
+    }
+}
+
+/// An invoker's leaf in a [`FreeIndex`]: its free memory, or -1 when unhealthy (never chosen).
+fn leaf(invoker: &InvokerView) -> i64 {
+    if invoker.healthy {
+        i64::try_from(invoker.free_memory_mb).unwrap_or(i64::MAX)
+    } else {
+        -1
+    }
 }
 
 /// The home and step of the last (namespace, action, set size) asked for.
@@ -124,48 +254,89 @@ impl ShardingBalancer {
 
     /// Home index and step size of an action within a set of `n >= 1` invokers.
     pub fn home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
-        // A poisoned lock only means another thread panicked mid-update of a pure cache.
-        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(last) = &memo.last {
-            if last.n == n && last.action == action && last.namespace == namespace {
-                return last.home_and_step;
-            }
-        }
-        let hash = generate_hash(namespace, action) as usize;
-        let steps = memo
-            .steps
-            .entry(n)
-            .or_insert_with(|| pairwise_coprime_numbers_until(n).into());
-        let home_and_step = (hash % n, steps[hash % steps.len()]);
-        memo.last = Some(LastAction {
-            namespace: namespace.to_string(),
-            action: action.to_string(),
-            n,
-            home_and_step,
-        });
-        home_and_step
+        home_and_step_in(&mut self.memo(), namespace, action, n)
     }
-}
 
-impl PlacementPolicy for ShardingBalancer {
-    fn place(
+    /// A poisoned lock only means another thread panicked mid-update of a cache that each
+    /// call checks or rebuilds.
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Places `request`; with `changed` (a tracked view), single activations go through the
+    /// free-memory index.
+    fn place_with(
         &self,
         request: &PlacementRequest,
         view: &ClusterView,
+        changed: Option<&[u32]>,
     ) -> Result<PlacementPlan, PlacementError> {
         if request.workers == 0 {
             return Err(PlacementError::Empty);
         }
-        let set = self
-            .split(view.invokers.len())
-            .for_kind(request.action.kind);
+        let mut memo = self.memo();
+        let total = view.invokers.len();
+        let set = match &memo.split {
+            Some((n, split)) if *n == total => split.for_kind(request.action.kind),
+            _ => {
+                let split = self.split(total);
+                let set = split.for_kind(request.action.kind);
+                memo.split = Some((total, split));
+                set
+            }
+        };
+        if let Some(changed) = changed {
+            if memo.tracked_len == total {
+                for index in &mut memo.indexes {
+                    for &id in changed {
+                        index.update(view, id as usize);
+                    }
+                }
+            } else {
+                memo.indexes.clear();
+                memo.tracked_len = total;
+            }
+        }
         let invokers = &view.invokers[set.clone()];
         if !invokers.iter().any(|i| i.healthy) {
             return Err(PlacementError::NoHealthyInvoker);
         }
         let n = invokers.len();
-        let (home, step) = self.home_and_step(&request.action.namespace, &request.action.name, n);
+        let (home, step) = home_and_step_in(
+            &mut memo,
+            &request.action.namespace,
+            &request.action.name,
+            n,
+        );
         let need = request.action.memory_mb;
+        if changed.is_some() && request.workers == 1 {
+            let found = match memo
+                .indexes
+                .iter()
+                .position(|i| i.start == set.start && i.n == n && i.step == step)
+            {
+                Some(k) => Some(memo.indexes[k].probe(home, need)),
+                None if memo.indexes.len() < MAX_INDEXES => {
+                    let index = FreeIndex::new(view, set.start, n, step);
+                    let found = index.probe(home, need);
+                    memo.indexes.push(index);
+                    Some(found)
+                }
+                None => None,
+            };
+            if let Some(Some(chosen)) = found {
+                debug_assert_eq!(
+                    Some(chosen),
+                    first_with_room(invokers, home, step, need),
+                    "the free-memory index disagrees with the probe: a change was not reported"
+                );
+                let mut plan = PlanBuilder::with_capacity(1);
+                plan.push((set.start + chosen) as u32, 1);
+                return Ok(plan.finish(false));
+            }
+            // No room anywhere (or no index): the probe below finds the same and overloads.
+        }
+        drop(memo);
         // Memory charged by earlier workers of this request, per index in the set.
         let mut charged: HashMap<usize, u64> = HashMap::new();
         let free = |charged: &HashMap<usize, u64>, i: usize| {
@@ -185,11 +356,7 @@ impl PlacementPolicy for ShardingBalancer {
                 if invokers[index].healthy && free(&charged, index) >= need {
                     break;
                 }
-                // `step < n` (1, or a prime that does not divide n): no division needed.
-                index += step;
-                if index >= n {
-                    index -= n;
-                }
+                index = next_probe(index, step, n);
                 probes += 1;
             }
             let chosen = if probes < n {
@@ -209,6 +376,71 @@ impl PlacementPolicy for ShardingBalancer {
             plan.push((set.start + chosen) as u32, 1);
         }
         Ok(plan.finish(overloaded))
+    }
+}
+
+/// [`ShardingBalancer::home_and_step`] with the memo held.
+fn home_and_step_in(memo: &mut Memo, namespace: &str, action: &str, n: usize) -> (usize, usize) {
+    if let Some(last) = &memo.last {
+        if last.n == n && last.action == action && last.namespace == namespace {
+            return last.home_and_step;
+        }
+    }
+    let hash = generate_hash(namespace, action) as usize;
+    let steps = memo
+        .steps
+        .entry(n)
+        .or_insert_with(|| pairwise_coprime_numbers_until(n).into());
+    let home_and_step = (hash % n, steps[hash % steps.len()]);
+    memo.last = Some(LastAction {
+        namespace: namespace.to_string(),
+        action: action.to_string(),
+        n,
+        home_and_step,
+    });
+    home_and_step
+}
+
+/// The probe after `index`: `step < n` (1, or a prime that does not divide n), so no division.
+#[inline]
+fn next_probe(index: usize, step: usize, n: usize) -> usize {
+    let next = index + step;
+    if next >= n {
+        next - n
+    } else {
+        next
+    }
+}
+
+/// The first healthy invoker with `need` MB free in the probe from `home` (what the index
+/// answers, by probing; used to check it).
+fn first_with_room(invokers: &[InvokerView], home: usize, step: usize, need: u64) -> Option<usize> {
+    let mut index = home;
+    for _ in 0..invokers.len() {
+        if invokers[index].healthy && invokers[index].free_memory_mb >= need {
+            return Some(index);
+        }
+        index = next_probe(index, step, invokers.len());
+    }
+    None
+}
+
+impl PlacementPolicy for ShardingBalancer {
+    fn place(
+        &self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+    ) -> Result<PlacementPlan, PlacementError> {
+        self.place_with(request, view, None)
+    }
+
+    fn place_tracked(
+        &self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+        changed: &[u32],
+    ) -> Result<PlacementPlan, PlacementError> {
+        self.place_with(request, view, Some(changed))
     }
 
     fn exclusive_cpus(&self) -> bool {

@@ -33,7 +33,11 @@ pub(crate) struct ControllerState {
     /// Requests being processed or published.
     busy: u32,
     in_run: bool,
+    /// What the policy sees. Change it only through `update_view`, which notes the change for
+    /// the policy (`place_tracked`).
     view: ClusterView,
+    /// Invokers whose view entry changed since the policy's last call.
+    view_changes: Vec<u32>,
     reserved_cpus: Vec<i64>,
     reserved_mem: Vec<i64>,
     pending_release: Vec<u32>,
@@ -70,6 +74,7 @@ impl ControllerState {
             busy: 0,
             in_run: false,
             view,
+            view_changes: Vec::new(),
             reserved_cpus: vec![0; n],
             reserved_mem: vec![0; n],
             pending_release: vec![0; n],
@@ -90,6 +95,7 @@ impl ControllerState {
     }
 
     fn update_view(&mut self, inv: usize) {
+        self.view_changes.push(inv as u32);
         let v = &mut self.view.invokers[inv];
         v.free_cpus =
             (v.total_cpus as i64 - self.reserved_cpus[inv]).clamp(0, v.total_cpus as i64) as u32;
@@ -153,7 +159,12 @@ impl Sim<'_> {
 
     fn try_place(&mut self, r: u32) -> Result<PlacementPlan, PlacementError> {
         let a = self.request_for(r);
-        self.policy.place(&self.ctl.templates[a], &self.ctl.view)
+        let ctl = &mut self.ctl;
+        let result = self
+            .policy
+            .place_tracked(&ctl.templates[a], &ctl.view, &ctl.view_changes);
+        ctl.view_changes.clear();
+        result
     }
 
     /// Places request `r` now; true when it keeps its slot until a publishing chain ends.
