@@ -76,9 +76,10 @@ impl InvokerSplit {
 /// home and step of the last action placed (runs place one action many times in a row).
 ///
 /// Called through [`PlacementPolicy::place_tracked`] (the simulator's controller), it also keeps
-/// a [`FreeIndex`] per probe order in use (up to [`MAX_INDEXES`]), updated from the changes the
-/// caller names, so that a single activation finds its invoker in O(log n) instead of probing
-/// past every full invoker (hundreds in a busy cluster). The result is the probe's, exactly.
+/// a [`FreeIndex`] per probe order and memory size in use (up to [`MAX_INDEXES`]), updated from
+/// the changes the caller names, so that a single activation finds its invoker in a few word
+/// scans instead of probing past every full invoker (hundreds in a busy cluster). The result
+/// is the probe's, exactly.
 #[derive(Debug)]
 pub struct ShardingBalancer {
     managed_fraction: f64,
@@ -99,121 +100,88 @@ struct Memo {
     indexes: Vec<FreeIndex>,
 }
 
-/// Most probe orders (invoker set and step) indexed at once: every index is updated on every
-/// change, so an action mix with more orders than this probes the rest as before.
+/// Most probe orders (invoker set, step and memory) indexed at once: every index is updated on
+/// every change, so an action mix with more orders than this probes the rest as before.
 pub const MAX_INDEXES: usize = 4;
 
 /// The invokers of one set in the probe order of one step (position `p` holds local invoker
 /// `p * step mod n`, so an action's probe from `home` is the positions from `home`'s onwards,
-/// wrapping around), each leaf its free memory (or -1 when unhealthy), in a max segment tree:
-/// the first position at or after `p` with room for `need` MB is found in O(log n).
+/// wrapping around), as a bitmap of those with room for `need` MB (healthy, enough free
+/// memory): the first one at or after a position is a scan of n / 64 words, without the
+/// unpredictable branch per full invoker that probing them one by one takes.
 #[derive(Debug)]
 struct FreeIndex {
     start: usize,
     n: usize,
     step: usize,
+    need: u64,
     /// Position of each local invoker.
     position: Box<[u32]>,
     /// Local invoker at each position.
     local: Box<[u32]>,
-    /// Leaves at `leaves..2 * leaves` (a power of two, padding at -1), node `i` = max of its
-    /// children `2i` and `2i + 1`.
-    leaves: usize,
-    tree: Box<[i64]>,
+    /// Bit `p % 64` of word `p / 64`: position `p` has room.
+    room: Box<[u64]>,
 }
 
 impl FreeIndex {
-    fn new(view: &ClusterView, start: usize, n: usize, step: usize) -> Self {
-        let leaves = n.next_power_of_two();
+    fn new(view: &ClusterView, start: usize, n: usize, step: usize, need: u64) -> Self {
         let mut position = vec![0u32; n].into_boxed_slice();
         let mut local = vec![0u32; n].into_boxed_slice();
         let mut i = 0;
         for (p, slot) in local.iter_mut().enumerate() {
             *slot = i as u32;
             position[i] = p as u32;
-            i += step;
-            if i >= n {
-                i -= n;
-            }
+            i = next_probe(i, step, n);
         }
         let mut index = FreeIndex {
             start,
             n,
             step,
+            need,
             position,
             local,
-            leaves,
-            tree: vec![-1; 2 * leaves].into_boxed_slice(),
+            room: vec![0; n.div_ceil(64)].into_boxed_slice(),
         };
-        for p in 0..n {
-            index.tree[leaves + p] = leaf(&view.invokers[start + index.local[p] as usize]);
-        }
-        for node in (1..leaves).rev() {
-            index.tree[node] = index.tree[2 * node].max(index.tree[2 * node + 1]);
+        for id in start..start + n {
+            index.update(view, id);
         }
         index
     }
 
-    /// Invoker `id` (of the whole view) changed.
+    /// Invoker `id` (of the whole view) may have changed.
+    #[inline]
     fn update(&mut self, view: &ClusterView, id: usize) {
         let Some(local) = id.checked_sub(self.start).filter(|&l| l < self.n) else {
             return;
         };
-        let mut node = self.leaves + self.position[local] as usize;
-        self.tree[node] = leaf(&view.invokers[id]);
-        while node > 1 {
-            node /= 2;
-            let max = self.tree[2 * node].max(self.tree[2 * node + 1]);
-            if self.tree[node] == max {
-                break;
-            }
-            self.tree[node] = max;
+        let invoker = &view.invokers[id];
+        let p = self.position[local] as usize;
+        let bit = 1u64 << (p % 64);
+        if invoker.healthy && invoker.free_memory_mb >= self.need {
+            self.room[p / 64] |= bit;
+        } else {
+            self.room[p / 64] &= !bit;
         }
     }
 
-    /// The first position at or after `from` whose leaf is at least `need`.
-    fn first_from(&self, from: usize, need: i64) -> Option<usize> {
-        if from >= self.n {
-            return None;
+    /// The first position at or after `from` with room.
+    fn first_from(&self, from: usize) -> Option<usize> {
+        let mut w = from / 64;
+        let mut word = *self.room.get(w)? & (u64::MAX << (from % 64));
+        while word == 0 {
+            w += 1;
+            word = *self.room.get(w)?;
         }
-        let mut node = self.leaves + from;
-        // Up and right until a subtree to the right of `from` has room.
-        while self.tree[node] < need {
-            while node & 1 == 1 {
-                node /= 2;
-            }
-            if node == 0 {
-                return None;
-            }
-            node += 1;
-        }
-        // Down to its leftmost leaf with room.
-        while node < self.leaves {
-            node *= 2;
-            if self.tree[node] < need {
-                node += 1;
-            }
-        }
-        Some(node - self.leaves)
+        Some(w * 64 + word.trailing_zeros() as usize)
     }
 
-    /// The first invoker (local index) with room for `need` in the probe from `home`.
-    fn probe(&self, home: usize, need: u64) -> Option<usize> {
-        let need = i64::try_from(need).unwrap_or(i64::MAX);
+    /// The first invoker (local index) with room in the probe from `home`.
+    fn probe(&self, home: usize) -> Option<usize> {
         let from = self.position[home] as usize;
         let p = self
-            .first_from(from, need)
-            .or_else(|| self.first_from(0, need).filter(|&p| p < from))?;
+            .first_from(from)
+            .or_else(|| self.first_from(0).filter(|&p| p < from))?;
         Some(self.local[p] as usize)
-    }
-}
-
-/// An invoker's leaf in a [`FreeIndex`]: its free memory, or -1 when unhealthy (never chosen).
-fn leaf(invoker: &InvokerView) -> i64 {
-    if invoker.healthy {
-        i64::try_from(invoker.free_memory_mb).unwrap_or(i64::MAX)
-    } else {
-        -1
     }
 }
 
@@ -310,20 +278,19 @@ impl ShardingBalancer {
         );
         let need = request.action.memory_mb;
         if changed.is_some() && request.workers == 1 {
-            let found = match memo
-                .indexes
-                .iter()
-                .position(|i| i.start == set.start && i.n == n && i.step == step)
-            {
-                Some(k) => Some(memo.indexes[k].probe(home, need)),
-                None if memo.indexes.len() < MAX_INDEXES => {
-                    let index = FreeIndex::new(view, set.start, n, step);
-                    let found = index.probe(home, need);
-                    memo.indexes.push(index);
-                    Some(found)
-                }
-                None => None,
-            };
+            let found =
+                match memo.indexes.iter().position(|i| {
+                    i.start == set.start && i.n == n && i.step == step && i.need == need
+                }) {
+                    Some(k) => Some(memo.indexes[k].probe(home)),
+                    None if memo.indexes.len() < MAX_INDEXES => {
+                        let index = FreeIndex::new(view, set.start, n, step, need);
+                        let found = index.probe(home);
+                        memo.indexes.push(index);
+                        Some(found)
+                    }
+                    None => None,
+                };
             if let Some(Some(chosen)) = found {
                 debug_assert_eq!(
                     Some(chosen),
