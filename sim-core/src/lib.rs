@@ -34,6 +34,7 @@ mod container;
 mod controller;
 mod cpu;
 mod dispatcher;
+mod float;
 mod invoker;
 mod queue;
 mod records;

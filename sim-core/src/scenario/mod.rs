@@ -19,7 +19,7 @@ mod comm;
 mod sources;
 
 pub use comm::{BackendSpec, CommSpec};
-pub use sources::{RunArrivals, RunBursts, Source};
+pub use sources::{RunArrivals, RunBursts, Source, WorkNs};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -28,7 +28,7 @@ pub const NS: f64 = 1e9;
 #[inline]
 pub fn secs_to_ns(s: f64) -> u64 {
     if s > 0.0 {
-        (s * NS).round() as u64
+        crate::float::round_u64(s * NS)
     } else {
         0
     }
