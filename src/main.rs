@@ -48,6 +48,8 @@ enum Command {
     Calibrate(burstsim::live::calibrate::CalibrateArgs),
     /// Run a config live and simulated; compare them side by side.
     Validate(burstsim::live::validate::ValidateArgs),
+    /// Measure pair and aggregate throughput between packs on a live cluster.
+    CommBench(burstsim::live::comm_bench::CommBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Some(Command::Cluster(args)) => burstsim::live::cluster::main(&args),
         Some(Command::Calibrate(args)) => burstsim::live::calibrate::main(&args),
         Some(Command::Validate(args)) => burstsim::live::validate::main(&args),
+        Some(Command::CommBench(args)) => burstsim::live::comm_bench::main(&args),
         None => match cli.run {
             Some(args) => run::main(&args),
             None => {

@@ -9,6 +9,7 @@ use sim_core::comm::CommStats;
 use sim_core::{Scenario, SimOutput, SimStats};
 
 use crate::args::ConfigArgs;
+use crate::report::faults::{FaultSummary, FaultTally, TallySink};
 use crate::report::steps::CommSummary;
 use crate::report::{
     self, sink_error, summary_table, RecordsMode, RunFigures, RunHead, RunReport, RunWriter,
@@ -28,15 +29,20 @@ pub struct RunResult {
     pub scenario: Scenario,
     pub output: SimOutput,
     pub summary: Summary,
+    /// What faults and recovery cost (runs with `[faults]` only).
+    pub faults: Option<FaultSummary>,
 }
 
 impl RunResult {
     /// The report of this run (moves the records; the simulator counters go to summary.json).
     pub fn into_report(self) -> RunReport {
-        let extra = serde_json::json!({
+        let mut extra = serde_json::json!({
             "seed": self.seed,
             "sim": serde_json::to_value(&self.output.stats).unwrap_or(serde_json::Value::Null),
         });
+        if let (Some(f), serde_json::Value::Object(map)) = (&self.faults, &mut extra) {
+            map.insert("faults".into(), f.to_json());
+        }
         RunReport {
             name: self.name,
             label: self.label,
@@ -58,6 +64,7 @@ pub fn simulate(scenario: Scenario, seed: Option<u64>) -> RunResult {
     let seed = seed.unwrap_or(scenario.seed());
     let output = sim_core::simulate(&scenario, seed);
     let summary = Summary::from_records(&output.records);
+    let faults = fault_summary(&scenario, seed, &output.records);
     RunResult {
         name: scenario.name().to_string(),
         label: scenario.label(),
@@ -65,7 +72,21 @@ pub fn simulate(scenario: Scenario, seed: Option<u64>) -> RunResult {
         scenario,
         output,
         summary,
+        faults,
     }
+}
+
+/// The fault figures of a run of `scenario` with `seed` that gave `records`, if it has
+/// `[faults]`: the same scenario and seed are simulated once more without them, for the
+/// makespan the faults cost.
+pub fn fault_summary(
+    scenario: &Scenario,
+    seed: u64,
+    records: &[policies::FunctionRecord],
+) -> Option<FaultSummary> {
+    scenario.faults.as_ref()?;
+    let fault_free = report::faults::fault_free_makespan(scenario, seed);
+    Some(FaultSummary::from_records(records, fault_free))
 }
 
 /// The default output folder of a run: `results/<name>`.
@@ -86,6 +107,8 @@ pub struct Streamed {
     pub comm: Option<CommSummary>,
     /// Network counters of a `steps` workload.
     pub net: Option<CommStats>,
+    /// What faults and recovery cost (runs with `[faults]` only).
+    pub faults: Option<FaultSummary>,
 }
 
 impl Streamed {
@@ -98,6 +121,9 @@ impl Streamed {
         });
         if let (Some(comm), serde_json::Value::Object(map)) = (&self.comm, &mut extra) {
             map.insert("communication".into(), comm.to_json());
+        }
+        if let (Some(f), serde_json::Value::Object(map)) = (&self.faults, &mut extra) {
+            map.insert("faults".into(), f.to_json());
         }
         extra
     }
@@ -124,7 +150,18 @@ pub fn simulate_streamed(
 ) -> Result<Streamed, Error> {
     let seed = seed.unwrap_or(scenario.seed());
     let mut writer = RunWriter::create(dir, records)?;
-    let end = sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+    let mut tally = None;
+    let end = if scenario.faults.is_some() {
+        let mut tee = TallySink {
+            inner: &mut writer,
+            tally: FaultTally::default(),
+        };
+        let end = sim_core::simulate_into(scenario, seed, &mut tee).map_err(sink_error)?;
+        tally = Some(tee.tally);
+        end
+    } else {
+        sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?
+    };
     if let Some(e) = &end.stats.arrival_error {
         // Dropping the writer removes the partial record files.
         return Err(Error::input(format!(
@@ -133,6 +170,12 @@ pub fn simulate_streamed(
     }
     let out = writer.finish()?;
     let comm = (!out.steps.is_empty()).then(|| CommSummary::from_steps(&out.steps));
+    let faults = tally.map(|t| {
+        t.finish(
+            out.figures.summary.makespan_s,
+            report::faults::fault_free_makespan(scenario, seed),
+        )
+    });
     Ok(Streamed {
         name: scenario.name().to_string(),
         label: scenario.label(),
@@ -142,6 +185,7 @@ pub fn simulate_streamed(
         steps: out.steps,
         comm,
         net: end.comm,
+        faults,
     })
 }
 
@@ -160,6 +204,9 @@ pub fn main(args: &ConfigArgs) -> Result<(), Error> {
         "{}",
         summary_table(&[(run.name.as_str(), &run.figures.summary)])
     );
+    if let Some(f) = &run.faults {
+        print!("{}", f.table());
+    }
     if let Some(comm) = &run.comm {
         print!("{}", comm.table());
     }
@@ -179,4 +226,78 @@ pub fn main(args: &ConfigArgs) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        let origin = Path::new("test.toml");
+        let config = sim_core::config::config_from_text(text, &[], origin).expect("config");
+        Scenario::from_config(&config, origin).expect("scenario")
+    }
+
+    /// Two invokers of 4 CPUs, one burst of 4 sleep(20 s) workers in one container on invoker
+    /// 0, cold creation 0.5 s; invoker 0 crashes at 5.3 s.
+    const CRASH: &str = r#"
+[[cluster.invokers]]
+count = 2
+cpus = 4
+[policy]
+name = "burst-heterogeneous"
+[workload]
+kind = "sleep"
+duration = 20.0
+[[bursts]]
+workers = 4
+[invoker]
+create = 0.5
+[recovery]
+name = "rerun-failed-workers"
+[faults]
+[[faults.invoker_crashes]]
+invoker = 0
+at = 5.3
+"#;
+
+    fn check(f: &FaultSummary) {
+        // Without the crash the run ends at 0.5 + 20 = 20.5 s. With it, the four attempts stop
+        // at 5.3 (4.8 s each wasted), the controller notices at 15.0 (offline timeout 10 s
+        // after the last ping at 5.0) and re-runs them on invoker 1: done at 15.5 + 20 = 35.5.
+        assert_eq!((f.attempts, f.retries, f.failed_attempts), (8, 4, 4));
+        assert_eq!(f.functions_retried, 4);
+        assert!((f.wasted_cpu_s - 4.0 * 4.8).abs() < 1e-6, "{f:?}");
+        assert!((f.fault_free_makespan_s - 20.5).abs() < 1e-6, "{f:?}");
+        assert!((f.recovery_cost_s - 15.0).abs() < 1e-6, "{f:?}");
+        assert_eq!(f.failures_by_cause.get("invoker N crashed"), Some(&4));
+    }
+
+    #[test]
+    fn fault_figures_of_a_crash_and_its_rerun() {
+        let result = simulate(scenario(CRASH), None);
+        check(result.faults.as_ref().expect("a run with faults"));
+        let report = result.into_report();
+        let extra = report.extra.expect("extra figures");
+        assert_eq!(extra["faults"]["retries"], 4);
+        assert_eq!(extra["sim"]["invoker_crashes"], 1);
+        // Streamed, the same figures.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let streamed =
+            simulate_streamed(&scenario(CRASH), None, dir.path(), RecordsMode::None).expect("run");
+        check(streamed.faults.as_ref().expect("a run with faults"));
+        assert_eq!(streamed.extra()["faults"]["attempts"], 8);
+        // Without [faults], no fault figures.
+        let plain = CRASH.split("[recovery]").next().expect("prefix");
+        let result = simulate(scenario(plain), None);
+        assert!(result.faults.is_none());
+        assert!(result
+            .into_report()
+            .extra
+            .expect("extra")
+            .get("faults")
+            .is_none());
+    }
 }

@@ -135,15 +135,29 @@ fn shipped_communication_configs_load() {
         root.join("configs/bench/alltoall-1000.toml"),
         root.join("configs/bench/alltoall-1000-g1.toml"),
     ];
-    for dir in ["configs/apps/collectives", "configs/apps/comm-bench"] {
+    configs.push(root.join("configs/apps/live/pagerank-local.toml"));
+    for dir in [
+        "configs/apps/collectives",
+        "configs/apps/comm-bench",
+        "configs/profiles/comm/local-redis-bench",
+        "configs/profiles/comm/local-redis-1gbit-bench",
+    ] {
         for entry in fs::read_dir(root.join(dir)).unwrap() {
-            configs.push(entry.unwrap().path());
+            let path = entry.unwrap().path();
+            // (the calibrations' folders also hold their rows and fit spec)
+            let stem = path.file_stem().unwrap().to_string_lossy();
+            if path.extension().is_some_and(|e| e == "toml") && stem != "fit" {
+                configs.push(path);
+            }
         }
     }
     for config in &configs {
         let loaded = sim_core::Scenario::load(config, &[]);
         let stem = config.file_stem().unwrap().to_string_lossy();
-        if stem == "pair" || stem == "aggregate" {
+        let base = config
+            .parent()
+            .is_some_and(|d| d.ends_with("apps/comm-bench"));
+        if base && (stem == "pair" || stem == "aggregate") {
             // The benchmark bases name no backend: their per-backend files include one.
             let err = loaded.unwrap_err().to_string();
             assert!(err.contains("field `network.backend`"), "{err}");

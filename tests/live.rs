@@ -87,6 +87,11 @@ impl Cluster {
     }
 
     fn up_with(nodes: u32, cpus: u32, runtime: &str) -> Cluster {
+        Self::up_args(nodes, cpus, &["--runtime", runtime])
+    }
+
+    /// `burstsim cluster up` with `extra` arguments.
+    fn up_args(nodes: u32, cpus: u32, extra: &[&str]) -> Cluster {
         ensure_worker();
         let dir = tempfile::tempdir().unwrap();
         let port = executor::local::free_port().unwrap().to_string();
@@ -99,7 +104,9 @@ impl Cluster {
                 "--cpus-per-node",
             ])
             .arg(cpus.to_string())
-            .args(["--port", &port, "--runtime", runtime, "--dir"])
+            .args(["--port", &port])
+            .args(extra)
+            .arg("--dir")
             .arg(dir.path())
             .output()
             .unwrap();
@@ -401,6 +408,74 @@ fn broker_down_and_bad_cluster_file_are_clear_errors() {
     assert!(
         err.contains("agents[0].cpus") && err.contains("cluster.toml"),
         "{err}"
+    );
+}
+
+/// `validate` on a communicating workload (the README's PageRank-like config, two agents in
+/// network namespaces behind 1 Gbit/s links): the per-step table is printed and written with
+/// finite times for every step kind, the simulator got the links' rate, nothing is left.
+#[test]
+fn validate_compares_a_communicating_workload_per_step() {
+    if skip() {
+        return;
+    }
+    if let Some(why) = executor::netns::missing_prerequisites() {
+        executor::skip::skip_live_test(&why);
+        return;
+    }
+    let cluster = Cluster::up_args(2, 1, &["--link-rate", "1gbit"]);
+    let work = tempfile::tempdir().unwrap();
+    let config =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/apps/live/pagerank-local.toml");
+    let out_dir = work.path().join("val");
+    let text = ok(&burstsim()
+        .args(["validate", "--repeat", "1", "--config"])
+        .arg(&config)
+        .arg("--cluster")
+        .arg(cluster.file())
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap());
+    assert!(text.contains("network.host_bandwidth=125000000"), "{text}");
+    assert!(text.contains("per step"), "{text}");
+    let csv = std::fs::read_to_string(out_dir.join("validation_steps.csv")).unwrap();
+    for kind in ["compute", "broadcast", "reduce"] {
+        assert!(
+            text.contains(&format!("{kind} (all)")),
+            "{kind} not printed:\n{text}"
+        );
+        let row: Vec<&str> = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{kind},,")))
+            .unwrap_or_else(|| panic!("no {kind} row:\n{csv}"))
+            .split(',')
+            .collect();
+        let (sim, measured): (f64, f64) = (row[3].parse().unwrap(), row[4].parse().unwrap());
+        assert!(sim.is_finite() && sim > 0.0, "{kind}: {row:?}");
+        assert!(measured.is_finite() && measured > 0.0, "{kind}: {row:?}");
+        // The same plan on both sides: equal bytes through the backend.
+        assert_eq!(row[8], row[9], "{kind}: {row:?}");
+    }
+    // One row per executed step too (1 + 3 x 3 steps).
+    assert_eq!(
+        csv.lines().filter(|l| !l.contains(",,")).count(),
+        1 + 10,
+        "{csv}"
+    );
+    for f in ["live/steps.csv", "sim/steps.csv", "validation.csv"] {
+        assert!(out_dir.join(f).is_file(), "missing {f}");
+    }
+    cluster.assert_clean();
+    let c = cluster.cluster();
+    assert_eq!(
+        executor::local::leftover_messages(&c).unwrap(),
+        Vec::<String>::new()
+    );
+    drop(cluster);
+    assert_eq!(
+        executor::local::leftover_namespaces(&c),
+        Vec::<String>::new()
     );
 }
 

@@ -40,6 +40,7 @@ fn payload(workers: u32, cpus: Vec<u32>) -> Vec<u8> {
         inputs: vec![FunctionInput::Sleep { seconds: 0.0 }; workers as usize],
         cpus,
         seed: 0,
+        comm: None,
     };
     serde_json::to_vec(&p).unwrap()
 }
@@ -74,6 +75,7 @@ fn other_backend(
             cpu_shares: None,
             memory_mb: 256,
             args: vec!["dispatch".into()],
+            network: false,
         };
         let t0 = clock::now();
         let out = be.run_dispatch(&spec, &payload(1, vec![0]))?;
@@ -127,6 +129,7 @@ fn spec(id: String) -> ContainerSpec {
         cpu_shares: None,
         memory_mb: 256,
         args: vec!["dispatch".into()],
+        network: false,
     }
 }
 
@@ -341,6 +344,7 @@ fn plan_and_submit(broker: &mut Broker, rounds: usize) -> Result<Vec<f64>> {
                 inputs: inputs[lo..lo + c.workers as usize].to_vec(),
                 memory_mb: 256,
                 seed: 0,
+                comm: None,
             });
             let key = broker.queue_key(c.invoker);
             broker.push(&key, &serde_json::to_string(&msg)?)?;

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, Spec,
+    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceType, LinuxResourcesBuilder,
+    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
 };
 
 use crate::error::{Context, Error, Result};
@@ -37,6 +37,9 @@ pub struct ContainerSpec {
     pub memory_mb: u64,
     /// The init process: arguments after the worker binary.
     pub args: Vec<String>,
+    /// Share the agent's network namespace (workers of a `steps` burst reach the broker);
+    /// otherwise the container has a network namespace of its own with only loopback.
+    pub network: bool,
 }
 
 /// Creates (once) the shared rootfs under `dir`: mount points only, nothing copied.
@@ -121,7 +124,12 @@ pub fn spec(c: &ContainerSpec, rootfs: &Path, worker_binary: &Path) -> Result<Sp
         .resources(resources)
         .cgroups_path(PathBuf::from(format!("/{CGROUP_PARENT}/{}", c.id)));
     if let Some(ns) = default_linux.namespaces() {
-        linux = linux.namespaces(ns.clone());
+        let ns = ns
+            .iter()
+            .filter(|n| !(c.network && n.typ() == LinuxNamespaceType::Network))
+            .cloned()
+            .collect::<Vec<_>>();
+        linux = linux.namespaces(ns);
     }
     if let Some(p) = default_linux.masked_paths() {
         linux = linux.masked_paths(p.clone());
@@ -160,6 +168,7 @@ mod tests {
             cpu_shares: None,
             memory_mb: 256,
             args: vec!["dispatch".into()],
+            network: false,
         };
         let s = spec(&c, Path::new("/tmp/rootfs"), Path::new("/bin/true")).unwrap();
         let json = serde_json::to_value(&s).unwrap();
@@ -171,5 +180,17 @@ mod tests {
         assert_eq!(json["linux"]["cgroupsPath"], "/burstsim/bs-t-1");
         assert_eq!(json["process"]["args"][1], "dispatch");
         assert_eq!(json["root"]["readonly"], true);
+        let has_netns = |s: &Spec| {
+            serde_json::to_value(s).unwrap()["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["type"] == "network")
+        };
+        assert!(has_netns(&s));
+        // A `steps` container shares the agent's network (its workers reach the broker).
+        let shared = ContainerSpec { network: true, ..c };
+        let s = spec(&shared, Path::new("/tmp/rootfs"), Path::new("/bin/true")).unwrap();
+        assert!(!has_netns(&s));
     }
 }

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use policies::comm::Rate;
+
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeKind;
 
@@ -29,7 +31,7 @@ macro_rules! invalid {
 }
 
 /// One agent (invoker node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     /// Invoker id, 0-based and dense over the cluster.
@@ -45,6 +47,13 @@ pub struct AgentSpec {
     /// Host CPUs backing the agent's CPUs (`cpus` entries); default: `(offset + i) % cores`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_cpus: Option<Vec<u32>>,
+    /// The network namespace the agent runs in (`cluster up --netns`), informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// Bandwidth of the agent's link to the broker, per direction, bytes/s (or `"1 Gbps"`):
+    /// what `validate` gives the simulator as `network.host_bandwidth`. Absent: not limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_rate: Option<Rate>,
 }
 
 fn default_memory() -> u64 {
@@ -82,8 +91,12 @@ fn default_broker_outage() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
-    /// Redis URL of the broker.
+    /// Redis URL of the broker, as the agents (and the workers in their containers) reach it.
     pub broker: String,
+    /// Redis URL for the controller and tools when they reach the broker another way than the
+    /// agents (a local cluster with `--netns`: its unix socket); default `broker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_broker: Option<String>,
     #[serde(default = "default_name")]
     pub name: String,
     #[serde(default)]
@@ -140,11 +153,15 @@ impl ClusterFile {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if !self.broker.starts_with("redis://") && !self.broker.starts_with("unix://") {
-            invalid!(
-                "at `broker`: expected a redis:// or unix:// URL, got `{}`",
-                self.broker
-            );
+        for (field, url) in [
+            ("broker", Some(&self.broker)),
+            ("controller_broker", self.controller_broker.as_ref()),
+        ] {
+            if let Some(url) =
+                url.filter(|u| !u.starts_with("redis://") && !u.starts_with("unix://"))
+            {
+                invalid!("at `{field}`: expected a redis:// or unix:// URL, got `{url}`");
+            }
         }
         if self.name.is_empty()
             || !self
@@ -169,6 +186,12 @@ impl ClusterFile {
             }
             if a.cpus == 0 {
                 invalid!("at `agents[{i}].cpus`: expected an integer >= 1, got 0");
+            }
+            if let Some(r) = a.link_rate.filter(|r| !(r.0.is_finite() && r.0 > 0.0)) {
+                invalid!(
+                    "at `agents[{i}].link_rate`: expected a rate > 0 (bytes/s, or \"1 Gbps\"), got {}",
+                    r.0
+                );
             }
             if let Some(h) = &a.host_cpus {
                 if h.len() != a.cpus as usize {
@@ -200,6 +223,7 @@ impl ClusterFile {
     pub fn local(broker: &str, state_dir: &Path, nodes: u32, cpus_per_node: u32) -> Self {
         ClusterFile {
             broker: broker.to_string(),
+            controller_broker: None,
             name: "local".into(),
             runtime: RuntimeKind::Runc,
             state_dir: state_dir.to_path_buf(),
@@ -218,6 +242,8 @@ impl ClusterFile {
                     memory_mb: default_memory(),
                     address: format!("127.0.0.{}", 2 + i),
                     host_cpus: None,
+                    netns: None,
+                    link_rate: None,
                 })
                 .collect(),
         }
@@ -232,6 +258,11 @@ impl ClusterFile {
         }
         let offset: u32 = self.agents[..id as usize].iter().map(|a| a.cpus).sum();
         (0..a.cpus).map(|i| (offset + i) % cores.max(1)).collect()
+    }
+
+    /// The broker URL for the controller and tools (`controller_broker`, else `broker`).
+    pub fn client_broker(&self) -> &str {
+        self.controller_broker.as_deref().unwrap_or(&self.broker)
     }
 
     /// Total declared CPUs.
@@ -275,6 +306,22 @@ mod tests {
         let e = ClusterFile::load(Path::new("/nonexistent/cluster.toml")).unwrap_err();
         assert_eq!(e.fault(), Fault::User);
         assert!(e.to_string().contains("/nonexistent/cluster.toml"), "{e}");
+    }
+
+    #[test]
+    fn links_and_namespaces_are_read_and_checked() {
+        let ok = "broker = \"redis://10.1.2.1:1\"\ncontroller_broker = \"unix:///tmp/r.sock\"\n\
+                  [[agents]]\nid = 0\ncpus = 1\nnetns = \"bs-x-a0\"\nlink_rate = \"1 Gbps\"\n";
+        let c = ClusterFile::parse(ok).unwrap();
+        assert_eq!(c.client_broker(), "unix:///tmp/r.sock");
+        assert_eq!(c.agents[0].link_rate, Some(Rate(125e6)));
+        assert_eq!(c.agents[0].netns.as_deref(), Some("bs-x-a0"));
+        let e = ClusterFile::parse(&ok.replace("\"1 Gbps\"", "0")).unwrap_err();
+        assert!(e.to_string().contains("agents[0].link_rate"), "{e}");
+        let e = ClusterFile::parse(&ok.replace("unix:///tmp/r.sock", "tcp://x")).unwrap_err();
+        assert!(e.to_string().contains("controller_broker"), "{e}");
+        let plain = ClusterFile::local("redis://127.0.0.1:1", Path::new("/tmp"), 1, 1);
+        assert_eq!(plain.client_broker(), "redis://127.0.0.1:1");
     }
 
     #[test]

@@ -13,9 +13,13 @@ use std::process::{Child, Command, Stdio};
 
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
+use policies::comm::CommLayout;
+use policies::workload::FunctionInput;
 use policies::{BurstInfo, WorkerInfo};
 
 use crate::clock;
+use crate::comm::pack::run_pack;
+use crate::comm::CommJob;
 use crate::error::{Context, Error, Result};
 use crate::function;
 use crate::payload::{ContainerPayload, DispatchReport, WorkerReport, WorkerTask};
@@ -38,6 +42,10 @@ pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path)
         )));
     }
     let burst_info = BurstInfo::from(&payload.layout);
+    if let Some(job) = &payload.comm {
+        let workers = run_steps(&payload, job, &burst_info);
+        return write_report(output, &DispatchReport { t_ready, workers });
+    }
     let oom_kills_before = oom_kills();
     let mut children: Vec<Result<Child, String>> = Vec::with_capacity(payload.inputs.len());
     for (i, input) in payload.inputs.iter().enumerate() {
@@ -63,13 +71,46 @@ pub fn dispatch(input: &mut dyn Read, output: &mut dyn Write, worker_exe: &Path)
         .into_iter()
         .map(|c| c.and_then(|child| collect_worker(child, oom_kills_before)))
         .collect();
-    let report = DispatchReport { t_ready, workers };
-    serde_json::to_writer(&mut *output, &report)?;
+    write_report(output, &DispatchReport { t_ready, workers })
+}
+
+fn write_report(output: &mut dyn Write, report: &DispatchReport) -> Result<()> {
+    serde_json::to_writer(&mut *output, report)?;
     output
         .write_all(b"\n")
         .context("writing the dispatch report")?;
     output.flush().context("writing the dispatch report")?;
     Ok(())
+}
+
+/// A `steps` container: its workers run the program together, as pinned threads of this
+/// process (`comm::pack`).
+fn run_steps(
+    payload: &ContainerPayload,
+    job: &CommJob,
+    burst_info: &BurstInfo,
+) -> Vec<Result<WorkerReport, String>> {
+    let n = payload.inputs.len();
+    let layout = match job.faas_workers {
+        // FaaS: every function of the burst is a pack of its own.
+        Some(workers) => Ok(CommLayout::one_worker_per_pack(&vec![0; workers as usize])),
+        None => CommLayout::from_burst_info(burst_info),
+    };
+    let layout = match layout {
+        Ok(l) if job.draws.len() == n => l,
+        Ok(_) => {
+            let why = format!("{n} workers but {} draws", job.draws.len());
+            return vec![Err(why); n];
+        }
+        Err(e) => return vec![Err(format!("burst layout: {e}")); n],
+    };
+    run_pack(
+        job,
+        layout,
+        payload.first_worker,
+        &payload.cpus,
+        (payload.container_id, payload.invoker_id),
+    )
 }
 
 fn spawn_worker(exe: &Path, task: &WorkerTask, cpu: Option<u32>) -> Result<Child> {
@@ -203,6 +244,12 @@ pub fn worker(input: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
             "worker task: burst_info lacks worker_id/container_id/invoker_id".into(),
         ));
     };
+    if task.input == FunctionInput::Steps {
+        return Err(Error::Protocol(
+            "worker task: a step program runs in its pack's dispatcher, not as a worker process"
+                .into(),
+        ));
+    }
     let affinity = current_affinity();
     let t_fn_start = clock::now();
     let value = function::run(&task.input, task.seed);
@@ -216,6 +263,7 @@ pub fn worker(input: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
         t_fn_end,
         affinity,
         output: value,
+        steps: Vec::new(),
     };
     serde_json::to_writer(&mut *output, &report)?;
     output.flush().context("writing the worker report")?;

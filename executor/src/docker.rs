@@ -221,7 +221,8 @@ impl DockerBackend {
                 cpu_shares: spec.cpu_shares.map(|s| s as i64),
                 memory: Some((spec.memory_mb.max(16) * 1024 * 1024) as i64),
                 binds: Some(binds),
-                network_mode: Some("none".into()),
+                // `host`: the dockerd's network (a `steps` burst reaches the broker).
+                network_mode: Some(if spec.network { "host" } else { "none" }.into()),
                 readonly_rootfs: Some(true),
                 security_opt: Some(vec!["no-new-privileges".into()]),
                 ..Default::default()

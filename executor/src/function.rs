@@ -18,6 +18,9 @@ pub fn run(input: &FunctionInput, seed: u64) -> f64 {
         }
         FunctionInput::Cpu { seconds } => busy(seconds),
         FunctionInput::Montecarlo { points, .. } => montecarlo(points, seed),
+        // Not a single body: `dispatcher` runs step programs in their pack (`comm::pack`)
+        // and refuses them in worker processes before they get here.
+        FunctionInput::Steps => f64::NAN,
         FunctionInput::Exit { seconds, code } => {
             sleep(seconds);
             std::process::exit(code)
@@ -56,7 +59,7 @@ fn allocate(megabytes: u64, seconds: f64) -> f64 {
 
 /// Spins until the thread has used `seconds` of CPU time: under CPU sharing it takes longer
 /// in wall time, as the simulator's processor-sharing model says.
-fn busy(seconds: f64) -> f64 {
+pub(crate) fn busy(seconds: f64) -> f64 {
     let start = clock::thread_cpu_time();
     let mut x = 1.0f64;
     loop {

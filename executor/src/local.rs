@@ -21,6 +21,7 @@ use crate::backend::list_containers;
 use crate::cluster::{physical_cores, ClusterFile};
 use crate::docker::DockerBackend;
 use crate::error::{Context, Error, Result};
+use crate::netns;
 use crate::reaper::leftover_cgroups;
 use crate::runtime::{prepare_cgroups_for_crun, RuntimeKind};
 use crate::transport::Broker;
@@ -74,31 +75,61 @@ pub struct LocalState {
     #[serde(default)]
     pub agent_cmd: Vec<String>,
     pub cluster_file: PathBuf,
+    /// `--netns`: the network namespaces made for the cluster (the broker's first), removed
+    /// by `down`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub netns: Vec<String>,
+}
+
+/// How a local cluster's agents reach the broker.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NetOptions {
+    /// Each agent in a network namespace of its own, linked to the broker's by a veth pair
+    /// (`netns`); otherwise everything on 127.0.0.1.
+    pub netns: bool,
+    /// With `netns`: each link's rate per direction, bytes/s (`tc` token bucket).
+    pub link_rate: Option<f64>,
 }
 
 const STATE_FILE: &str = "cluster-state.json";
 
-fn spawn_detached(program: &Path, args: &[String], log: &Path) -> Result<i32> {
+/// Starts `program` in a session of its own (in network namespace `netns`, if given), its
+/// output to `log`.
+fn spawn_detached(program: &Path, args: &[String], log: &Path, netns: Option<&str>) -> Result<i32> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    spawn_detached_to(program, args, log, out)
+    spawn_detached_to(program, args, log, out, netns)
 }
 
 /// As `spawn_detached`, the log appended to.
-fn spawn_detached_appending(program: &Path, args: &[String], log: &Path) -> Result<i32> {
+fn spawn_detached_appending(
+    program: &Path,
+    args: &[String],
+    log: &Path,
+    netns: Option<&str>,
+) -> Result<i32> {
     let out = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
-    spawn_detached_to(program, args, log, out)
+    spawn_detached_to(program, args, log, out, netns)
 }
 
-fn spawn_detached_to(program: &Path, args: &[String], log: &Path, out: fs::File) -> Result<i32> {
+fn spawn_detached_to(
+    program: &Path,
+    args: &[String],
+    log: &Path,
+    out: fs::File,
+    netns: Option<&str>,
+) -> Result<i32> {
     let err = out
         .try_clone()
         .with_context(|| format!("opening {}", log.display()))?;
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    if let Some(ns) = netns {
+        netns::enter_before_exec(&mut cmd, ns)?;
+    }
     // Its own session: Ctrl-C in the terminal that ran `cluster up` does not reach it.
     // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
     // calls are allowed: it makes one setsid(2) system call and converts its errno into an
@@ -129,8 +160,7 @@ fn alive(pid: i32) -> bool {
 }
 
 /// Starts redis on `port` and `nodes` agents, each run as `agent_cmd... --cluster FILE --id i`,
-/// with containers run by `runtime`. Bad arguments are checked first (the user's errors), then
-/// the machine (`missing_prerequisites_for`). On failure, whatever it started is stopped again.
+/// with containers run by `runtime`, all on 127.0.0.1 (see [`up_with`]).
 pub fn up(
     dir: &Path,
     nodes: u32,
@@ -139,6 +169,29 @@ pub fn up(
     agent_cmd: &[String],
     worker_binary: Option<PathBuf>,
     runtime: RuntimeKind,
+) -> Result<(ClusterFile, LocalState)> {
+    let shape = (nodes, cpus_per_node, port);
+    up_with(
+        dir,
+        shape,
+        agent_cmd,
+        worker_binary,
+        runtime,
+        NetOptions::default(),
+    )
+}
+
+/// As [`up`], with `net` saying whether each agent gets a network namespace of its own (and a
+/// rate-limited link to the broker's, see [`netns`]). Bad arguments are checked first (the
+/// user's errors), then the machine (`missing_prerequisites_for`, and `ip`/`tc` for `netns`).
+/// On failure, whatever it started is stopped (and made) again.
+pub fn up_with(
+    dir: &Path,
+    (nodes, cpus_per_node, port): (u32, u32, u16),
+    agent_cmd: &[String],
+    worker_binary: Option<PathBuf>,
+    runtime: RuntimeKind,
+    net: NetOptions,
 ) -> Result<(ClusterFile, LocalState)> {
     if nodes == 0 || cpus_per_node == 0 {
         return Err(Error::input(
@@ -155,7 +208,18 @@ pub fn up(
             dir.display()
         )));
     }
-    if let Some(why) = missing_prerequisites_for(runtime) {
+    if net.link_rate.is_some() && !net.netns {
+        return Err(Error::input("--link-rate: needs --netns (a link to limit)"));
+    }
+    if net.netns && runtime == RuntimeKind::Docker {
+        return Err(Error::input(
+            "--netns: Docker containers join the engine's network, not their agent's namespace: \
+             use --runtime runc or crun",
+        ));
+    }
+    if let Some(why) = missing_prerequisites_for(runtime)
+        .or_else(|| net.netns.then(netns::missing_prerequisites).flatten())
+    {
         return Err(Error::Missing(format!(
             "cannot start a local cluster: {why}"
         )));
@@ -164,8 +228,9 @@ pub fn up(
     let dir = dir
         .canonicalize()
         .with_context(|| format!("resolving {}", dir.display()))?;
-    let cluster = write_cluster_file(&dir, nodes, cpus_per_node, port, worker_binary, runtime)?;
-    let mut state = start_broker(&dir, &cluster, port, agent_cmd)?;
+    let shape = (nodes, cpus_per_node, port);
+    let (cluster, setup) = write_cluster_file(&dir, shape, worker_binary, runtime, net)?;
+    let mut state = start_broker(&dir, &cluster, port, agent_cmd, setup.as_ref())?;
     let started = start_agents(&dir, program, pre, nodes, &mut state)
         .and_then(|()| wait_for_heartbeats(&dir, &cluster, &state));
     if let Err(e) = started {
@@ -175,15 +240,15 @@ pub fn up(
     Ok((cluster, state))
 }
 
-/// Writes `<dir>/cluster.toml` of a local cluster, once the runtime is ready for its agents.
+/// Writes `<dir>/cluster.toml` of a local cluster, once the runtime is ready for its agents;
+/// with `net.netns`, also returns the namespaces to make.
 fn write_cluster_file(
     dir: &Path,
-    nodes: u32,
-    cpus_per_node: u32,
-    port: u16,
+    (nodes, cpus_per_node, port): (u32, u32, u16),
     worker_binary: Option<PathBuf>,
     runtime: RuntimeKind,
-) -> Result<ClusterFile> {
+    net: NetOptions,
+) -> Result<(ClusterFile, Option<netns::NetSetup>)> {
     let cores = physical_cores();
     if nodes * cpus_per_node > cores {
         eprintln!(
@@ -199,11 +264,37 @@ fn write_cluster_file(
     prepare_runtime(dir, runtime)?;
     // Short keys: each local cluster gets its own namespace on a shared broker.
     cluster.name = format!("l{port}");
+    let setup = if net.netns {
+        let setup = netns::NetSetup::plan(&cluster.name, nodes, port, net.link_rate)?;
+        cluster.broker = format!("redis://{}:{port}", setup.broker_addr);
+        cluster.controller_broker = Some(format!("unix://{}", socket_path(dir)?.display()));
+        for (a, (ns, addr)) in cluster.agents.iter_mut().zip(&setup.agents) {
+            a.netns = Some(ns.clone());
+            a.address = addr.clone();
+            a.link_rate = net.link_rate.map(policies::comm::Rate);
+        }
+        Some(setup)
+    } else {
+        None
+    };
     let path = dir.join("cluster.toml");
     let text = toml::to_string(&cluster)
         .map_err(|e| Error::Protocol(format!("encoding the cluster file: {e}")))?;
     fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    Ok(cluster)
+    Ok((cluster, setup))
+}
+
+/// The broker's unix socket in `dir` (for the controller, outside the agents' namespaces).
+fn socket_path(dir: &Path) -> Result<PathBuf> {
+    let p = dir.join("redis.sock");
+    // sockaddr_un holds 107 bytes of path.
+    if p.as_os_str().len() > 100 {
+        return Err(Error::input(format!(
+            "--dir: {} is too long for a unix socket path (at most 100 bytes with --netns)",
+            p.display()
+        )));
+    }
+    Ok(p)
 }
 
 /// What every agent would otherwise do at start, at the same time: Docker's image import
@@ -233,19 +324,36 @@ fn save_state(dir: &Path, state: &LocalState) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Starts redis-server for `cluster`, records it in the state file and waits until it answers.
+/// Makes the namespaces of `setup` (if any), starts redis-server for `cluster`, records both
+/// in the state file and waits until the broker answers.
 fn start_broker(
     dir: &Path,
     cluster: &ClusterFile,
     port: u16,
     agent_cmd: &[String],
+    setup: Option<&netns::NetSetup>,
 ) -> Result<LocalState> {
-    let state = LocalState {
-        redis_pid: spawn_redis(dir, port)?,
+    let mut state = LocalState {
+        redis_pid: 0,
         redis_port: port,
         agent_pids: Vec::new(),
         agent_cmd: agent_cmd.to_vec(),
         cluster_file: dir.join("cluster.toml"),
+        netns: Vec::new(),
+    };
+    if let Some(setup) = setup {
+        setup.create()?;
+        state.netns = std::iter::once(setup.broker_ns.clone())
+            .chain(setup.agents.iter().map(|a| a.0.clone()))
+            .collect();
+        save_state(dir, &state)?;
+    }
+    state.redis_pid = match spawn_redis(dir, cluster, port) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = down(dir);
+            return Err(e);
+        }
     };
     save_state(dir, &state)?;
     if let Err(e) = wait_for_broker(dir, cluster, state.redis_pid) {
@@ -256,21 +364,44 @@ fn start_broker(
 }
 
 /// Starts redis-server on `port` of 127.0.0.1, without persistence (a restart loses its data,
-/// as a crashed broker's would); its log goes to `<dir>/redis.log`.
-fn spawn_redis(dir: &Path, port: u16) -> Result<i32> {
+/// as a crashed broker's would); its log goes to `<dir>/redis.log`. With namespaces (the
+/// cluster file has a `controller_broker`), it runs in the broker's namespace, listening on
+/// the bridge's address for the agents and on a unix socket for the controller.
+fn spawn_redis(dir: &Path, cluster: &ClusterFile, port: u16) -> Result<i32> {
+    let mut args: Vec<String> = vec!["--port".into(), port.to_string()];
+    let mut ns = None;
+    match &cluster.controller_broker {
+        Some(socket) => {
+            let host = cluster
+                .broker
+                .trim_start_matches("redis://")
+                .rsplit_once(':')
+                .map(|(h, _)| h.to_string())
+                .unwrap_or_default();
+            args.extend(["--bind".into(), host]);
+            args.extend([
+                "--unixsocket".into(),
+                socket.trim_start_matches("unix://").into(),
+            ]);
+            args.extend(["--unixsocketperm".into(), "700".into()]);
+            // Reachable only inside the cluster's own namespaces: no password, so protected
+            // mode (which refuses non-loopback clients without one) is off.
+            args.extend(["--protected-mode".into(), "no".into()]);
+            ns = Some(netns::NetSetup::plan(&cluster.name, 1, port, None)?.broker_ns);
+        }
+        None => args.extend(["--bind".into(), "127.0.0.1".into()]),
+    }
+    args.extend([
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+    ]);
     spawn_detached(
         Path::new("redis-server"),
-        &[
-            "--port".into(),
-            port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--save".into(),
-            "".into(),
-            "--appendonly".into(),
-            "no".into(),
-        ],
+        &args,
         &dir.join("redis.log"),
+        ns.as_deref(),
     )
 }
 
@@ -278,7 +409,11 @@ fn spawn_redis(dir: &Path, port: u16) -> Result<i32> {
 fn wait_for_broker(dir: &Path, cluster: &ClusterFile, pid: i32) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(500)) {
+        match Broker::connect(
+            cluster.client_broker(),
+            &cluster.name,
+            Duration::from_millis(500),
+        ) {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() >= deadline || !alive(pid) => {
                 return Err(e.context(format!(
@@ -303,7 +438,7 @@ pub fn restart_broker(dir: &Path) -> Result<i32> {
         )));
     }
     let cluster = ClusterFile::load(&st.cluster_file)?;
-    st.redis_pid = spawn_redis(dir, st.redis_port)?;
+    st.redis_pid = spawn_redis(dir, &cluster, st.redis_port)?;
     save_state(dir, &st)?;
     wait_for_broker(dir, &cluster, st.redis_pid)?;
     Ok(st.redis_pid)
@@ -340,7 +475,8 @@ pub fn restart_agent(dir: &Path, id: u32) -> Result<i32> {
         id.to_string(),
     ]);
     let log = dir.join(format!("agent{id}.log"));
-    let pid = spawn_detached_appending(Path::new(program), &args, &log)?;
+    let ns = agent_netns(&st, id)?;
+    let pid = spawn_detached_appending(Path::new(program), &args, &log, ns.as_deref())?;
     st.agent_pids[id as usize] = pid;
     save_state(dir, &st)?;
     Ok(pid)
@@ -363,10 +499,12 @@ fn start_agents(
             "--id".into(),
             id.to_string(),
         ]);
+        let ns = agent_netns(state, id)?;
         let pid = spawn_detached(
             Path::new(program),
             &args,
             &dir.join(format!("agent{id}.log")),
+            ns.as_deref(),
         )?;
         state.agent_pids.push(pid);
         save_state(dir, state)?;
@@ -374,10 +512,26 @@ fn start_agents(
     Ok(())
 }
 
+/// The network namespace agent `id` runs in (`None` without `--netns`).
+fn agent_netns(state: &LocalState, id: u32) -> Result<Option<String>> {
+    if state.netns.is_empty() {
+        return Ok(None);
+    }
+    let cluster = ClusterFile::load(&state.cluster_file)?;
+    Ok(cluster
+        .agents
+        .get(id as usize)
+        .and_then(|a| a.netns.clone()))
+}
+
 /// Waits until every agent has sent a heartbeat; fails with the log of an agent that exited.
 fn wait_for_heartbeats(dir: &Path, cluster: &ClusterFile, state: &LocalState) -> Result<()> {
     let nodes = cluster.agents.len() as u32;
-    let mut b = Broker::connect(&cluster.broker, &cluster.name, Duration::from_millis(1000))?;
+    let mut b = Broker::connect(
+        cluster.client_broker(),
+        &cluster.name,
+        Duration::from_millis(1000),
+    )?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let hbs = b.heartbeats(nodes)?;
@@ -430,7 +584,14 @@ pub fn down(dir: &Path) -> Result<()> {
     for pid in terminate(&state.agent_pids, Duration::from_secs(15)) {
         eprintln!("agent pid {pid} did not stop in time: killed it (its reaper cleans up)");
     }
-    terminate(&[state.redis_pid], Duration::from_secs(5));
+    if state.redis_pid > 0 {
+        terminate(&[state.redis_pid], Duration::from_secs(5));
+    }
+    // The namespaces go last: nothing runs in them any more.
+    for ns in &state.netns {
+        netns::delete_one(ns)?;
+    }
+    let _ = fs::remove_file(dir.join("redis.sock"));
     let path = dir.join(STATE_FILE);
     fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
 }
@@ -532,6 +693,22 @@ pub fn leftovers(cluster: &ClusterFile) -> Result<Leftovers> {
         dirs,
         processes: container_processes(&prefix),
     })
+}
+
+/// The network namespaces of `cluster` that exist (after `down`: what it left).
+pub fn leftover_namespaces(cluster: &ClusterFile) -> Vec<String> {
+    netns::list(&netns::prefix(&cluster.name))
+}
+
+/// The message keys of `steps` bursts that `cluster`'s broker still holds (after a run: what
+/// it left; every run deletes its own).
+pub fn leftover_messages(cluster: &ClusterFile) -> Result<Vec<String>> {
+    let mut b = Broker::connect(
+        cluster.client_broker(),
+        &cluster.name,
+        Duration::from_millis(cluster.connect_timeout_ms),
+    )?;
+    b.keys_with_prefix(&format!("bs:{}:m:", cluster.name))
 }
 
 /// What is still left of `cluster` after waiting up to `within` for its agents to clean up

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use policies::comm::StepKind;
 use policies::workload::FunctionInput;
 use policies::BurstInfo;
 use serde::{Deserialize, Serialize};
+
+use crate::comm::CommJob;
 
 /// The burst layout on the wire. `BurstInfo` serialises in the thesis' payload format, which
 /// drops the burst id; this form round-trips.
@@ -59,6 +62,9 @@ pub struct ContainerPayload {
     pub cpus: Vec<u32>,
     /// Seed for randomised bodies (montecarlo); worker i uses `seed + worker id`.
     pub seed: u64,
+    /// A `steps` burst: the program the workers run together (as threads of the dispatcher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<CommJob>,
 }
 
 /// What one worker process hands back.
@@ -75,8 +81,31 @@ pub struct WorkerReport {
     pub t_fn_end: f64,
     /// The CPU set the worker ran on (sched_getaffinity from inside the worker).
     pub affinity: Vec<u32>,
-    /// The function's output (pi estimate, seconds slept or worked).
+    /// The function's output (pi estimate, seconds slept or worked; for a step program the
+    /// bytes it received).
     pub output: f64,
+    /// A step program: each executed step's timestamps and bytes, in executed order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepTimes>,
+}
+
+/// One executed step of a worker's program, as measured (CLOCK_REALTIME seconds); the
+/// controller turns it into a `policies::comm::StepRecord`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepTimes {
+    pub kind: StepKind,
+    pub t_start: f64,
+    pub t_end: f64,
+    /// Its last outgoing message was out (uploaded, or handed to its pack); `t_start` when it
+    /// sends nothing.
+    pub t_sent: f64,
+    /// Bytes received in memory from its pack.
+    pub bytes_local: u64,
+    /// Bytes received through the broker.
+    pub bytes_remote: u64,
+    /// Bytes uploaded to the broker (a broadcast payload once).
+    pub bytes_uploaded: u64,
 }
 
 /// What the dispatcher prints once every worker finished.

@@ -4,6 +4,7 @@
 use policies::workload::FunctionInput;
 use serde::{Deserialize, Serialize};
 
+use crate::comm::CommJob;
 use crate::payload::{Layout, WorkerReport};
 
 /// A message on an invoker's queue.
@@ -33,6 +34,9 @@ pub struct BurstJob {
     pub inputs: Vec<FunctionInput>,
     pub memory_mb: u64,
     pub seed: u64,
+    /// A `steps` burst: the program and this container's part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<CommJob>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +53,9 @@ pub struct InvokeJob {
     pub burst_id: u64,
     pub input: FunctionInput,
     pub seed: u64,
+    /// A `steps` burst: the program and this function's part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<CommJob>,
 }
 
 /// What an agent sends back for one job.
@@ -147,6 +154,48 @@ mod tests {
     #[test]
     fn end_run_round_trips() {
         let m = AgentMsg::EndRun { run_id: "a".into() };
+        let s = serde_json::to_string(&m).unwrap();
+        assert_eq!(parse::<AgentMsg>("m", &s).unwrap(), m);
+    }
+
+    #[test]
+    fn a_steps_job_round_trips_with_its_program() {
+        #[derive(Deserialize)]
+        struct W {
+            steps: policies::comm::Program,
+        }
+        let program = toml::from_str::<W>(
+            "[[steps]]\nkind = \"compute\"\nwork = { dist = \"uniform\", min = 0.1, max = 0.2 }\n\
+             [[steps]]\nkind = \"repeat\"\ntimes = 2\nsteps = [{ kind = \"broadcast\", root = 1, bytes = \"8 MiB\" }, \
+             { kind = \"send\", pairs = [[0, 1]], bytes = 10 }]\n",
+        )
+        .unwrap()
+        .steps;
+        let job = BurstJob {
+            run_id: "r".into(),
+            job_id: 1,
+            container_id: 2,
+            first_worker: 0,
+            layout: Layout {
+                burst_id: 0,
+                containers: vec![(0, 2, 0, 1)],
+            },
+            inputs: vec![FunctionInput::Steps; 2],
+            memory_mb: 128,
+            seed: 3,
+            comm: Some(CommJob {
+                draws: program.burst_draws(1, 0, 2),
+                program,
+                chunk_size: 1 << 20,
+                backend: crate::comm::LiveBackend::Stream,
+                broker: "redis://10.0.0.1:6390".into(),
+                keys: "bs:l1:m:r:b0".into(),
+                seed: 4,
+                timeout_s: 60.0,
+                faas_workers: None,
+            }),
+        };
+        let m = AgentMsg::Burst(job);
         let s = serde_json::to_string(&m).unwrap();
         assert_eq!(parse::<AgentMsg>("m", &s).unwrap(), m);
     }

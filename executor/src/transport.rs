@@ -227,6 +227,16 @@ impl Broker {
             .collect())
     }
 
+    /// Deletes every key starting with `prefix` (a run's messages); returns how many.
+    pub fn delete_prefix(&mut self, prefix: &str) -> Result<u64> {
+        self.call(|c| crate::comm::remote::delete_prefix(c, prefix))
+    }
+
+    /// The keys starting with `prefix` (what a run left in the broker).
+    pub fn keys_with_prefix(&mut self, prefix: &str) -> Result<Vec<String>> {
+        self.call(|c| crate::comm::remote::keys_with_prefix(c, prefix))
+    }
+
     /// Round-trip time of one PING, seconds.
     pub fn ping(&mut self) -> Result<f64> {
         let t = Instant::now();

@@ -314,6 +314,7 @@ fn dispatcher_pins_each_worker_to_its_cpu() {
         inputs: vec![FunctionInput::Cpu { seconds: 0.02 }; 3],
         cpus: (0..3).map(|i| i % cores).collect(),
         seed: 0,
+        comm: None,
     };
     let dispatch = |input: &[u8]| {
         let child = std::process::Command::new(worker())

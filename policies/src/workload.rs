@@ -100,6 +100,9 @@ pub enum FunctionInput {
         /// Time for a million points on one dedicated core.
         seconds_per_million_points: f64,
     },
+    /// Runs the burst's step program (live runs): its compute and sleep times travel with the
+    /// program, drawn by [`Program::burst_draws`].
+    Steps,
     /// A crashing function (fault injection in live runs): sleeps `seconds`, then its worker
     /// process exits with `code`.
     Exit {
@@ -119,7 +122,8 @@ pub enum FunctionInput {
 }
 
 impl FunctionInput {
-    /// Seconds the function takes on one dedicated core (or asleep).
+    /// Seconds the function takes on one dedicated core (or asleep); a step program's depend
+    /// on its partners, so it has none (NaN).
     pub fn solo_seconds(&self) -> f64 {
         match *self {
             FunctionInput::Sleep { seconds }
@@ -130,6 +134,7 @@ impl FunctionInput {
                 points,
                 seconds_per_million_points,
             } => points as f64 / 1e6 * seconds_per_million_points,
+            FunctionInput::Steps => f64::NAN,
         }
     }
 

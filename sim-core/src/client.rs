@@ -23,6 +23,9 @@ pub(crate) struct ClientState<'a> {
     rng: Rng,
     /// Arrived bursts not fully sent, in arrival order.
     pending: VecDeque<PendingBurst<'a>>,
+    /// FaaS invocations to send again (faults, `openwhisk` recovery): (burst, attempt id,
+    /// action), sent before new ones.
+    retries: VecDeque<(u64, u64, u32)>,
     in_flight: u32,
     next_send: u64,
     try_scheduled: bool,
@@ -34,6 +37,7 @@ impl ClientState<'_> {
         ClientState {
             rng: rng::stream(seed, "client", 0),
             pending: VecDeque::new(),
+            retries: VecDeque::new(),
             in_flight: 0,
             next_send: 0,
             try_scheduled: false,
@@ -54,6 +58,9 @@ impl Sim<'_> {
             .expect("a BurstArrive has its burst");
         self.pull_arrival();
         self.arrived += b.workers as u64;
+        if self.fx.is_some() {
+            self.track_burst(&b);
+        }
         let work = self.sc.work_ns(self.seed, b.id, &b);
         self.client.pending.push_back(PendingBurst {
             burst: b,
@@ -99,7 +106,14 @@ impl Sim<'_> {
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
         let burst_mode = self.sc.is_burst();
-        while let Some(p) = self.client.pending.front() {
+        loop {
+            // Retries (faults) go first; a send can add one (a placement that fails at once).
+            if !self.client.retries.is_empty() && !self.send_retries() {
+                break;
+            }
+            let Some(p) = self.client.pending.front() else {
+                break;
+            };
             let burst = &p.burst;
             let (id, first_function, action) = (burst.id, burst.first_function, burst.action);
             let (workers, next) = (burst.workers, p.next);
@@ -124,17 +138,59 @@ impl Sim<'_> {
                 first_fid: first_function + next as u64,
                 workers: n,
                 action,
+                avoid: u32::MAX,
             });
         }
         self.client.in_try = false;
+    }
+
+    /// Sends the FaaS retries first, within the same limits; true when all went out.
+    fn send_retries(&mut self) -> bool {
+        while let Some(&(burst, aid, action)) = self.client.retries.front() {
+            let concurrency = self.sc.client.concurrency;
+            if concurrency > 0 && self.client.in_flight >= concurrency {
+                return false;
+            }
+            if self.now < self.client.next_send {
+                if !self.client.try_scheduled {
+                    self.client.try_scheduled = true;
+                    let t = self.client.next_send;
+                    self.at(t, Event::ClientTry);
+                }
+                return false;
+            }
+            self.client.retries.pop_front();
+            self.stats.client_retries += 1;
+            self.send(Request {
+                burst,
+                first_fid: aid,
+                workers: 1,
+                action,
+                avoid: u32::MAX,
+            });
+        }
+        true
+    }
+
+    /// FaaS (faults): the client sends attempt `aid` of a function of burst `burst` again.
+    pub(crate) fn client_resend(&mut self, burst: u64, aid: u64) {
+        let action = self.fx().bursts[&burst].action;
+        self.client.retries.push_back((burst, aid, action));
+        self.client_try();
     }
 
     fn send(&mut self, req: Request) {
         let id = self.requests.insert(req);
         let now = self.now;
         self.t0.get_or_insert(now);
-        for slot in self.records.range_mut(req.first_fid, req.workers) {
-            slot.t_submit = now;
+        if self.fx.is_some() {
+            for k in 0..req.workers as u64 {
+                self.arec(req.first_fid + k).t_submit = now;
+            }
+        } else {
+            for slot in self.records.range_mut(req.first_fid, req.workers) {
+                slot.t_submit = now;
+            }
         }
         self.stats.requests += 1;
         self.client.in_flight += 1;

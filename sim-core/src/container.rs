@@ -43,6 +43,9 @@ pub(crate) struct Container {
     pub keepalive_pending: bool,
     /// Current message.
     pub msg: u32,
+    /// Counts the messages it was given (faults: worker end events of an earlier run, or of a
+    /// stopped one, are stale).
+    pub run: u32,
     /// Workers of the current message still running (CPU shares model).
     pub remaining: u32,
     /// Whether the current message's functions got a fresh container.
@@ -161,6 +164,7 @@ impl Sim<'_> {
             idle_since: 0,
             keepalive_pending: false,
             msg: u32::MAX,
+            run: old.map_or(0, |c| c.run),
             remaining: 0,
             cold: false,
             stem: action == STEM,
@@ -187,12 +191,21 @@ impl Sim<'_> {
         let now = self.now;
         let keep_alive = self.sc.invoker.keep_alive_ns;
         let c = &mut self.containers[cid as usize];
+        if c.state != CState::Busy {
+            // Faults: its invoker crashed, or it ended when its last worker stopped.
+            return;
+        }
         let inv = c.invoker as usize;
         let (workers, memory, action) = (c.workers, c.memory_mb, c.action);
-        self.messages.remove(c.msg);
+        let m = c.msg;
+        self.messages.remove(m);
         // Under CPU shares each CPU-bound worker was counted as it finished, and so was
-        // every worker of a step program.
-        if (self.exclusive_cpu || !self.cpu_bound[action as usize]) && self.comm.is_none() {
+        // every worker of a step program; with faults each attempt is counted as it settles.
+        let faults = self.fx.is_some();
+        if (self.exclusive_cpu || !self.cpu_bound[action as usize])
+            && self.comm.is_none()
+            && !faults
+        {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];
@@ -240,7 +253,12 @@ impl Sim<'_> {
         if schedule_keep_alive {
             self.at(now + keep_alive, Event::KeepAlive(cid));
         }
-        self.release(inv as u32, workers, memory);
+        if faults {
+            self.fx().msgs[m as usize].over = true;
+            self.release_message(m, false);
+        } else {
+            self.release(inv as u32, workers, memory);
+        }
         self.drain_buffer(inv);
     }
 

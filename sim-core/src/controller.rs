@@ -151,20 +151,62 @@ impl Sim<'_> {
         t.request_id = if self.sc.is_burst() {
             PlacementRequest::burst_request_id(req.burst)
         } else {
-            PlacementRequest::invocation_request_id(req.first_fid)
+            // With faults `first_fid` is an attempt id: the invocation is its function's.
+            let fid = match &self.fx {
+                Some(fx) => fx.attempts.function_of(req.first_fid),
+                None => req.first_fid,
+            };
+            PlacementRequest::invocation_request_id(fid)
         };
         t.workers = req.workers;
         a
     }
 
-    fn try_place(&mut self, r: u32) -> Result<PlacementPlan, PlacementError> {
+    pub(crate) fn try_place(&mut self, r: u32) -> Result<PlacementPlan, PlacementError> {
         let a = self.request_for(r);
+        let req = self.requests[r as usize];
+        if req.avoid != u32::MAX {
+            // A re-run (faults): away from where it failed, when the others could hold it. A
+            // derived view, so untracked: the changes wait for the next tracked call.
+            let view = policies::recovery::avoiding(&self.ctl.view, req.avoid, req.workers);
+            return self.policy.place(&self.ctl.templates[a], &view);
+        }
         let ctl = &mut self.ctl;
         let result = self
             .policy
             .place_tracked(&ctl.templates[a], &ctl.view, &ctl.view_changes);
         ctl.view_changes.clear();
         result
+    }
+
+    /// Faults: a burst request that cannot be placed while invokers are offline waits for
+    /// them (they may come back) unless even the whole declared cluster, idle, could never
+    /// hold it.
+    fn waits_for_offline_invokers(&mut self, r: u32) -> bool {
+        if self.fx.is_none()
+            || !self.sc.is_burst()
+            || self.ctl.view.invokers.iter().all(|i| i.healthy)
+        {
+            return false;
+        }
+        let a = self.request_for(r);
+        let idle = ClusterView {
+            invokers: self
+                .sc
+                .invokers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| InvokerView {
+                    id: i as u32,
+                    total_cpus: s.cpus,
+                    free_cpus: s.cpus,
+                    user_memory_mb: s.user_memory_mb,
+                    free_memory_mb: s.user_memory_mb,
+                    healthy: true,
+                })
+                .collect(),
+        };
+        self.policy.place(&self.ctl.templates[a], &idle).is_ok()
     }
 
     /// Places request `r` now; true when it keeps its slot until a publishing chain ends.
@@ -180,6 +222,11 @@ impl Sim<'_> {
         self.ack();
         match result {
             Ok(plan) => self.publish(r, &plan, true),
+            Err(_) if queueing && self.waits_for_offline_invokers(r) => {
+                self.ctl.waiting.push_back(r);
+                self.stats.queued_requests += 1;
+                false
+            }
             Err(PlacementError::DoesNotFit { .. })
                 if queueing && (self.ctl.outstanding > 0 || !self.ctl.dirty.is_empty()) =>
             {
@@ -201,7 +248,7 @@ impl Sim<'_> {
     /// Reserves every container of `plan` now and publishes their messages in order, each
     /// after `per_container`. Returns true when a publishing chain was started that frees the
     /// request's slot at its end (`holds_slot`).
-    fn publish(&mut self, r: u32, plan: &PlacementPlan, holds_slot: bool) -> bool {
+    pub(crate) fn publish(&mut self, r: u32, plan: &PlacementPlan, holds_slot: bool) -> bool {
         if plan.overloaded {
             self.stats.overloaded_plans += 1;
         }
@@ -278,6 +325,22 @@ impl Sim<'_> {
 
     fn reject(&mut self, r: u32, reason: &str) {
         let req = self.requests[r as usize];
+        if self.fx.is_some() {
+            for k in 0..req.workers as u64 {
+                let aid = req.first_fid + k;
+                if self.fx().attempts.close(aid) {
+                    self.set_outcome(aid, Status::Rejected, reason);
+                    self.stats.rejected += 1;
+                    // A rejected backup copy leaves its function to the original.
+                    let fid = self.fx().attempts.function_of(aid);
+                    if !self.fx().attempts.other_open(fid, aid) {
+                        self.function_final(fid, None);
+                    }
+                }
+            }
+            self.requests.remove(r);
+            return;
+        }
         let reason: Rc<str> = reason.into();
         for slot in self.records.range_mut(req.first_fid, req.workers) {
             slot.settle(Status::Rejected, &reason);
@@ -302,13 +365,69 @@ impl Sim<'_> {
                 self.at(t, Event::Heartbeat);
             }
         } else {
+            if self.fx.is_some() && self.release_through_broker(inv, workers, memory_mb) {
+                return;
+            }
             self.ctl.reserved_mem[i] -= memory_mb as i64;
             self.ctl.update_view(i);
         }
     }
 
+    /// Faults: the controller itself gives back what a message it settled had reserved (its
+    /// invoker is lost, or its attempts were all stopped): visible at once.
+    pub(crate) fn ctl_release_now(&mut self, inv: u32, workers: u32, memory_mb: u64) {
+        let i = inv as usize;
+        if self.exclusive_policy {
+            self.ctl.reserved_cpus[i] -= workers as i64;
+            self.ctl.outstanding -= workers as i64;
+        } else {
+            self.ctl.reserved_mem[i] -= memory_mb as i64;
+        }
+        self.ctl.update_view(i);
+        // Requests waiting for capacity try again at the next tick.
+        if !self.ctl.waiting.is_empty() {
+            self.ctl_schedule_tick();
+        }
+    }
+
+    /// Schedules the controller's next tick (heartbeat period), unless one is pending.
+    fn ctl_schedule_tick(&mut self) {
+        if !self.ctl.tick_scheduled {
+            self.ctl.tick_scheduled = true;
+            let p = self.sc.controller.heartbeat_ns;
+            let t = (self.now / p + 1) * p;
+            self.at(t, Event::Heartbeat);
+        }
+    }
+
+    /// Faults: invoker `inv` goes offline in the controller's view, or comes back.
+    pub(crate) fn ctl_set_healthy(&mut self, inv: u32, healthy: bool) {
+        // Noted for the policy's index, as every view change (`update_view`).
+        self.ctl.view_changes.push(inv);
+        self.ctl.view.invokers[inv as usize].healthy = healthy;
+    }
+
+    /// Faults: re-run request `r` waits first in line for capacity (or for an invoker to come
+    /// back); waiting requests are retried at the next heartbeat.
+    pub(crate) fn ctl_wait_front(&mut self, r: u32) {
+        self.ctl.waiting.push_front(r);
+        self.stats.queued_requests += 1;
+        self.ctl_schedule_tick();
+    }
+
     pub(crate) fn heartbeat(&mut self) {
         self.ctl.tick_scheduled = false;
+        if let Some(until) = self
+            .fx
+            .as_ref()
+            .and_then(|_| self.fspec().outage_at(self.now))
+        {
+            // The broker is down: heartbeats get through after the outage.
+            let p = self.sc.controller.heartbeat_ns;
+            self.ctl.tick_scheduled = true;
+            self.at(until.div_ceil(p) * p, Event::Heartbeat);
+            return;
+        }
         self.stats.heartbeats += 1;
         let dirty = std::mem::take(&mut self.ctl.dirty);
         for &inv in &dirty {
@@ -320,13 +439,23 @@ impl Sim<'_> {
         }
         self.ctl.dirty = dirty;
         self.ctl.dirty.clear();
+        self.retry_waiting();
+    }
+
+    /// Places the waiting requests in order while they fit.
+    pub(crate) fn retry_waiting(&mut self) {
         while let Some(&r) = self.ctl.waiting.front() {
+            if self.fx.is_some() && self.settled_while_waiting(r) {
+                self.ctl.waiting.pop_front();
+                continue;
+            }
             match self.try_place(r) {
                 Ok(plan) => {
                     self.ctl.waiting.pop_front();
                     self.publish(r, &plan, false);
                 }
                 Err(PlacementError::DoesNotFit { .. }) if self.ctl.outstanding > 0 => break,
+                Err(_) if self.waits_for_offline_invokers(r) => break,
                 Err(e @ PlacementError::DoesNotFit { .. }) => {
                     self.ctl.waiting.pop_front();
                     self.reject(r, &format!("{e} (even with nothing else placed)"));

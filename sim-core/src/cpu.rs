@@ -154,6 +154,23 @@ impl CpuSharer {
         }));
     }
 
+    /// Removes job `fid` before it is done (faults: its worker was stopped); true when it was
+    /// running here.
+    pub fn remove(&mut self, now: u64, fid: u64) -> bool {
+        self.advance(now);
+        let Some(g) = self
+            .groups
+            .iter_mut()
+            .find(|g| g.jobs.iter().any(|j| j.0.fid == fid))
+        else {
+            return false;
+        };
+        g.jobs.retain(|j| j.0.fid != fid);
+        g.n -= 1;
+        self.recompute();
+        true
+    }
+
     /// Time from now (ns) to the next completion, if any job runs.
     pub fn next_completion(&self) -> Option<u64> {
         self.groups
@@ -254,6 +271,19 @@ mod tests {
         let r = rates(4, &[(1024, 2), (128, 10)]);
         assert_eq!(rate_of(&r, 1024), 1.0);
         assert!((rate_of(&r, 128) - 0.2).abs() < 1e-12, "{r:?}");
+    }
+
+    #[test]
+    fn a_removed_job_gives_its_core_back() {
+        // 1 core, two jobs of 1 s: each at half speed; after 0.5 s one is removed, the other
+        // has 0.75 s of work left, now at full speed.
+        let mut s = CpuSharer::new(1);
+        s.add(0, 0, 1_000_000_000, 1024);
+        s.add(0, 1, 1_000_000_000, 1024);
+        assert_eq!(s.next_completion(), Some(2_000_000_000));
+        assert!(s.remove(500_000_000, 0));
+        assert!(!s.remove(500_000_000, 0), "gone");
+        assert_eq!(s.next_completion(), Some(750_000_000));
     }
 
     #[test]

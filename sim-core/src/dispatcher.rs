@@ -17,6 +17,9 @@ impl Sim<'_> {
     /// observes the instant a container becomes ready, so warm and prewarmed containers are
     /// dispatched here at admission, without an event of their own.
     pub(crate) fn container_ready(&mut self, cid: u32, ready: u64) {
+        if self.fx.is_some() {
+            return self.container_ready_faults(cid, ready);
+        }
         let c = &mut self.containers[cid as usize];
         let msg = self.messages[c.msg as usize];
         let last_fid = msg.first_fid + msg.workers as u64 - 1;
@@ -82,6 +85,9 @@ impl Sim<'_> {
 
     /// A CPU-bound worker (or a compute step of a program) finished under CPU shares.
     pub(crate) fn worker_done(&mut self, fid: u64, slowed: bool) {
+        if self.fx.is_some() {
+            return self.attempt_ended(fid, slowed);
+        }
         if self.comm.is_some() {
             self.shared_compute_done(fid, slowed);
             return;

@@ -41,4 +41,25 @@ pub enum Event {
     NetUpdate,
     /// Next flow completion; stale unless the generation matches.
     NetDone(u32),
+    /// Faults: an invoker crashes (invoker, index into `[faults] invoker_crashes`, or
+    /// `faults::RANDOM_CRASH`).
+    InvokerCrash(u32, u32),
+    /// Faults: a crashed invoker is back, empty.
+    InvokerRecover(u32),
+    /// Faults: the controller has had no ping from an invoker for the offline timeout
+    /// (invoker, crash epoch).
+    InvokerOffline(u32, u32),
+    /// Faults: a restarted invoker's first ping reaches the controller (invoker, crash epoch).
+    InvokerPing(u32, u32),
+    /// Faults: worker k of a container ends, completed or crashed (container, k, the
+    /// container's run when it started; stale when the container was stopped or reused).
+    WorkerEnd(u32, u32, u32),
+    /// Faults: worker k of a container starts under CPU shares (container, k, run).
+    WorkerBegin(u32, u32, u32),
+    /// Faults: the completion ack of a FaaS message (whose invoker crashed) times out.
+    AckTimeout(u32),
+    /// Faults: a broker outage ended; releases it held reach the controller.
+    BrokerUp,
+    /// Faults: look for stragglers of a burst (speculation).
+    SpeculateCheck(u64),
 }

@@ -112,8 +112,21 @@ impl Sim<'_> {
     pub(crate) fn deliver(&mut self, m: u32) {
         let msg = self.messages[m as usize];
         let now = self.now;
-        for slot in self.records.range_mut(msg.first_fid, msg.workers) {
-            slot.t_dispatch = now;
+        if self.fx.is_some() {
+            if self.message_settled(m) {
+                return;
+            }
+            self.fx().msgs[m as usize].delivered = true;
+            for k in 0..msg.workers as u64 {
+                let aid = msg.first_fid + k;
+                if self.fx().attempts.is_open(aid) {
+                    self.arec(aid).t_dispatch = now;
+                }
+            }
+        } else {
+            for slot in self.records.range_mut(msg.first_fid, msg.workers) {
+                slot.t_dispatch = now;
+            }
         }
         let inv = msg.invoker as usize;
         let memory = self.message_memory(m);
@@ -142,9 +155,39 @@ impl Sim<'_> {
         self.sc.actions[msg.action as usize].memory_mb * msg.workers as u64
     }
 
+    /// Faults: true (and the message is dropped, its reservation returned) when message `m`
+    /// has nothing left to run: it was settled by the controller (lost invoker detected) or
+    /// every attempt in it was stopped while it waited.
+    fn message_settled(&mut self, m: u32) -> bool {
+        let msg = self.messages[m as usize];
+        let over = self.fx().msgs[m as usize].over
+            || (0..msg.workers as u64).all(|k| !self.fx().attempts.is_open(msg.first_fid + k));
+        if over {
+            self.fx().msgs[m as usize].over = true;
+            self.release_message(m, true);
+        }
+        over
+    }
+
     /// Records the message's functions as failed and returns its reservation to the controller.
     fn fail_message(&mut self, m: u32, reason: &str) {
         let msg = self.messages[m as usize];
+        if self.fx.is_some() {
+            for k in 0..msg.workers as u64 {
+                let aid = msg.first_fid + k;
+                if self.fx().attempts.close(aid) {
+                    self.set_outcome(aid, policies::Status::Failed, reason);
+                    self.arec(aid).invoker = msg.invoker;
+                    let fid = self.fx().attempts.function_of(aid);
+                    if !self.fx().attempts.other_open(fid, aid) {
+                        self.function_final(fid, None);
+                    }
+                }
+            }
+            self.fx().msgs[m as usize].over = true;
+            self.release_message(m, false);
+            return;
+        }
         let reason: Rc<str> = reason.into();
         for slot in self.records.range_mut(msg.first_fid, msg.workers) {
             slot.settle(policies::Status::Failed, &reason);
@@ -159,6 +202,10 @@ impl Sim<'_> {
     /// Admits buffered messages in order while resources allow.
     pub(crate) fn drain_buffer(&mut self, inv: usize) {
         while let Some(&m) = self.invokers[inv].buffer.front() {
+            if self.fx.is_some() && self.message_settled(m) {
+                self.invokers[inv].buffer.pop_front();
+                continue;
+            }
             if !self.try_admit(m) {
                 break;
             }
@@ -229,6 +276,7 @@ impl Sim<'_> {
         let st = &mut self.invokers[c.invoker as usize];
         c.msg = m;
         c.cold = cold;
+        c.run = c.run.wrapping_add(1);
         match c.state {
             CState::Idle => {
                 st.idle_mem -= c.memory_mb;
@@ -287,10 +335,15 @@ impl Sim<'_> {
             .sample_ns(&mut self.invokers[inv as usize].rng);
         self.ready_after(cid, delay);
         // Refill the pool through the same engine slots, if user memory allows.
-        if self.stem_fits(inv as usize) {
+        self.refill_stem(inv as usize);
+    }
+
+    /// Creates a stem cell on `inv` through its engine slots, if user memory allows.
+    pub(crate) fn refill_stem(&mut self, inv: usize) {
+        if self.stem_fits(inv) {
             let memory = self.sc.invoker.prewarm.memory_mb;
-            self.invokers[inv as usize].used_mem += memory;
-            let stem = self.new_container(inv, STEM, 1, memory, CState::Creating);
+            self.invokers[inv].used_mem += memory;
+            let stem = self.new_container(inv as u32, STEM, 1, memory, CState::Creating);
             self.enqueue_creation(stem);
         }
     }
@@ -338,8 +391,15 @@ impl Sim<'_> {
 
     pub(crate) fn engine_done(&mut self, cid: u32) {
         let inv = self.containers[cid as usize].invoker as usize;
+        if self.fx.is_some() && self.containers[cid as usize].state == CState::Dead {
+            // Its invoker crashed meanwhile.
+            return;
+        }
         self.invokers[inv].engine_busy -= 1;
         self.engine_try_start(inv);
+        if self.fx.is_some() && self.creation_failed(cid) {
+            return;
+        }
         let d = self
             .sc
             .invoker
@@ -354,6 +414,10 @@ impl Sim<'_> {
 
     pub(crate) fn container_created(&mut self, cid: u32) {
         let c = &mut self.containers[cid as usize];
+        if c.state == CState::Dead {
+            // Its invoker crashed meanwhile (faults).
+            return;
+        }
         let st = &mut self.invokers[c.invoker as usize];
         st.starting -= 1;
         if c.stem {

@@ -34,6 +34,7 @@ mod container;
 mod controller;
 mod cpu;
 mod dispatcher;
+mod faults;
 mod float;
 mod invoker;
 mod queue;

@@ -77,6 +77,34 @@ pub struct SimStats {
     pub heartbeats: u64,
     /// Time of the last event, s from the first submission.
     pub end_time_s: f64,
+    /// Faults: invoker crashes.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub invoker_crashes: u64,
+    /// Faults: crashes the controller noticed (offline timeout, or a restarted invoker's ping).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub crashes_detected: u64,
+    /// Faults: cold creations that failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub creation_failures: u64,
+    /// Faults: attempts whose worker crashed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub worker_crashes: u64,
+    /// Faults: attempts that straggled.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stragglers: u64,
+    /// Faults: attempts opened by the recovery policy (re-runs, retries, backups).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reruns: u64,
+    /// Faults: of those, backup copies of stragglers.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub backups: u64,
+    /// Faults: FaaS invocations the client sent again.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub client_retries: u64,
+    /// Faults: attempts stopped from outside (superseded, their burst failed, their pack
+    /// re-run).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cancelled_attempts: u64,
     /// A trace that could not be replayed to its end (its file changed since the scenario was
     /// loaded): the run holds the arrivals before it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,4 +127,8 @@ pub struct Footprint {
     pub messages: usize,
     /// Request slots (sent, not yet placed or rejected).
     pub requests: usize,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

@@ -38,6 +38,15 @@ impl Sim<'_> {
     /// Publishes message `m` at time `t` on its invoker's topic.
     pub(crate) fn publish_message(&mut self, m: u32, t: u64) {
         let inv = self.messages[m as usize].invoker as usize;
+        // Faults: a message published during a broker outage enters its topic at the end.
+        let t = match &self.fx {
+            Some(_) => {
+                let t = self.fspec().broker_up_at(t);
+                self.track_message(m, t);
+                t
+            }
+            None => t,
+        };
         let latency = self.sc.queue_latency.sample_ns(&mut self.queues.rngs[inv]);
         let deliver = (t + latency).max(self.queues.last_delivery[inv]);
         self.queues.last_delivery[inv] = deliver;
@@ -53,12 +62,25 @@ impl Sim<'_> {
 
     /// The head message `m` of invoker `inv`'s topic arrives.
     pub(crate) fn topic_deliver(&mut self, inv: u32, m: u32) {
+        if self.fx.is_some() {
+            // Nothing reaches a crashed invoker (its topic keeps the messages) or gets through
+            // a broker outage.
+            if self.fx().health[inv as usize].down {
+                self.fx().health[inv as usize].held = Some(m);
+                return;
+            }
+            if let Some(until) = self.fspec().outage_at(self.now) {
+                self.at(until, Event::Deliver(inv, m));
+                return;
+            }
+        }
         let msg = &self.messages[m as usize];
         if msg.next == NONE {
             self.queues.tail[inv as usize] = NONE;
         } else {
             let (next, at) = (msg.next, msg.next_at);
-            self.at(at, Event::Deliver(inv, next));
+            // Later than planned after a crash or an outage held the topic.
+            self.q.push(at.max(self.now), Event::Deliver(inv, next));
         }
         self.deliver(m);
     }

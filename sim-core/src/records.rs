@@ -79,7 +79,7 @@ impl Slot {
     }
 
     /// The record of function `fid`, times relative to the first submission `t0`.
-    fn to_record(&self, fid: u64, t0: u64) -> FunctionRecord {
+    pub(crate) fn to_record(&self, fid: u64, t0: u64) -> FunctionRecord {
         let secs = |t: u64| {
             if t == NONE {
                 f64::NAN
@@ -157,14 +157,35 @@ impl RecordRing {
     /// Hands every final record at the front to `sink`, in id order, each container announced
     /// closed right after its last record.
     pub fn release(&mut self, t0: u64, sink: &mut dyn RecordSink) -> Result<(), SinkError> {
+        self.release_with(t0, sink, &mut |_, _| Ok(()))
+    }
+
+    /// [`RecordRing::release`], calling `after(fid, sink)` right after each function's record
+    /// (faults: its further attempts go out there, before any container is announced closed).
+    pub fn release_with(
+        &mut self,
+        t0: u64,
+        sink: &mut dyn RecordSink,
+        after: &mut dyn FnMut(u64, &mut dyn RecordSink) -> Result<(), SinkError>,
+    ) -> Result<(), SinkError> {
         self.announce_closes(sink)?;
         while self.slots.front().is_some_and(|s| s.done) {
             let slot = self.slots.pop_front().expect("front is done");
             sink.record(slot.to_record(self.base, t0))?;
+            after(self.base, sink)?;
             self.base += 1;
             self.announce_closes(sink)?;
         }
         Ok(())
+    }
+
+    /// The functions in flight, in id order: (id, slot).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut Slot)> {
+        let base = self.base;
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .map(move |(k, s)| (base + k as u64, s))
     }
 
     fn announce_closes(&mut self, sink: &mut dyn RecordSink) -> Result<(), SinkError> {
@@ -191,6 +212,7 @@ impl RecordRing {
         t0: u64,
         stranded: &Rc<str>,
         sink: &mut dyn RecordSink,
+        after: &mut dyn FnMut(u64, &mut dyn RecordSink) -> Result<(), SinkError>,
     ) -> Result<(), SinkError> {
         for slot in &mut self.slots {
             if slot.status == Status::Ok && slot.t_end == NONE {
@@ -198,7 +220,7 @@ impl RecordRing {
             }
             slot.done = true;
         }
-        self.release(t0, sink)?;
+        self.release_with(t0, sink, after)?;
         // Closes of containers whose functions are all out (ids beyond the last are none).
         while let Some(Reverse((_, id))) = self.closes.pop() {
             sink.container_closed(id)?;

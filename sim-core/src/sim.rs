@@ -13,6 +13,7 @@ use crate::container::{CState, Container};
 use crate::controller::ControllerState;
 use crate::engine::EventQueue;
 use crate::event::Event;
+use crate::faults::FaultRun;
 use crate::invoker::InvokerState;
 use crate::metrics::{Footprint, SimStats};
 use crate::queue::QueueState;
@@ -21,14 +22,19 @@ use crate::scenario::{BurstSpec, CpuModel, RunArrivals, Scenario};
 use crate::sink::{RecordSink, SinkError};
 use crate::slab::Slab;
 
-/// One request from the client: a whole burst, or one function (faas).
+/// One request from the client: a whole burst, or one function (faas); or a re-run that the
+/// controller places itself (faults).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Request {
     pub burst: u64,
-    /// Function id of its first function; its functions are consecutive ids.
+    /// Function id of its first function; its functions are consecutive ids. With faults, an
+    /// attempt id (attempt 0 of function `f` is `f`; re-runs are `faults::EXTRA | k`).
     pub first_fid: u64,
     pub workers: u32,
     pub action: u32,
+    /// A re-run placed away from this invoker when the others could hold it (`u32::MAX`:
+    /// none).
+    pub avoid: u32,
 }
 
 /// No message (end of a topic or of a plan).
@@ -41,7 +47,8 @@ pub(crate) struct Message {
     pub burst: u64,
     pub action: u32,
     pub invoker: u32,
-    /// Function id of its first worker; its workers are consecutive function ids.
+    /// Function id of its first worker; its workers are consecutive function ids (with
+    /// faults: attempt ids).
     pub first_fid: u64,
     pub workers: u32,
     /// The next message on the same topic and its delivery time (`u32::MAX`: none yet). The
@@ -90,6 +97,8 @@ pub(crate) struct Sim<'a> {
     pub cpu_done_buf: Vec<(u64, bool)>,
     /// Step programs and the network (`steps` workloads only).
     pub comm: Option<Box<CommRun>>,
+    /// The fault model (runs with `[faults]` only).
+    pub fx: Option<Box<FaultRun>>,
 }
 
 /// What a run ends with besides its records (and its steps, also handed to the sink).
@@ -143,12 +152,22 @@ impl<'a> Sim<'a> {
             seed,
             cpu_done_buf: Vec::new(),
             comm: CommRun::new(sc, seed).map(Box::new),
+            fx: sc
+                .faults
+                .as_ref()
+                .map(|_| Box::new(FaultRun::new(sc, seed))),
         };
         if sim.comm.is_some() {
             // Step programs read a burst's layout from its neighbouring messages and name
             // containers by slot: their tables keep every row (steps runs are small).
             sim.containers.keep_rows();
             sim.messages.keep_rows();
+        }
+        if sim.fx.is_some() {
+            // The fault state names requests, messages and containers by slot after they end.
+            sim.containers.keep_rows();
+            sim.messages.keep_rows();
+            sim.requests.keep_rows();
         }
         sim.init_prewarm();
         sim
@@ -162,6 +181,9 @@ impl<'a> Sim<'a> {
             self.start_direct();
         } else {
             self.pull_arrival();
+            if self.fx.is_some() {
+                self.start_faults();
+            }
         }
         while self.next_arrival.is_some() || self.finished < self.arrived {
             let Some((t, event)) = self.q.pop() else {
@@ -187,8 +209,22 @@ impl<'a> Sim<'a> {
                 Event::CommTimer(op) => self.comm_timer(op),
                 Event::NetUpdate => self.net_update(),
                 Event::NetDone(gen) => self.net_done(gen),
+                Event::InvokerCrash(inv, source) => self.invoker_crash(inv, source),
+                Event::InvokerRecover(inv) => self.invoker_recover(inv),
+                Event::InvokerOffline(inv, epoch) => self.invoker_offline(inv, epoch),
+                Event::InvokerPing(inv, epoch) => self.invoker_ping(inv, epoch),
+                Event::WorkerEnd(c, k, run) => self.worker_end(c, k, run),
+                Event::WorkerBegin(c, k, run) => self.worker_begin(c, k, run),
+                Event::AckTimeout(m) => self.ack_timeout(m),
+                Event::BrokerUp => self.broker_up(),
+                Event::SpeculateCheck(b) => self.speculate_event(b),
             }
-            if self.records.has_work() {
+            if self.fx.is_some() {
+                self.settle_pack_finals();
+                if self.records.has_work() {
+                    self.release_with_attempts(sink)?;
+                }
+            } else if self.records.has_work() {
                 self.records.release(self.t0.unwrap_or(0), sink)?;
             }
             if let Some(comm) = self.comm.as_deref_mut() {
@@ -220,7 +256,12 @@ impl<'a> Sim<'a> {
         // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
         // say so instead of leaving a silent gap.
         let stranded: Rc<str> = "never completed: its message could not be run".into();
-        self.records.finish(self.t0.unwrap_or(0), &stranded, sink)?;
+        if self.fx.is_some() {
+            self.finish_faults(&stranded, sink)?;
+        } else {
+            self.records
+                .finish(self.t0.unwrap_or(0), &stranded, sink, &mut |_, _| Ok(()))?;
+        }
         self.stats.footprint = Footprint {
             records: self.records.peak(),
             containers: self.containers.capacity(),

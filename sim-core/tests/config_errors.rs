@@ -262,6 +262,75 @@ fn bad_distribution_names_the_field() {
 }
 
 #[test]
+fn faults_are_validated_with_field_paths() {
+    let sc = common::scenario(&format!(
+        "{BASE}[faults]\nworker_crash = 0.1\n[[faults.invoker_crashes]]\ninvoker = 0\nat = 2.0\n\
+         [[faults.broker_outages]]\nfrom = 5.0\nuntil = 6.0\n[[faults.broker_outages]]\nfrom = 5.5\nuntil = 7.0\n"
+    ));
+    let f = sc.faults.expect("faults");
+    assert_eq!(f.worker_crash, 0.1);
+    assert_eq!(f.crashes[0].at_ns, 2_000_000_000);
+    // OpenWhisk's defaults: offline after 10 s; ack timeout max(60, 60) * 2 + 60 = 180 s.
+    assert_eq!(f.offline_timeout_ns, 10_000_000_000);
+    assert_eq!(f.ack_timeout_ns, 180_000_000_000);
+    // Overlapping outages are merged.
+    assert_eq!(f.outages, vec![(5_000_000_000, 7_000_000_000)]);
+    assert!(common::scenario(BASE).faults.is_none());
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "[faults]\nworker_crash = 1.5\n",
+            "faults.worker_crash",
+            "probability",
+        ),
+        (
+            "[faults]\nworker_crashes = 0.1\n",
+            "faults",
+            "unknown field `worker_crashes`",
+        ),
+        (
+            "[faults.stragglers]\nprob = 0.1\n",
+            "faults.stragglers",
+            "unknown field `prob`",
+        ),
+        (
+            "[[faults.invoker_crashes]]\ninvoker = 4\nat = 1.0\n",
+            "faults.invoker_crashes[0].invoker",
+            "0..1",
+        ),
+        (
+            "[[faults.invoker_crashes]]\ninvoker = 0\nat = 1.0\nrecovery = 0.0\n",
+            "faults.invoker_crashes[0].recovery",
+            "> 0",
+        ),
+        (
+            "[[faults.broker_outages]]\nfrom = 3.0\nuntil = 2.0\n",
+            "faults.broker_outages[0].until",
+            "after `from`",
+        ),
+        (
+            "[faults.invoker_failures]\ntime_to_failure = 0.0\n",
+            "faults.invoker_failures.time_to_failure",
+            "> 0",
+        ),
+        (
+            "[faults.stragglers]\nslowdown = { dist = \"uniform\", min = 3.0, max = 2.0 }\n",
+            "faults.stragglers.slowdown",
+            "min <= max",
+        ),
+    ];
+    for (section, field, expected) in cases {
+        let msg = load_err(&format!("{BASE}{section}"), &[]);
+        assert!(msg.contains(&format!("field `{field}")), "{section}: {msg}");
+        assert!(msg.contains(expected), "{section}: {msg}");
+    }
+    let msg = load_err(&format!("mode = \"serverful\"\n{BASE}[faults]\n"), &[]);
+    assert!(
+        msg.contains("field `faults`") && msg.contains("openwhisk"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn reference_config_documents_every_default() {
     let path = reference_path();
     let config = sim_core::load_config(&path, &[]).unwrap();

@@ -267,3 +267,117 @@ proptest! {
         }
     }
 }
+
+/// Faults added to a random case: (recovery index, creation failure, worker crash, straggler
+/// probability, a crash of invoker 0 at a time with a recovery, random crashes' mean up
+/// time, an outage start).
+type Faults = (
+    usize,
+    f64,
+    f64,
+    f64,
+    Option<(f64, f64)>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn faults() -> impl Strategy<Value = Faults> {
+    (
+        0usize..6,
+        prop::sample::select(vec![0.0f64, 0.1, 0.5]),
+        prop::sample::select(vec![0.0f64, 0.1, 0.5]),
+        prop::sample::select(vec![0.0f64, 0.2]),
+        prop::option::of((0.0f64..4.0, 0.5f64..20.0)),
+        prop::option::of(prop::sample::select(vec![2.0f64, 10.0])),
+        prop::option::of(0.0f64..3.0),
+    )
+}
+
+fn fault_toml(c: &Case, f: &Faults) -> String {
+    let (recovery, creation, crash, straggle, invoker_crash, mtbf, outage) = f;
+    let mut s = String::new();
+    let burst_policies = [
+        "name = \"none\"",
+        "name = \"fail-burst\"",
+        "name = \"rerun-failed-workers\"\nretries = 3",
+        "name = \"rerun-pack\"\nretries = 3",
+        "name = \"speculate-stragglers\"\nafter = 0.5\nretries = 3",
+        "name = \"rerun-failed-workers\"\nretries = 0",
+    ];
+    let faas_policies = [
+        "name = \"none\"",
+        "name = \"openwhisk\"\nclient_retries = 2",
+    ];
+    let policy = if c.policy == "faas" {
+        faas_policies[recovery % 2]
+    } else {
+        burst_policies[*recovery]
+    };
+    s += &format!("[recovery]\n{policy}\n");
+    s += &format!(
+        "[faults]\noffline_timeout = 2.0\naction_timeout = 1.0\ncreation_failure = {creation}\nworker_crash = {crash}\n"
+    );
+    if let Some((at, rec)) = invoker_crash {
+        s += &format!("[[faults.invoker_crashes]]\ninvoker = 0\nat = {at}\nrecovery = {rec}\n");
+    }
+    if let Some(mean) = mtbf {
+        s += &format!(
+            "[faults.invoker_failures]\ntime_to_failure = {{ dist = \"exponential\", mean = {mean} }}\nrecovery = 1.0\n"
+        );
+    }
+    s += &format!("[faults.stragglers]\nprobability = {straggle}\nslowdown = 3.0\n");
+    if let Some(from) = outage {
+        s += &format!(
+            "[[faults.broker_outages]]\nfrom = {from}\nuntil = {}\n",
+            from + 1.5
+        );
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// With faults: deterministic; attempts of each function numbered in order, at most one
+    /// `ok`, failures with reasons; what ran never shared an exclusive core.
+    #[test]
+    fn runs_with_faults_are_consistent(c in case(), f in faults()) {
+        let text = format!("{}{}", toml(&c), fault_toml(&c, &f));
+        let sc = common::scenario(&text);
+        let out = simulate(&sc, 7);
+        let again = simulate(&sc, 7);
+        prop_assert_eq!(format!("{:?}", out.records), format!("{:?}", again.records));
+        let exclusive = c.cpu_model == "exclusive" || (c.cpu_model == "auto" && c.policy != "faas");
+        let mut next = vec![0u32; sc.functions() as usize];
+        let mut ok = vec![0u32; sc.functions() as usize];
+        let mut per_core: BTreeMap<(u32, u32), Vec<(f64, f64)>> = BTreeMap::new();
+        let mut last = 0;
+        for r in &out.records {
+            let f = r.function_id as usize;
+            // Streamed in (function id, attempt) order.
+            prop_assert!(r.function_id >= last, "{:?}\n{}", r, text);
+            last = r.function_id;
+            prop_assert_eq!(r.attempt, next[f], "{:?}\n{}", r, text);
+            next[f] += 1;
+            if r.is_ok() {
+                ok[f] += 1;
+                prop_assert!(r.t_submit <= r.t_start + 1e-9 && r.t_start <= r.t_end + 1e-9, "{:?}", r);
+            } else {
+                prop_assert!(!r.outcome.reason().is_empty(), "{:?}", r);
+            }
+            if r.t_start.is_finite() && r.t_end.is_finite() {
+                prop_assert!(r.t_start <= r.t_end + 1e-9, "{:?}\n{}", r, text);
+                if let Some(core) = r.cpu {
+                    per_core.entry((r.invoker, core)).or_default().push((r.t_start, r.t_end));
+                }
+            }
+        }
+        prop_assert!(next.iter().all(|&n| n > 0), "every function recorded\n{}", text);
+        prop_assert!(ok.iter().all(|&k| k <= 1), "at most one ok\n{}", text);
+        if exclusive {
+            for (key, iv) in per_core {
+                prop_assert!(!overlaps(iv), "core {:?} shared\n{}", key, text);
+            }
+        }
+    }
+}

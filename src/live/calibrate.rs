@@ -28,6 +28,17 @@ pub struct CalibrateArgs {
     /// Samples per measurement.
     #[arg(long, default_value_t = 8)]
     pub samples: u32,
+    /// Write a communication-backend profile (`[network.backend]`, as configs/profiles/comm/)
+    /// fitted to live `comm-bench` runs instead; the rows, experiment configs and fit spec go
+    /// to `<out dir>/<out stem>-bench/`.
+    #[arg(long)]
+    pub comm: bool,
+    /// With --comm: fit the rows already in the bench folder instead of measuring again.
+    #[arg(long, requires = "comm")]
+    pub reuse: bool,
+    /// With --comm: what to measure.
+    #[command(flatten)]
+    pub bench: super::comm_bench::BenchPlan,
 }
 
 /// The measured figures (seconds).
@@ -102,6 +113,7 @@ fn burst(id: u64, at: f64, workers: u32, name: &str) -> LiveBurst {
         tenant: 0,
         action: action(name),
         inputs: vec![zero(); workers as usize],
+        comm: None,
     }
 }
 
@@ -282,6 +294,17 @@ pub fn profile_toml(cal: &Calibration, cluster: &ClusterFile) -> String {
 /// `burstsim calibrate`.
 pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
     let cluster = ClusterFile::load(&args.cluster)?;
+    if args.comm {
+        let plan = args.bench.validate(&cluster)?;
+        let table = super::calibrate_comm::calibrate(&cluster, &args.out, &plan, args.reuse)?;
+        print!("{table}");
+        println!(
+            "wrote {} (measurements and fit spec in {})",
+            args.out.display(),
+            super::calibrate_comm::bench_dir(&args.out).display()
+        );
+        return Ok(());
+    }
     let cal = measure(&cluster, args.samples)?;
     let text = profile_toml(&cal, &cluster);
     check_profile(&text)?;

@@ -6,8 +6,11 @@
 
 pub mod agent;
 pub mod calibrate;
+pub mod calibrate_comm;
 pub mod cluster;
+pub mod comm_bench;
 pub mod run;
+pub mod step_compare;
 pub mod validate;
 
 use std::path::PathBuf;

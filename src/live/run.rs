@@ -4,12 +4,18 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
+use executor::comm::{BurstProgram, LiveBackend};
 use executor::controller::{Controller, LiveBurst, LiveRun, RunOutcome, WorkerTrace};
 use executor::ClusterFile;
+use policies::comm::StepRecord;
+use policies::workload::FunctionInput;
 use sim_core::config::Mode;
 use sim_core::Scenario;
 
 use super::ScenarioArgs;
+use crate::report::steps::CommSummary;
 use crate::report::{self, summary_table, RunReport, Summary};
 use crate::Error;
 
@@ -24,21 +30,32 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
             "field `mode`: only `openwhisk` configs run live (serverful and direct are models only)",
         ));
     }
-    if sc.workload.program().is_some() {
-        return Err(Error::input(
-            "field `workload.kind`: `steps` workloads (group communication) are simulated only: \
-             the live executor does not run them yet",
-        ));
-    }
+    let backend = live_backend(sc)?;
     let mut bursts = Vec::new();
     for burst in sc.run_arrivals(seed) {
         let burst = burst.map_err(|e| Error::input(format!("a trace could not be read: {e}")))?;
+        // A `steps` burst (on [[bursts]] only): the program with the simulator's draws (same
+        // stream, same seed, index = burst id).
+        let comm = sc.workload.program().map(|program| {
+            let chunk_size = sc.comm.as_ref().map_or(0, |c| c.chunk_size);
+            Arc::new(BurstProgram {
+                program: program.clone(),
+                draws: program.burst_draws(seed, burst.id, burst.workers),
+                chunk_size,
+                backend,
+            })
+        });
+        let inputs = match comm {
+            Some(_) => vec![FunctionInput::Steps; burst.workers as usize],
+            None => sc.function_inputs(seed, &burst).collect(),
+        };
         bursts.push(LiveBurst {
             burst_id: burst.id,
             at: burst.at_ns as f64 * 1e-9,
             tenant: burst.tenant,
             action: sc.actions[burst.action as usize].clone(),
-            inputs: sc.function_inputs(seed, &burst).collect(),
+            inputs,
+            comm,
         });
     }
     Ok(LiveRun {
@@ -50,12 +67,68 @@ pub fn live_run_from(sc: &Scenario, seed: u64) -> Result<LiveRun, Error> {
     })
 }
 
+/// How the workers of a `steps` workload talk through the broker: the live protocol of the
+/// config's backend profile (`redis-list` -> lists, `redis-stream` -> streams).
+fn live_backend(sc: &Scenario) -> Result<LiveBackend, Error> {
+    let communicates = sc.workload.program().is_some_and(|p| p.communicates());
+    let backend = sc.comm.as_ref().and_then(|c| c.backend.as_ref());
+    match backend {
+        Some(b) => match LiveBackend::for_profile(&b.name) {
+            Some(live) => Ok(live),
+            None if communicates => Err(Error::input(format!(
+                "field `network.backend.name`: a live run talks through the cluster's Redis: \
+                 expected a profile whose name ends in `list` or `stream` (e.g. include \
+                 \"profiles/comm/redis-list.toml\" or a calibrated local-redis profile), got `{}`",
+                b.name
+            ))),
+            None => Ok(LiveBackend::List),
+        },
+        None => Ok(LiveBackend::List),
+    }
+}
+
 /// Runs `sc` live on `cluster` and returns the outcome; Ctrl-C cancels the run (recorded).
 pub fn run_live(sc: &Scenario, seed: u64, cluster: &ClusterFile) -> Result<RunOutcome, Error> {
     let run = live_run_from(sc, seed)?;
     let mut controller = Controller::connect(cluster.clone())?;
     let stop = executor::signals::stop_flag();
     Ok(controller.run(&run, &stop)?)
+}
+
+/// A live run's report: the simulator's files, plus the live figures in summary.json, and for
+/// a `steps` workload its per-step rows.
+pub struct LiveReport {
+    pub run: RunReport,
+    /// One row per executed step of each completed function (empty for single-body workloads).
+    pub steps: Vec<StepRecord>,
+    pub traces: Vec<WorkerTrace>,
+}
+
+impl LiveReport {
+    /// Writes what `burstsim run` writes for the same config (records, summary, plots, and for
+    /// a `steps` workload steps.csv/parquet and the step timeline), plus live_workers.json.
+    pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        report::write_run(dir, &self.run)?;
+        write_traces(dir, &self.traces)?;
+        if !self.steps.is_empty() {
+            let title = format!("{}: {} - steps", self.run.name, self.run.label);
+            report::steps::write_steps(dir, &title, &self.steps)?;
+        }
+        Ok(())
+    }
+
+    /// What `write` wrote, for the user.
+    pub fn describe(&self, dir: &Path) -> String {
+        let mut s = report::describe_outputs(dir);
+        if !self.steps.is_empty() {
+            s = format!(
+                "{s}\nwrote {}/{{{}, live_workers.json}}",
+                dir.display(),
+                report::steps::STEP_FILES.join(", ")
+            );
+        }
+        s
+    }
 }
 
 /// The report of a live run: the simulator's files, plus the live figures in summary.json.
@@ -65,7 +138,7 @@ pub fn live_report(
     seed: u64,
     cluster: &ClusterFile,
     out: RunOutcome,
-) -> RunReport {
+) -> LiveReport {
     let summary = Summary::from_records(&out.records);
     let max_submit = out.submit_seconds.iter().map(|s| s.1).fold(0.0, f64::max);
     let extra = serde_json::json!({
@@ -85,12 +158,20 @@ pub fn live_report(
             "attempts": out.records.len(),
         }
     });
-    RunReport {
-        name: name.to_string(),
-        label: format!("{label} (live)"),
-        records: out.records,
-        summary,
-        extra: Some(extra),
+    let mut extra = extra;
+    if !out.steps.is_empty() {
+        extra["communication"] = CommSummary::from_steps(&out.steps).to_json();
+    }
+    LiveReport {
+        run: RunReport {
+            name: name.to_string(),
+            label: format!("{label} (live)"),
+            records: out.records,
+            summary,
+            extra: Some(extra),
+        },
+        steps: out.steps,
+        traces: out.traces,
     }
 }
 
@@ -117,12 +198,14 @@ pub fn main(args: &LiveArgs) -> Result<(), Error> {
     );
     let out = run_live(&sc, seed, &cluster)?;
     let cancelled = out.cancelled;
-    let traces = out.traces.clone();
-    let run = live_report(sc.name(), &sc.label(), seed, &cluster, out);
+    let live = live_report(sc.name(), &sc.label(), seed, &cluster, out);
+    let run = &live.run;
     print!("{}", summary_table(&[(run.name.as_str(), &run.summary)]));
-    report::write_run(&dir, &run)?;
-    write_traces(&dir, &traces)?;
-    println!("wrote {}", report::describe_outputs(&dir));
+    if !live.steps.is_empty() {
+        print!("{}", CommSummary::from_steps(&live.steps).table());
+    }
+    live.write(&dir)?;
+    println!("wrote {}", live.describe(&dir));
     if cancelled {
         return Err(Error::environment(
             "run interrupted: unfinished functions are recorded as failed (reason \"run cancelled\")",

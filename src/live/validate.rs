@@ -9,11 +9,13 @@ use std::path::Path;
 use clap::Args;
 use executor::ClusterFile;
 use plotters::prelude::*;
+use policies::comm::StepRecord;
 use policies::FunctionRecord;
 use sim_core::scenario::InvokerSpec;
 use sim_core::Scenario;
 
-use super::run::{live_report, run_live, write_traces};
+use super::run::{live_report, run_live};
+use super::step_compare::{compare_steps, steps_table, write_step_rows, StepRow};
 use super::ScenarioArgs;
 use crate::report::render::{write_png_svg, DrawError, Plot};
 use crate::report::{self, RunReport, Summary};
@@ -203,6 +205,16 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
         })
         .collect();
     let sc = Scenario::load_on_cluster(&a.run.config, &a.run.options.sets, &invokers)?;
+    // A communicating workload is simulated over the cluster's links as the file records them.
+    let sc = match link_set(&cluster, &sc)? {
+        Some(set) => {
+            println!("network: {set} (the cluster's link rate)");
+            let mut sets = a.run.options.sets.clone();
+            sets.push(set);
+            Scenario::load_on_cluster(&a.run.config, &sets, &invokers)?
+        }
+        None => sc,
+    };
     let seed0 = a.run.options.seed_for(&sc);
     let seeds: Vec<u64> = (0..args.repeat).map(|r| seed0 + r as u64).collect();
     let dir = a.run.options.out_dir(&format!("{}-validate", sc.name()));
@@ -210,28 +222,68 @@ pub fn main(args: &ValidateArgs) -> Result<(), Error> {
     let (sim, live) = run_both(&sc, &cluster, &seeds, &dir)?;
     let rows = compare(&sim.summaries, &live.summaries);
     print!("{}", table(&rows));
-    write_rows(&dir, &sc, &seeds, &rows)?;
+    let step_rows = compare_steps(&sim.steps, &live.steps);
+    if !step_rows.is_empty() {
+        println!("\nper step (mean seconds a function spends in one executed step):");
+        print!("{}", steps_table(&step_rows, 24));
+        write_step_rows(&dir, &step_rows)?;
+    }
+    write_rows(&dir, &sc, &seeds, &rows, &step_rows)?;
     write_cdf(
         &dir,
         &format!("Start latency CDF - {} ({} runs)", sc.label(), args.repeat),
         &latencies(&sim.records),
         &latencies(&live.records),
     )?;
-    println!("wrote {}/{{validation.csv, validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}", dir.display());
+    let steps_csv = if step_rows.is_empty() {
+        ""
+    } else {
+        "validation_steps.csv, "
+    };
+    println!(
+        "wrote {}/{{validation.csv, {steps_csv}validation.json, start_latency_cdf.png, start_latency_cdf.svg, live/, sim/}}",
+        dir.display()
+    );
     Ok(())
 }
 
-/// The summaries and records of repeated runs, one per seed.
+/// For a `steps` workload on a cluster whose agents record a link rate: the `--set` that gives
+/// the simulator that bandwidth per host (it has one for all hosts).
+fn link_set(cluster: &ClusterFile, sc: &Scenario) -> Result<Option<String>, Error> {
+    if sc.comm.is_none() {
+        return Ok(None);
+    }
+    let rates: Vec<Option<f64>> = cluster
+        .agents
+        .iter()
+        .map(|a| a.link_rate.map(|r| r.0))
+        .collect();
+    if rates.windows(2).any(|w| w[0] != w[1]) {
+        return Err(Error::input(format!(
+            "cluster file: the agents' `link_rate`s differ ({rates:?}); the simulator has one \
+             `network.host_bandwidth` for every host"
+        )));
+    }
+    Ok(rates
+        .first()
+        .copied()
+        .flatten()
+        .map(|r| format!("network.host_bandwidth={r}")))
+}
+
+/// The summaries, records and step rows of repeated runs, one per seed.
 #[derive(Default)]
 struct Runs {
     summaries: Vec<Summary>,
     records: Vec<Vec<FunctionRecord>>,
+    steps: Vec<Vec<StepRecord>>,
 }
 
 impl Runs {
-    fn push(&mut self, summary: Summary, records: Vec<FunctionRecord>) {
+    fn push(&mut self, summary: Summary, records: Vec<FunctionRecord>, steps: Vec<StepRecord>) {
         self.summaries.push(summary);
         self.records.push(records);
+        self.steps.push(steps);
     }
 }
 
@@ -249,22 +301,21 @@ fn run_both(
         if out.cancelled {
             return Err(Error::environment("validation interrupted"));
         }
-        let traces = out.traces.clone();
-        let live: RunReport = live_report(sc.name(), &sc.label(), seed, cluster, out);
+        let live = live_report(sc.name(), &sc.label(), seed, cluster, out);
         println!(
             "live run {}/{}: {} ok of {}",
             r + 1,
             seeds.len(),
-            live.summary.ok,
-            live.summary.functions
+            live.run.summary.ok,
+            live.run.summary.functions
         );
         let sim = sim_core::simulate(sc, seed);
         let sim_summary = Summary::from_records(&sim.records);
         if r == 0 {
-            report::write_run(&dir.join("live"), &live)?;
-            write_traces(&dir.join("live"), &traces)?;
+            live.write(&dir.join("live"))?;
+            let sim_dir = dir.join("sim");
             report::write_run(
-                &dir.join("sim"),
+                &sim_dir,
                 &RunReport {
                     name: sc.name().to_string(),
                     label: sc.label(),
@@ -273,15 +324,25 @@ fn run_both(
                     extra: Some(serde_json::json!({ "seed": seed })),
                 },
             )?;
+            if !sim.steps.is_empty() {
+                let title = format!("{}: {} - steps", sc.name(), sc.label());
+                report::steps::write_steps(&sim_dir, &title, &sim.steps)?;
+            }
         }
-        live_runs.push(live.summary, live.records);
-        sim_runs.push(sim_summary, sim.records);
+        live_runs.push(live.run.summary, live.run.records, live.steps);
+        sim_runs.push(sim_summary, sim.records, sim.steps);
     }
     Ok((sim_runs, live_runs))
 }
 
 /// validation.csv and validation.json: the compared figures.
-fn write_rows(dir: &Path, sc: &Scenario, seeds: &[u64], rows: &[Row]) -> Result<(), Error> {
+fn write_rows(
+    dir: &Path,
+    sc: &Scenario,
+    seeds: &[u64],
+    rows: &[Row],
+    step_rows: &[StepRow],
+) -> Result<(), Error> {
     let mut csv = String::from("figure,simulated,measured,relative_error\n");
     for r in rows {
         let _ = writeln!(
@@ -297,6 +358,7 @@ fn write_rows(dir: &Path, sc: &Scenario, seeds: &[u64], rows: &[Row]) -> Result<
         "repeat": seeds.len(),
         "seeds": seeds,
         "rows": rows,
+        "steps": step_rows,
     });
     crate::atomic::write_json(&dir.join("validation.json"), &json)
 }

@@ -6,6 +6,7 @@
 //! memory (a live run) goes through the same writer with [`write_run`].
 
 pub mod accumulate;
+pub mod faults;
 pub mod plots;
 pub mod render;
 pub mod sketch;

@@ -29,6 +29,8 @@ const MAX_OUTLIERS: usize = 2_000;
 pub const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1200, 700);
 const SUBMIT_COLOUR: RGBColor = RGBColor(128, 0, 160);
+/// Marks where failed attempts stopped (darker than every palette colour).
+const FAILED_COLOUR: RGBColor = RGBColor(90, 0, 0);
 /// Tableau 10: distinct, colour-blind friendlier than the plotters default palette.
 pub const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
@@ -72,6 +74,9 @@ pub struct Timeline {
 pub struct TimelineData {
     /// `(t_submit, t_start, t_end, invoker)` of the functions drawn, by start time.
     rows: Vec<(f64, f64, f64, u32)>,
+    /// Per row: (the attempt failed, it is a re-run or backup copy). Empty when every
+    /// attempt is a first one that did not fail (no marks drawn).
+    marks: Vec<(bool, bool)>,
     /// Functions that ran (all of them count in the curve, drawn or not).
     ran: usize,
     /// Row `i` stands for the functions ranked about `i*stride .. (i+1)*stride` by start time.
@@ -114,6 +119,14 @@ impl TimelineData {
             .step_by(stride)
             .map(|r| (r.t_submit, r.t_start, r.t_end, r.invoker))
             .collect();
+        let marks: Vec<(bool, bool)> = if ran.iter().all(|r| r.attempt == 0 && r.is_ok()) {
+            Vec::new()
+        } else {
+            ran.iter()
+                .step_by(stride)
+                .map(|r| (!r.is_ok(), r.attempt > 0))
+                .collect()
+        };
         let note = if stride > 1 {
             format!("every {} of {} functions shown", ordinal(stride), ran.len())
         } else {
@@ -127,6 +140,7 @@ impl TimelineData {
             .fold(0.0, f64::max);
         TimelineData {
             rows,
+            marks,
             ran: ran.len(),
             stride: stride as f64,
             max_concurrency: curve.max(),
@@ -156,6 +170,7 @@ impl TimelineData {
         TimelineData {
             stride: ran as f64 / rows.len().max(1) as f64,
             rows,
+            marks: Vec::new(),
             ran,
             curve,
             max_concurrency,
@@ -424,15 +439,18 @@ fn draw_timeline<DB: DrawingBackend>(
     for (i, &(_, start, end, invoker)) in panel.rows.iter().enumerate() {
         by_invoker.entry(invoker).or_default().push((i, start, end));
     }
+    let failed = |i: usize| panel.marks.get(i).is_some_and(|m| m.0);
     let invokers = by_invoker.len();
     for (k, (invoker, bars)) in by_invoker.iter().enumerate() {
         let colour = PALETTE[*invoker as usize % PALETTE.len()];
         let series = chart.draw_series(bars.iter().map(|&(i, start, end)| {
             let y = i as f64 * stride;
-            Rectangle::new(
-                [(start, y + 0.1 * stride), (end, y + 0.9 * stride)],
-                colour.filled(),
-            )
+            let fill = if failed(i) {
+                colour.mix(0.3).filled()
+            } else {
+                colour.filled()
+            };
+            Rectangle::new([(start, y + 0.1 * stride), (end, y + 0.9 * stride)], fill)
         }))?;
         if k < LEGEND_INVOKERS {
             let name = if *invoker == u32::MAX {
@@ -451,6 +469,7 @@ fn draw_timeline<DB: DrawingBackend>(
                 });
         }
     }
+    draw_fault_marks(&mut chart, panel)?;
     let dot = if panel.rows.len() > 500 { 1 } else { 3 };
     chart
         .draw_series(
@@ -486,6 +505,58 @@ fn draw_timeline<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
+    Ok(())
+}
+
+/// Runs with faults: a failed attempt's bar is drawn faded (see `draw_timeline`) with a dark
+/// cross where it stopped; a re-run or backup copy gets a black triangle where it started.
+fn draw_fault_marks<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    panel: &TimelineData,
+) -> DrawResult {
+    if panel.marks.is_empty() {
+        return Ok(());
+    }
+    let stride = panel.stride;
+    let size = if panel.rows.len() > 500 { 2 } else { 4 };
+    let at = |pick: fn(&(bool, bool)) -> bool, end: bool| -> Vec<(f64, f64)> {
+        panel
+            .rows
+            .iter()
+            .zip(&panel.marks)
+            .enumerate()
+            .filter(|(_, (_, m))| pick(m))
+            .map(|(i, (r, _))| (if end { r.2 } else { r.1 }, (i as f64 + 0.5) * stride))
+            .collect()
+    };
+    let reruns = at(|m| m.1, false);
+    if !reruns.is_empty() {
+        chart
+            .draw_series(
+                reruns
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, size, BLACK.filled())),
+            )?
+            .label(format!("re-run or backup starts ({})", reruns.len()))
+            .legend(|(x, y)| TriangleMarker::new((x + 7, y), 5, BLACK.filled()));
+    }
+    let failed = at(|m| m.0, true);
+    if !failed.is_empty() {
+        chart
+            .draw_series(
+                failed
+                    .iter()
+                    .map(|&p| Cross::new(p, size, FAILED_COLOUR.stroke_width(2))),
+            )?
+            .label(format!(
+                "failed attempt, faded, x where it stopped ({})",
+                failed.len()
+            ))
+            .legend(|(x, y)| Cross::new((x + 7, y), 4, FAILED_COLOUR.stroke_width(2)));
+    }
     Ok(())
 }
 
@@ -560,4 +631,33 @@ fn draw_boxes<DB: DrawingBackend>(
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use policies::Outcome;
+
+    use super::*;
+
+    fn rec(fid: u64, attempt: u32, start: f64, outcome: Outcome) -> FunctionRecord {
+        let mut r = FunctionRecord::pending(fid, 0, 0, fid as u32);
+        (r.attempt, r.outcome) = (attempt, outcome);
+        (r.t_submit, r.t_start, r.t_end) = (0.0, start, start + 1.0);
+        r
+    }
+
+    #[test]
+    fn timeline_marks_failed_and_rerun_attempts_only_when_there_are_some() {
+        let plain = vec![rec(0, 0, 0.0, Outcome::Ok), rec(1, 0, 0.5, Outcome::Ok)];
+        assert!(TimelineData::from_records(&plain).marks.is_empty());
+        // By start time: function 0's failed attempt, function 1, function 0's re-run.
+        let faulty = vec![
+            rec(0, 0, 0.0, Outcome::failed("worker crashed")),
+            rec(0, 1, 2.0, Outcome::Ok),
+            rec(1, 0, 0.5, Outcome::Ok),
+        ];
+        let t = TimelineData::from_records(&faulty);
+        assert_eq!(t.marks, [(true, false), (false, false), (false, true)]);
+        assert_eq!(t.drawn(), 3);
+    }
 }

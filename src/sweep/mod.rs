@@ -27,7 +27,8 @@ pub use merge::MergeArgs;
 pub use row::Row;
 pub use store::Manifest;
 
-use crate::report::{sink_error, RecordsMode, RunAccumulator, RunWriter, Summary};
+use crate::report::faults::{FaultSummary, FaultTally, TallySink};
+use crate::report::{self, sink_error, RecordsMode, RunAccumulator, RunWriter, Summary};
 use crate::Error;
 use policies::comm::StepRecord;
 use policies::FunctionRecord;
@@ -157,11 +158,14 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
             if STOP.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let (summary, steps) = simulate_run(&sweep, &scenarios, run, &dir, records)?;
+            let (summary, steps, faults) = simulate_run(&sweep, &scenarios, run, &dir, records)?;
             let mut row = make_row(&sweep, run, &summary);
             if !steps.is_empty() {
-                let comm = crate::report::steps::CommSummary::from_steps(&steps);
+                let comm = report::steps::CommSummary::from_steps(&steps);
                 row.cells.extend(comm.cells());
+            }
+            if let Some(f) = faults {
+                row.cells.extend(f.cells());
             }
             log.append(&row::to_line(&sweep.hash, &row))?;
             bar.inc(1);
@@ -248,24 +252,52 @@ fn simulate_run(
     run: u64,
     dir: &Path,
     records: RecordsMode,
-) -> Result<(Summary, Vec<StepRecord>), Error> {
+) -> Result<(Summary, Vec<StepRecord>, Option<FaultSummary>), Error> {
     let (point, seed) = sweep.run_of(run);
     let scenario = &scenarios[point as usize];
-    if records == RecordsMode::None {
+    let mut tally = FaultTally::default();
+    let (summary, steps) = if records == RecordsMode::None {
         let mut sink = SummaryOnly::default();
-        sim_core::simulate_into(scenario, seed, &mut sink).map_err(sink_error)?;
+        simulate_tallied(scenario, seed, &mut sink, &mut tally)?;
         let figures = sink
             .figures
             .finish()
             .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
-        Ok((figures.summary, sink.steps))
+        (figures.summary, sink.steps)
     } else {
         let stem = format!("run-{run:06}");
         let mut writer = RunWriter::with_stem(&dir.join("records"), &stem, records)?;
-        sim_core::simulate_into(scenario, seed, &mut writer).map_err(sink_error)?;
+        simulate_tallied(scenario, seed, &mut writer, &mut tally)?;
         let out = writer.finish()?;
-        Ok((out.figures.summary, out.steps))
+        (out.figures.summary, out.steps)
+    };
+    let faults = scenario.faults.is_some().then(|| {
+        tally.finish(
+            summary.makespan_s,
+            report::faults::fault_free_makespan(scenario, seed),
+        )
+    });
+    Ok((summary, steps, faults))
+}
+
+/// Simulates into `sink`, tallying the fault figures on the way when the scenario has faults.
+fn simulate_tallied(
+    scenario: &Scenario,
+    seed: u64,
+    sink: &mut dyn RecordSink,
+    tally: &mut FaultTally,
+) -> Result<(), Error> {
+    if scenario.faults.is_none() {
+        sim_core::simulate_into(scenario, seed, sink).map_err(sink_error)?;
+        return Ok(());
     }
+    let mut tee = TallySink {
+        inner: sink,
+        tally: FaultTally::default(),
+    };
+    sim_core::simulate_into(scenario, seed, &mut tee).map_err(sink_error)?;
+    *tally = tee.tally;
+    Ok(())
 }
 
 fn progress_bar(len: u64, quiet: bool) -> ProgressBar {

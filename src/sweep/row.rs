@@ -54,12 +54,13 @@ fn flatten(prefix: &str, entries: Vec<(String, Json)>, out: &mut Vec<(String, Js
 }
 
 /// Names of the summary columns (from an empty run's summary), then the `comm.*` columns
-/// that runs of `steps` workloads add.
+/// that runs of `steps` workloads add and the `faults.*` columns of runs with `[faults]`.
 pub fn summary_columns() -> Vec<String> {
     summary_cells(&Summary::from_records(&[]))
         .into_iter()
         .map(|(k, _)| k)
         .chain(crate::report::steps::comm_columns())
+        .chain(crate::report::faults::fault_columns())
         .collect()
 }
 

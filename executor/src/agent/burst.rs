@@ -102,6 +102,7 @@ impl Agent {
             cpu_shares: None,
             memory_mb: job.memory_mb * job.inputs.len() as u64,
             args: vec!["dispatch".into()],
+            network: job.comm.is_some(),
         };
         let payload = ContainerPayload {
             container_id: job.container_id,
@@ -111,6 +112,7 @@ impl Agent {
             inputs: job.inputs.clone(),
             cpus: host.to_vec(),
             seed: job.seed,
+            comm: job.comm.clone(),
         };
         {
             let mut s = self.state.lock().unwrap();

@@ -111,6 +111,9 @@ impl Agent {
                     cpu_shares: Some(shares),
                     memory_mb: job.memory_mb,
                     args: vec!["idle".into()],
+                    // Functions of a `steps` burst reach the broker (the action's containers
+                    // serve only this run, so a warm one was made the same way).
+                    network: job.comm.is_some(),
                 };
                 self.backend.start_idle(&spec)?;
             }
@@ -125,6 +128,7 @@ impl Agent {
                 inputs: vec![job.input],
                 cpus: Vec::new(),
                 seed: job.seed,
+                comm: job.comm.clone(),
             };
             let out = self
                 .backend

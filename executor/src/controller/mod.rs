@@ -16,8 +16,10 @@ mod state;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use policies::comm::StepRecord;
 use policies::workload::FunctionInput;
 use policies::{
     ActionRef, BurstInfo, ClusterView, FunctionRecord, InvokerView, Outcome, PlacementError,
@@ -26,6 +28,8 @@ use policies::{
 
 use crate::clock;
 use crate::cluster::ClusterFile;
+use crate::comm::wire::run_prefix;
+use crate::comm::{BurstProgram, CommJob, Keys};
 use crate::error::{Error, Result};
 use crate::payload::Layout;
 use crate::protocol::{self, AgentMsg, BurstJob, Heartbeat, InvokeJob, JobResult};
@@ -43,6 +47,9 @@ pub struct LiveBurst {
     pub action: ActionRef,
     /// One input per worker; the burst has `inputs.len()` workers.
     pub inputs: Vec<FunctionInput>,
+    /// A `steps` workload: the program every worker runs (inputs are then
+    /// `FunctionInput::Steps`), with each worker's drawn compute and sleep times.
+    pub comm: Option<Arc<BurstProgram>>,
 }
 
 pub use policies::OnNoCapacity;
@@ -85,6 +92,9 @@ pub struct RunOutcome {
     pub cancelled: bool,
     /// The recovery policy the run had (see `Controller::recovery_for`).
     pub recovery: RecoverySpec,
+    /// `steps` workloads: one row per executed step of each function that completed, by
+    /// function id then step.
+    pub steps: Vec<StepRecord>,
 }
 
 pub struct Controller {
@@ -96,7 +106,7 @@ impl Controller {
     /// Connects to the cluster's broker (clear error when it is down).
     pub fn connect(cluster: ClusterFile) -> Result<Self> {
         let broker = Broker::connect(
-            &cluster.broker,
+            cluster.client_broker(),
             &cluster.name,
             Duration::from_millis(cluster.connect_timeout_ms),
         )?
@@ -178,6 +188,7 @@ impl Controller {
     /// Runs `run` and returns its records. Functions that cannot complete are reported
     /// `Failed` with the reason; the run never waits longer than the cluster's run timeout.
     pub fn run(&mut self, run: &LiveRun, cancel: &AtomicBool) -> Result<RunOutcome> {
+        check_comm_recovery(run, &self.recovery_for(run))?;
         self.wait_for_agents(Duration::from_millis(self.cluster.heartbeat_timeout_ms * 3))?;
         let mut st = self.start(run)?;
         // On an error (the broker gone for good) the agents end the run once its lease expires.
@@ -233,6 +244,7 @@ impl Controller {
             base,
             attempts: Attempts::new(records),
             traces: Vec::new(),
+            steps: Vec::new(),
             submit_seconds: Vec::new(),
             inflight: BTreeMap::new(),
             reserved_cpus: vec![0; n_agents],
@@ -386,6 +398,7 @@ impl Controller {
                 inputs: burst.inputs[lo..hi].to_vec(),
                 memory_mb: burst.action.memory_mb,
                 seed: run.seed ^ burst.burst_id.rotate_left(32),
+                comm: self.comm_job(st, burst, lo..hi, None),
             });
             let message = serde_json::to_string(&msg)?;
             self.send_raw(c.invoker, &message)?;
@@ -403,6 +416,31 @@ impl Controller {
             st.submitted(job_id, job);
         }
         Ok(())
+    }
+
+    /// The part of a `steps` burst's program that workers `workers` run (`None` for other
+    /// bursts); `faas`: the burst's size when each function is its own pack.
+    fn comm_job(
+        &self,
+        st: &RunState<'_>,
+        burst: &LiveBurst,
+        workers: std::ops::Range<usize>,
+        faas: Option<usize>,
+    ) -> Option<CommJob> {
+        let p = burst.comm.as_ref()?;
+        Some(CommJob {
+            program: p.program.clone(),
+            draws: p.draws[workers].to_vec(),
+            chunk_size: p.chunk_size,
+            backend: p.backend,
+            broker: self.cluster.broker.clone(),
+            keys: Keys::new(&self.cluster.name, &st.run_id, burst.burst_id)
+                .prefix()
+                .to_string(),
+            seed: st.run.seed ^ burst.burst_id.rotate_left(32),
+            timeout_s: self.cluster.run_timeout_s,
+            faas_workers: faas.map(|n| n as u32),
+        })
     }
 
     /// FaaS: sends the first function of `req` to invoker `inv`; the rest of the request
@@ -425,6 +463,12 @@ impl Controller {
             burst_id: burst.burst_id,
             input: burst.inputs[w as usize],
             seed: run.seed ^ f.rotate_left(17),
+            comm: self.comm_job(
+                st,
+                burst,
+                w as usize..w as usize + 1,
+                Some(burst.inputs.len()),
+            ),
         });
         st.next_container += 1;
         // FaaS clients send one request per function: its own submit time.
@@ -547,9 +591,16 @@ impl Controller {
         let _ = self.broker.delete(&st.results_key);
         let lease = self.broker.lease_key(&st.run_id);
         let _ = self.broker.delete(&lease);
+        // The messages of `steps` bursts (most are consumed; broadcasts and abort notices stay).
+        if st.run.bursts.iter().any(|b| b.comm.is_some()) {
+            let prefix = run_prefix(&self.cluster.name, &st.run_id);
+            if let Err(e) = self.broker.delete_prefix(&prefix) {
+                eprintln!("controller: could not delete the run's messages {prefix}*: {e}");
+            }
+        }
         let (run_id, t0, submit_seconds) = (st.run_id.clone(), st.t0, st.submit_seconds.clone());
         let recovery = self.recovery_for(st.run);
-        let (records, traces) = st.into_parts();
+        let (records, traces, steps) = st.into_parts();
         RunOutcome {
             run_id,
             t0,
@@ -558,8 +609,24 @@ impl Controller {
             submit_seconds,
             cancelled,
             recovery,
+            steps,
         }
     }
+}
+
+/// A `steps` burst cannot re-run part of itself (the messages its partners sent are consumed,
+/// their steps done): only `none` and `fail-burst` recover it.
+fn check_comm_recovery(run: &LiveRun, recovery: &RecoverySpec) -> Result<()> {
+    let comm = run.bursts.iter().any(|b| b.comm.is_some());
+    if comm && !matches!(recovery, RecoverySpec::None | RecoverySpec::FailBurst) {
+        return Err(Error::input(format!(
+            "recovery `{}`: a communicating (`steps`) burst cannot re-run part of itself (its \
+             partners' messages are gone): use `none` or `fail-burst` (and `retry = false` in \
+             the cluster file)",
+            recovery.name()
+        )));
+    }
+    Ok(())
 }
 
 /// The pid in invoker `i`'s heartbeat (0 when it has none).

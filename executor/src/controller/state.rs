@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
+use policies::comm::StepRecord;
 use policies::{
     ClusterView, FunctionRecord, Outcome, PlacementError, PlacementPolicy, PlacementRequest,
     Recovery, RecoveryPolicy, RerunScope,
@@ -16,6 +17,7 @@ use policies::{
 use super::attempts::Attempts;
 use super::{LiveRun, OnNoCapacity, WorkerTrace};
 use crate::clock;
+use crate::payload::StepTimes;
 use crate::protocol::{Heartbeat, JobResult};
 
 /// A job submitted to an agent and not yet settled.
@@ -62,6 +64,8 @@ pub(super) struct RunState<'a> {
     pub(super) base: Vec<u64>,
     pub(super) attempts: Attempts,
     pub(super) traces: Vec<WorkerTrace>,
+    /// Per-step rows of the completed functions of `steps` bursts.
+    pub(super) steps: Vec<StepRecord>,
     pub(super) submit_seconds: Vec<(u32, f64)>,
     pub(super) inflight: BTreeMap<u64, Inflight>,
     /// Per invoker, what this run submitted and has not yet seen finish.
@@ -231,6 +235,10 @@ impl RunState<'_> {
             let (outcome, trace) =
                 record_result(self.attempts.record_mut(f, a), f, res, i, self.t0);
             if outcome.is_ok() {
+                if let Some(Ok(w)) = res.workers.get(i) {
+                    let r = self.attempts.record_mut(f, a);
+                    self.steps.extend(step_records(r, &w.steps, self.t0));
+                }
                 self.attempts.close(f, a, Outcome::Ok);
                 self.traces.extend(trace);
                 self.supersede(f, a);
@@ -468,11 +476,14 @@ impl RunState<'_> {
         times
     }
 
-    /// Every record of the run, by function id then attempt.
-    pub(super) fn into_parts(self) -> (Vec<FunctionRecord>, Vec<WorkerTrace>) {
+    /// Every record of the run, by function id then attempt; the traces and step rows by
+    /// function id.
+    pub(super) fn into_parts(self) -> (Vec<FunctionRecord>, Vec<WorkerTrace>, Vec<StepRecord>) {
         let mut traces = self.traces;
         traces.sort_by_key(|t| t.function_id);
-        (self.attempts.into_records(), traces)
+        let mut steps = self.steps;
+        steps.sort_by_key(|s| (s.function_id, s.step));
+        (self.attempts.into_records(), traces, steps)
     }
 
     /// The burst function `f` belongs to (for logs).
@@ -484,6 +495,27 @@ impl RunState<'_> {
             f - self.base[b]
         )
     }
+}
+
+/// The per-step rows of function record `r` from its worker's measured steps.
+fn step_records(r: &FunctionRecord, steps: &[StepTimes], t0: f64) -> Vec<StepRecord> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StepRecord {
+            function_id: r.function_id,
+            burst_id: r.burst_id,
+            worker_id: r.worker_id,
+            step: i as u32,
+            kind: s.kind,
+            t_start: s.t_start - t0,
+            t_end: s.t_end - t0,
+            t_sent: s.t_sent - t0,
+            bytes_local: s.bytes_local,
+            bytes_remote: s.bytes_remote,
+            bytes_uploaded: s.bytes_uploaded,
+        })
+        .collect()
 }
 
 /// Fills the record of function `f`, worker `i` of the job `res` reports on; returns its

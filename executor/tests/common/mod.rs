@@ -87,6 +87,7 @@ pub fn burst(id: u64, at: f64, inputs: Vec<FunctionInput>) -> LiveBurst {
             kind: ActionKind::Docker,
         },
         inputs,
+        comm: None,
     }
 }
 

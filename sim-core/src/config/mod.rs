@@ -5,6 +5,7 @@
 
 mod arrivals;
 mod diagnose;
+mod faults;
 mod include;
 mod network;
 pub mod path;
@@ -19,6 +20,9 @@ use toml::Value;
 
 pub use arrivals::{ArrivalConfig, TraceConfig};
 pub use diagnose::parse_config_value;
+pub use faults::{
+    FaultsConfig, InvokerCrashConfig, InvokerFailuresConfig, OutageConfig, StragglersConfig,
+};
 pub use network::{BackendConfig, DirectConfig, NetworkConfig};
 pub use path::value_at;
 pub use schema::*;

@@ -58,6 +58,9 @@ pub struct Config {
     /// default `none`. See [`policies::recovery`].
     #[serde(default, skip_serializing_if = "is_no_recovery")]
     pub recovery: RecoverySpec,
+    /// Failures injected into the run and how they are detected (`[faults]`); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<super::FaultsConfig>,
     /// What each function does.
     pub workload: Workload,
     /// Group requests (bursts); in faas mode each stands for N single invocations.

@@ -76,6 +76,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         .into());
     }
     let comm = super::comm::comm(config)?;
+    let faults = super::faults::faults(config, invokers.len())?;
     Ok(Scenario {
         name,
         seed: config.seed,
@@ -96,6 +97,7 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         serverful,
         functions: expanded.functions,
         comm,
+        faults,
     })
 }
 

@@ -16,9 +16,11 @@ use crate::config::{
 
 mod build;
 mod comm;
+mod faults;
 mod sources;
 
 pub use comm::{BackendSpec, CommSpec};
+pub use faults::{CrashSpec, FaultSpec, RandomCrashes};
 pub use sources::{RunArrivals, RunBursts, Source, WorkNs};
 
 /// Nanoseconds per second.
@@ -235,6 +237,9 @@ pub struct Scenario {
     pub functions: u64,
     /// `[network]` and `[direct]` for a `steps` workload (`None` for single-body workloads).
     pub comm: Option<CommSpec>,
+    /// `[faults]`: what fails during the run and how the controller notices (`None`: nothing
+    /// fails, and the engine runs exactly as without faults).
+    pub faults: Option<FaultSpec>,
 }
 
 impl Scenario {
