@@ -36,6 +36,7 @@ mod cpu;
 mod creation;
 mod dispatcher;
 mod faults;
+mod float;
 mod invoker;
 mod queue;
 mod records;

@@ -22,7 +22,7 @@ mod sources;
 
 pub use comm::{BackendSpec, CommSpec};
 pub use faults::{CrashSpec, FaultSpec, RandomCrashes};
-pub use sources::{RunArrivals, RunBursts, Source};
+pub use sources::{RunArrivals, RunBursts, Source, WorkNs};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -31,7 +31,7 @@ pub const NS: f64 = 1e9;
 #[inline]
 pub fn secs_to_ns(s: f64) -> u64 {
     if s > 0.0 {
-        (s * NS).round() as u64
+        crate::float::round_u64(s * NS)
     } else {
         0
     }
