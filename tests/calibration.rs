@@ -16,12 +16,10 @@ fn figure(outcome: &FitOutcome, experiment: &str, figure: &str) -> (f64, f64) {
         .iter()
         .find(|e| e.name == experiment)
         .unwrap_or_else(|| panic!("no experiment {experiment}"));
-    let (_, r, s) = e
-        .rows
-        .iter()
-        .find(|(f, _, _)| f == figure)
+    let f = e
+        .figure(figure)
         .unwrap_or_else(|| panic!("no figure {figure} in {experiment}"));
-    (*r, *s)
+    (f.reference, f.simulated)
 }
 
 #[test]
@@ -30,31 +28,84 @@ fn burst_2023_profile_fits_every_granularity() {
     println!("{}", outcome.table());
     for g in [1, 2, 4, 6, 12, 24, 48] {
         let name = format!("G={g}");
-        let (m, s) = figure(&outcome, &name, "start latency p50");
-        let err = relative_error(s, m).abs();
+        let e = outcome.experiment(&name).unwrap();
+        // The typical run's median start latency is close at every granularity.
+        let f = e.figure("start latency p50").unwrap();
         assert!(
-            err <= 0.15,
-            "{name}: median {s:.3} vs measured {m:.3} ({:.0}%)",
-            err * 100.0
+            f.error().abs() <= 0.15,
+            "{name}: median {:.3} vs measured {:.3}",
+            f.simulated,
+            f.reference
         );
-        let (m, s) = figure(&outcome, &name, "start latency max");
-        let err = relative_error(s, m).abs();
-        // G = 1 ends with three stragglers (10.7, 13.9 and 17.0 s) and the last two lie beyond
-        // any smooth contention curve; the README says so. Every other granularity's max must be
-        // close.
-        let bound = if g == 1 { 0.40 } else { 0.15 };
+        // Each measured run looks like one more draw of the model: its last start (stragglers
+        // included at G = 1) lies within the 5-95% range of the seeds.
+        let f = e.figure("start latency max").unwrap();
         assert!(
-            err <= bound,
-            "{name}: max {s:.3} vs measured {m:.3} ({:.0}%)",
-            err * 100.0
+            f.covered(),
+            "{name}: max {:.3} outside the model's {:.3}-{:.3}",
+            f.reference,
+            f.low,
+            f.high
         );
     }
 }
 
+/// Leave-one-granularity-out cross-validation with a reduced budget (the README's figures come
+/// from the full `burstsim fit --spec configs/fit/burst-2023.toml --cv`): each granularity is
+/// predicted by a profile fitted to the other six, starting from the middle of the bounds.
+#[test]
+fn cross_validation_predicts_each_granularity_left_out() {
+    let options = fit::FitOptions {
+        seeds: Some(CV_TEST_SEEDS),
+        max_evaluations: Some(CV_TEST_EVALUATIONS),
+        ..Default::default()
+    };
+    let cv =
+        fit::cv::cross_validate(&root().join("configs/fit/burst-2023.toml"), &options).unwrap();
+    println!(
+        "leave-one-granularity-out, {CV_TEST_SEEDS} seeds, {CV_TEST_EVALUATIONS} evaluations per fit:\n{}",
+        cv.table()
+    );
+    for (i, fold) in cv.folds.iter().enumerate() {
+        let (_, median) = cv.errors(i, "start latency p50").unwrap();
+        assert!(
+            median.abs() <= CV_MEDIAN_BOUND,
+            "{}: held-out median off by {:.0}%",
+            fold.held_out.name,
+            100.0 * median
+        );
+    }
+    let (_, p90) = cv.mean_abs_errors("start latency p90");
+    assert!(
+        p90 <= CV_P90_MEAN_BOUND,
+        "held-out p90 off by {:.0}% on average",
+        100.0 * p90
+    );
+    let (_, max) = cv.mean_abs_errors("start latency max");
+    assert!(
+        max <= CV_MAX_MEAN_BOUND,
+        "held-out max off by {:.0}% on average",
+        100.0 * max
+    );
+}
+
+/// The cross-validation test's budget and bounds (see the README's calibration section). The
+/// budget is reduced (the README's table uses 64 seeds and 3,000 evaluations per fit) so the
+/// eight fits take about half a minute in a debug build; with it the held-out errors are at
+/// most 14% (median), 7% and 14% (mean p90 and max), and the bounds leave a margin.
+const CV_TEST_SEEDS: u64 = 16;
+const CV_TEST_EVALUATIONS: usize = 300;
+/// Every held-out granularity's median start latency within this relative error.
+const CV_MEDIAN_BOUND: f64 = 0.20;
+/// Mean over the held-out granularities of the p90's and the max's relative error.
+const CV_P90_MEAN_BOUND: f64 = 0.15;
+const CV_MAX_MEAN_BOUND: f64 = 0.25;
+
 #[test]
 fn thesis_profile_reproduces_section_5_2_1() {
     // In-sample: three free parameters for three informative figures (the fourth, 120 of 120,
-    // holds whenever the burst's workers start within 5 s).
+    // holds whenever the burst's workers start within 5 s). The median run over the spec's
+    // seeds is compared.
     let outcome = fit::check(&root().join("configs/fit/thesis-cluster.toml")).unwrap();
     println!("{}", outcome.table());
     for (experiment, key, expected) in [
@@ -144,44 +195,56 @@ fn thesis_profile_small_latencies_barely_move_its_figures() {
     }
 }
 
-/// Median and max start latency of a simulated config with overrides.
-fn latency(config: &Path, sets: &[String]) -> (f64, f64) {
-    let run = burstsim::run::simulate_file(config, sets, None).unwrap();
+/// Median over `seeds` runs of the (median, max) start latency of a config with overrides.
+fn typical_latency(config: &Path, sets: &[String], seeds: u64) -> (f64, f64) {
+    let runs: Vec<(f64, f64)> = (1..=seeds)
+        .map(|seed| {
+            let run = burstsim::run::simulate_file(config, sets, Some(seed)).unwrap();
+            (
+                run.summary.start_latency_p50_s,
+                run.summary.start_latency_max_s,
+            )
+        })
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2] + v[(v.len() - 1) / 2]) / 2.0
+    };
     (
-        run.summary.start_latency_p50_s,
-        run.summary.start_latency_max_s,
+        median(runs.iter().map(|r| r.0).collect()),
+        median(runs.iter().map(|r| r.1).collect()),
     )
 }
 
 #[test]
 fn the_2023_profile_predicts_twenty_invokers_and_960_workers() {
     // Not fitted: the same profile on 20 such invokers with 960 workers. Each invoker gets the
-    // same share as the measured single-invoker burst, so start latency must stay close to it;
-    // only the controller's per-container publishing adds up across invokers.
+    // same share as the measured single-invoker burst, so the median start latency stays close
+    // to it; the max grows, as 20 times more creations meet more stragglers.
     let config = root().join("configs/calibration/invocation-48.toml");
     println!(
-        "{:>3} {:>22} {:>22}",
+        "{:>3} {:>22} {:>22}   (medians over 16 seeds)",
         "G", "1 x 48 (median, max)", "20 x 960 (median, max)"
     );
     for g in [1, 6, 48] {
-        let one = latency(&config, &[format!("policy.granularity={g}")]);
-        let twenty = latency(
+        let one = typical_latency(&config, &[format!("policy.granularity={g}")], 16);
+        let twenty = typical_latency(
             &config,
             &[
                 format!("policy.granularity={g}"),
                 "cluster.invokers[0].count=20".into(),
                 "bursts[0].workers=960".into(),
             ],
+            16,
         );
         println!(
             "{g:>3} {:>10.3} {:>10.3}  {:>10.3} {:>10.3}",
             one.0, one.1, twenty.0, twenty.1
         );
         assert!(relative_error(twenty.0, one.0).abs() < 0.25, "G={g} median");
-        assert!(relative_error(twenty.1, one.1).abs() < 0.25, "G={g} max");
         assert!(
             twenty.1 >= one.1 - 1e-9,
-            "more containers cannot start sooner"
+            "G={g}: more containers, earlier max"
         );
     }
 }
@@ -205,22 +268,24 @@ fn fitting_recovers_from_a_perturbed_profile() {
     let profile = tmp.path().join("configs/profiles/burst-2023.toml");
     let mut value: toml::Value =
         toml::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
-    value["invoker"]["create"] = toml::Value::Float(0.6);
-    value["invoker"]["cold_start"] = toml::Value::Float(0.3);
+    value["invoker"]["create_cpu"]["median"] = toml::Value::Float(30.0);
+    value["invoker"]["cold_start"]["median"] = toml::Value::Float(0.3);
     std::fs::write(&profile, toml::to_string(&value).unwrap()).unwrap();
     let spec = tmp.path().join("configs/fit/burst-2023.toml");
-    let text = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(
-        &spec,
-        text.replace("max_evaluations = 600", "max_evaluations = 150"),
-    )
-    .unwrap();
-
-    let before = fit::check(&spec).unwrap().objective;
-    let after = fit::fit(&spec).unwrap().objective;
+    let brief = fit::FitOptions {
+        seeds: Some(8),
+        max_evaluations: Some(150),
+        ..Default::default()
+    };
+    let before = fit::check_with(&spec, &brief).unwrap().objective;
+    let after = fit::fit_with(&spec, &brief).unwrap().objective;
     println!("objective before {before:.4}, after {after:.4}");
     assert!(after < before * 0.5, "{before} -> {after}");
     let written = std::fs::read_to_string(&profile).unwrap();
     assert!(written.contains("# Fit error"), "{written}");
-    assert!((fit::check(&spec).unwrap().objective - after).abs() < 1e-9);
+    assert!(
+        written.contains("--seeds 8 --max-evaluations 150"),
+        "{written}"
+    );
+    assert!((fit::check_with(&spec, &brief).unwrap().objective - after).abs() < 1e-9);
 }

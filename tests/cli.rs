@@ -342,6 +342,98 @@ fn compare_with_a_bad_config_writes_nothing() {
     assert!(!dir.path().join("cmp").exists());
 }
 
+/// The shipped profiles carry fitted distributions, so the seed matters: the shipped thesis
+/// experiment gives other records under another seed, and the same bytes under the same one.
+#[test]
+fn seeds_change_the_shipped_hetero_run_and_the_same_seed_repeats_it() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/hetero.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let records = |out: &str, seed: &str| -> Vec<u8> {
+        let run = burstsim(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out,
+                "--seed",
+                seed,
+            ],
+            dir.path(),
+        );
+        assert_ok(&run);
+        fs::read(dir.path().join(out).join("records.csv")).unwrap()
+    };
+    let first = records("a", "1");
+    assert_eq!(first, records("b", "1"), "same seed, other bytes");
+    let others = ["2", "3", "4"].map(|seed| records(&format!("s{seed}"), seed));
+    assert!(
+        others.iter().all(|o| *o != first),
+        "a seed gave the same records as seed 1"
+    );
+}
+
+#[test]
+fn compare_over_seeds_reports_intervals() {
+    let (dir, _) = with_config("small.toml", SMALL);
+    fs::write(
+        dir.path().join("slow.toml"),
+        SMALL
+            .replace("name = \"small\"", "name = \"slow\"")
+            .replace("mean = 0.2", "mean = 0.6"),
+    )
+    .unwrap();
+    let out = burstsim(
+        &[
+            "compare",
+            "--config",
+            "small.toml",
+            "--config",
+            "slow.toml",
+            "--seeds",
+            "8",
+            "--out",
+            "cmp",
+        ],
+        dir.path(),
+    );
+    assert_ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("mean ± 95% CI over 8 seeds"), "{text}");
+    let makespan = text.lines().find(|l| l.starts_with("makespan_s")).unwrap();
+    assert_eq!(makespan.matches('±').count(), 2, "{makespan}");
+    let cmp = dir.path().join("cmp");
+    // One row per run and seed, and mean/interval/spread per run and figure.
+    let csv = fs::read_to_string(cmp.join("compare.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 8, "{csv}");
+    let seeds = fs::read_to_string(cmp.join("compare_seeds.csv")).unwrap();
+    assert!(seeds.starts_with("run,figure,n,mean,sd,ci95_low,ci95_high,min,p5,median,p95,max"));
+    let row = |run: &str| -> Vec<f64> {
+        let line = seeds
+            .lines()
+            .find(|l| l.starts_with(&format!("{run},makespan_s,")))
+            .unwrap();
+        line.split(',')
+            .skip(2)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let (fast, slow) = (row("small"), row("slow"));
+    assert_eq!(fast[0], 8.0);
+    // Random creations: the seeds spread the makespan, the interval surrounds the mean.
+    assert!(
+        fast[2] > 0.0 && fast[3] < fast[1] && fast[1] < fast[4],
+        "{fast:?}"
+    );
+    assert!(slow[1] > fast[1], "slower creation, shorter makespan?");
+    for file in [
+        "figures_over_seeds.png",
+        "figures_over_seeds.svg",
+        "start_latency.png",
+    ] {
+        assert!(cmp.join(file).exists(), "{file}");
+    }
+}
+
 /// The thesis experiment (section 5.2.1) with the shipped configs: burst runs all 120 functions
 /// at once and finishes sooner than vanilla FaaS.
 #[test]

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use burstsim::fit::comm::{read_bench_csv, sender_tail};
-use burstsim::fit::{self, relative_error, FitOutcome};
+use burstsim::fit::{self, FitOutcome};
 
 /// Backend profile name and its data file stem.
 const BACKENDS: [(&str, &str); 7] = [
@@ -30,7 +30,7 @@ fn errors(outcome: &FitOutcome) -> [(f64, f64); 2] {
             .experiments
             .iter()
             .filter(|e| e.holdout == holdout)
-            .flat_map(|e| e.rows.iter().map(|(_, r, s)| relative_error(*s, *r).abs()))
+            .flat_map(|e| e.figures.iter().map(|f| f.error().abs()))
             .collect();
         let mean = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
         (mean, errs.iter().copied().fold(0.0, f64::max))

@@ -104,6 +104,56 @@ fn csv_lines(path: &Path) -> Vec<String> {
 }
 
 #[test]
+fn points_hold_mean_interval_and_spread_over_the_seeds_of_each_grid_point() {
+    let (dir, file) = setup(SWEEP);
+    let out = dir.path().join("out");
+    // `--seeds` replaces the file's 3 replicates.
+    let stdout = ok(&sweep(&file, &out, &["--seeds", "5"]));
+    assert!(stdout.contains("60 runs"), "{stdout}");
+    // The plot metrics are printed per point with their intervals.
+    assert!(
+        stdout.contains("makespan_s: median [p5-p95] mean±CI"),
+        "{stdout}"
+    );
+    let points = csv_lines(&out.join("points.csv"));
+    assert_eq!(
+        points[0],
+        "granularity,workers,metric,n,mean,sd,ci95_low,ci95_high,min,p5,median,p95,max"
+    );
+    let runs = csv_lines(&out.join("runs.csv"));
+    let header: Vec<&str> = runs[0].split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (g, w, m) = (
+        column("granularity"),
+        column("workers"),
+        column("makespan_s"),
+    );
+    let mut checked = 0;
+    for line in &points[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[2] != "makespan_s" {
+            continue;
+        }
+        let stats: Vec<f64> = cells[3..].iter().map(|v| v.parse().unwrap()).collect();
+        let values: Vec<f64> = runs[1..]
+            .iter()
+            .map(|r| r.split(',').collect::<Vec<_>>())
+            .filter(|r| r[g] == cells[0] && r[w] == cells[1])
+            .map(|r| r[m].parse().unwrap())
+            .collect();
+        assert_eq!((stats[0], values.len()), (5.0, 5), "{line}");
+        let mean = values.iter().sum::<f64>() / 5.0;
+        assert!((stats[1] - mean).abs() < 1e-9, "{line}");
+        // min <= p5 <= median <= p95 <= max, ci_low <= mean <= ci_high; seeds spread.
+        assert!(stats[5] <= stats[6] && stats[6] <= stats[7] && stats[7] <= stats[8]);
+        assert!(stats[8] <= stats[9] && stats[3] <= stats[1] && stats[1] <= stats[4]);
+        assert!(stats[2] > 0.0, "{line}");
+        checked += 1;
+    }
+    assert_eq!(checked, 12, "one makespan row per grid point");
+}
+
+#[test]
 fn sweep_writes_one_row_per_run_with_axes_seed_and_summary() {
     let (dir, file) = setup(SWEEP);
     let out = dir.path().join("out");
@@ -175,6 +225,7 @@ fn shards_merged_equal_the_unsharded_sweep_exactly() {
     for file in [
         "runs.csv",
         "runs.parquet",
+        "points.csv",
         "rows.jsonl",
         "plots/makespan_s.png",
         "plots/makespan_s.svg",

@@ -42,9 +42,10 @@ pub enum Distribution {
         /// Standard deviation before truncation.
         std: f64,
     },
-    /// Lognormal by `median` and `p99`, or by the underlying normal's `mu` and `sigma`.
+    /// Lognormal by `median` and `p99`, by `median` and `sigma` (the spread of its log), or by
+    /// the underlying normal's `mu` and `sigma`.
     Lognormal {
-        /// Median (50th percentile); given with `p99`.
+        /// Median (50th percentile); given with `p99` or `sigma`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         median: Option<f64>,
         /// 99th percentile; given with `median`.
@@ -53,7 +54,7 @@ pub enum Distribution {
         /// Mean of the underlying normal; given with `sigma`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mu: Option<f64>,
-        /// Standard deviation of the underlying normal; given with `mu`.
+        /// Standard deviation of the underlying normal; given with `mu` or `median`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sigma: Option<f64>,
     },
@@ -165,6 +166,17 @@ impl Distribution {
                 }
                 Ok((m.ln(), (p / m).ln() / Z_P99))
             }
+            (Some(m), None, None, Some(s)) => {
+                let ok = m.is_finite() && s.is_finite() && m > 0.0 && s >= 0.0;
+                if !ok {
+                    return Err(FieldError::new(
+                        "",
+                        "median > 0 and sigma >= 0",
+                        format!("median = {m}, sigma = {s}"),
+                    ));
+                }
+                Ok((m.ln(), s))
+            }
             (None, None, Some(mu), Some(s)) => {
                 let ok = mu.is_finite() && s.is_finite() && s >= 0.0;
                 if !ok {
@@ -193,7 +205,7 @@ impl Distribution {
                 } else {
                     &given
                 };
-                let expected = "either `median` and `p99`, or `mu` and `sigma`";
+                let expected = "`median` and `p99`, `median` and `sigma`, or `mu` and `sigma`";
                 Err(FieldError::new("", expected, got))
             }
         }

@@ -28,7 +28,8 @@ use std::sync::Mutex;
 use crate::burst_common::PlanBuilder;
 use crate::spec::{DEFAULT_BLACKBOX_FRACTION, DEFAULT_MANAGED_FRACTION};
 use crate::{
-    ActionKind, ClusterView, PlacementError, PlacementPlan, PlacementPolicy, PlacementRequest,
+    ActionKind, ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementPolicy,
+    PlacementRequest,
 };
 
 /// The invokers each kind of action may use, as index ranges into the invoker list.
@@ -73,6 +74,12 @@ impl InvokerSplit {
 /// The balancer. It memoises the step sizes of the set sizes seen (a pure function of `n` that
 /// costs O(n) to compute), so that placing one activation costs O(probes), not O(n), and the
 /// home and step of the last action placed (runs place one action many times in a row).
+///
+/// Called through [`PlacementPolicy::place_tracked`] (the simulator's controller), it also keeps
+/// a [`FreeIndex`] per probe order and memory size in use (up to [`MAX_INDEXES`]), updated from
+/// the changes the caller names, so that a single activation finds its invoker in a few word
+/// scans instead of probing past every full invoker (hundreds in a busy cluster). The result
+/// is the probe's, exactly.
 #[derive(Debug)]
 pub struct ShardingBalancer {
     managed_fraction: f64,
@@ -80,11 +87,102 @@ pub struct ShardingBalancer {
     memo: Mutex<Memo>,
 }
 
-/// What [`ShardingBalancer::home_and_step`] remembers: pure functions of their keys.
+/// What [`ShardingBalancer::home_and_step`] remembers (pure functions of their keys), and the
+/// indexes of `place_tracked` (functions of the tracked view).
 #[derive(Debug, Default)]
 struct Memo {
     steps: HashMap<usize, Box<[usize]>>,
     last: Option<LastAction>,
+    /// The split of the last cluster size seen: `(n, split)`.
+    split: Option<(usize, InvokerSplit)>,
+    /// Invokers in the tracked view the indexes were built for.
+    tracked_len: usize,
+    indexes: Vec<FreeIndex>,
+}
+
+/// Most probe orders (invoker set, step and memory) indexed at once: every index is updated on
+/// every change, so an action mix with more orders than this probes the rest as before.
+pub const MAX_INDEXES: usize = 4;
+
+/// The invokers of one set in the probe order of one step (position `p` holds local invoker
+/// `p * step mod n`, so an action's probe from `home` is the positions from `home`'s onwards,
+/// wrapping around), as a bitmap of those with room for `need` MB (healthy, enough free
+/// memory): the first one at or after a position is a scan of n / 64 words, without the
+/// unpredictable branch per full invoker that probing them one by one takes.
+#[derive(Debug)]
+struct FreeIndex {
+    start: usize,
+    n: usize,
+    step: usize,
+    need: u64,
+    /// Position of each local invoker.
+    position: Box<[u32]>,
+    /// Local invoker at each position.
+    local: Box<[u32]>,
+    /// Bit `p % 64` of word `p / 64`: position `p` has room.
+    room: Box<[u64]>,
+}
+
+impl FreeIndex {
+    fn new(view: &ClusterView, start: usize, n: usize, step: usize, need: u64) -> Self {
+        let mut position = vec![0u32; n].into_boxed_slice();
+        let mut local = vec![0u32; n].into_boxed_slice();
+        let mut i = 0;
+        for (p, slot) in local.iter_mut().enumerate() {
+            *slot = i as u32;
+            position[i] = p as u32;
+            i = next_probe(i, step, n);
+        }
+        let mut index = FreeIndex {
+            start,
+            n,
+            step,
+            need,
+            position,
+            local,
+            room: vec![0; n.div_ceil(64)].into_boxed_slice(),
+        };
+        for id in start..start + n {
+            index.update(view, id);
+        }
+        index
+    }
+
+    /// Invoker `id` (of the whole view) may have changed.
+    #[inline]
+    fn update(&mut self, view: &ClusterView, id: usize) {
+        let Some(local) = id.checked_sub(self.start).filter(|&l| l < self.n) else {
+            return;
+        };
+        let invoker = &view.invokers[id];
+        let p = self.position[local] as usize;
+        let bit = 1u64 << (p % 64);
+        if invoker.healthy && invoker.free_memory_mb >= self.need {
+            self.room[p / 64] |= bit;
+        } else {
+            self.room[p / 64] &= !bit;
+        }
+    }
+
+    /// The first position at or after `from` with room.
+    fn first_from(&self, from: usize) -> Option<usize> {
+        let mut w = from / 64;
+        let mut word = *self.room.get(w)? & (u64::MAX << (from % 64));
+        while word == 0 {
+            w += 1;
+            word = *self.room.get(w)?;
+        }
+        Some(w * 64 + word.trailing_zeros() as usize)
+    }
+
+    /// The first invoker (local index) with room in the probe from `home`.
+    fn probe(&self, home: usize) -> Option<usize> {
+        let from = self.position[home] as usize;
+        let p = self
+            .first_from(from)
+            .or_else(|| self.first_from(0).filter(|&p| p < from))?;
+        Some(self.local[p] as usize)
+    }
 }
 
 /// The home and step of the last (namespace, action, set size) asked for.
@@ -124,48 +222,88 @@ impl ShardingBalancer {
 
     /// Home index and step size of an action within a set of `n >= 1` invokers.
     pub fn home_and_step(&self, namespace: &str, action: &str, n: usize) -> (usize, usize) {
-        // A poisoned lock only means another thread panicked mid-update of a pure cache.
-        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(last) = &memo.last {
-            if last.n == n && last.action == action && last.namespace == namespace {
-                return last.home_and_step;
-            }
-        }
-        let hash = generate_hash(namespace, action) as usize;
-        let steps = memo
-            .steps
-            .entry(n)
-            .or_insert_with(|| pairwise_coprime_numbers_until(n).into());
-        let home_and_step = (hash % n, steps[hash % steps.len()]);
-        memo.last = Some(LastAction {
-            namespace: namespace.to_string(),
-            action: action.to_string(),
-            n,
-            home_and_step,
-        });
-        home_and_step
+        home_and_step_in(&mut self.memo(), namespace, action, n)
     }
-}
 
-impl PlacementPolicy for ShardingBalancer {
-    fn place(
+    /// A poisoned lock only means another thread panicked mid-update of a cache that each
+    /// call checks or rebuilds.
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Places `request`; with `changed` (a tracked view), single activations go through the
+    /// free-memory index.
+    fn place_with(
         &self,
         request: &PlacementRequest,
         view: &ClusterView,
+        changed: Option<&[u32]>,
     ) -> Result<PlacementPlan, PlacementError> {
         if request.workers == 0 {
             return Err(PlacementError::Empty);
         }
-        let set = self
-            .split(view.invokers.len())
-            .for_kind(request.action.kind);
+        let mut memo = self.memo();
+        let total = view.invokers.len();
+        let set = match &memo.split {
+            Some((n, split)) if *n == total => split.for_kind(request.action.kind),
+            _ => {
+                let split = self.split(total);
+                let set = split.for_kind(request.action.kind);
+                memo.split = Some((total, split));
+                set
+            }
+        };
+        if let Some(changed) = changed {
+            if memo.tracked_len == total {
+                for index in &mut memo.indexes {
+                    for &id in changed {
+                        index.update(view, id as usize);
+                    }
+                }
+            } else {
+                memo.indexes.clear();
+                memo.tracked_len = total;
+            }
+        }
         let invokers = &view.invokers[set.clone()];
         if !invokers.iter().any(|i| i.healthy) {
             return Err(PlacementError::NoHealthyInvoker);
         }
         let n = invokers.len();
-        let (home, step) = self.home_and_step(&request.action.namespace, &request.action.name, n);
+        let (home, step) = home_and_step_in(
+            &mut memo,
+            &request.action.namespace,
+            &request.action.name,
+            n,
+        );
         let need = request.action.memory_mb;
+        if changed.is_some() && request.workers == 1 {
+            let found =
+                match memo.indexes.iter().position(|i| {
+                    i.start == set.start && i.n == n && i.step == step && i.need == need
+                }) {
+                    Some(k) => Some(memo.indexes[k].probe(home)),
+                    None if memo.indexes.len() < MAX_INDEXES => {
+                        let index = FreeIndex::new(view, set.start, n, step, need);
+                        let found = index.probe(home);
+                        memo.indexes.push(index);
+                        Some(found)
+                    }
+                    None => None,
+                };
+            if let Some(Some(chosen)) = found {
+                debug_assert_eq!(
+                    Some(chosen),
+                    first_with_room(invokers, home, step, need),
+                    "the free-memory index disagrees with the probe: a change was not reported"
+                );
+                let mut plan = PlanBuilder::with_capacity(1);
+                plan.push((set.start + chosen) as u32, 1);
+                return Ok(plan.finish(false));
+            }
+            // No room anywhere (or no index): the probe below finds the same and overloads.
+        }
+        drop(memo);
         // Memory charged by earlier workers of this request, per index in the set.
         let mut charged: HashMap<usize, u64> = HashMap::new();
         let free = |charged: &HashMap<usize, u64>, i: usize| {
@@ -185,11 +323,7 @@ impl PlacementPolicy for ShardingBalancer {
                 if invokers[index].healthy && free(&charged, index) >= need {
                     break;
                 }
-                // `step < n` (1, or a prime that does not divide n): no division needed.
-                index += step;
-                if index >= n {
-                    index -= n;
-                }
+                index = next_probe(index, step, n);
                 probes += 1;
             }
             let chosen = if probes < n {
@@ -209,6 +343,71 @@ impl PlacementPolicy for ShardingBalancer {
             plan.push((set.start + chosen) as u32, 1);
         }
         Ok(plan.finish(overloaded))
+    }
+}
+
+/// [`ShardingBalancer::home_and_step`] with the memo held.
+fn home_and_step_in(memo: &mut Memo, namespace: &str, action: &str, n: usize) -> (usize, usize) {
+    if let Some(last) = &memo.last {
+        if last.n == n && last.action == action && last.namespace == namespace {
+            return last.home_and_step;
+        }
+    }
+    let hash = generate_hash(namespace, action) as usize;
+    let steps = memo
+        .steps
+        .entry(n)
+        .or_insert_with(|| pairwise_coprime_numbers_until(n).into());
+    let home_and_step = (hash % n, steps[hash % steps.len()]);
+    memo.last = Some(LastAction {
+        namespace: namespace.to_string(),
+        action: action.to_string(),
+        n,
+        home_and_step,
+    });
+    home_and_step
+}
+
+/// The probe after `index`: `step < n` (1, or a prime that does not divide n), so no division.
+#[inline]
+fn next_probe(index: usize, step: usize, n: usize) -> usize {
+    let next = index + step;
+    if next >= n {
+        next - n
+    } else {
+        next
+    }
+}
+
+/// The first healthy invoker with `need` MB free in the probe from `home` (what the index
+/// answers, by probing; used to check it).
+fn first_with_room(invokers: &[InvokerView], home: usize, step: usize, need: u64) -> Option<usize> {
+    let mut index = home;
+    for _ in 0..invokers.len() {
+        if invokers[index].healthy && invokers[index].free_memory_mb >= need {
+            return Some(index);
+        }
+        index = next_probe(index, step, invokers.len());
+    }
+    None
+}
+
+impl PlacementPolicy for ShardingBalancer {
+    fn place(
+        &self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+    ) -> Result<PlacementPlan, PlacementError> {
+        self.place_with(request, view, None)
+    }
+
+    fn place_tracked(
+        &self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+        changed: &[u32],
+    ) -> Result<PlacementPlan, PlacementError> {
+        self.place_with(request, view, Some(changed))
     }
 
     fn exclusive_cpus(&self) -> bool {

@@ -12,6 +12,22 @@ pub trait PlacementPolicy: Send + Sync {
         view: &ClusterView,
     ) -> Result<PlacementPlan, PlacementError>;
 
+    /// [`PlacementPolicy::place`] for a caller that keeps one view up to date and says what
+    /// changed: `changed` names (by id, repeats allowed) every invoker whose entry may differ
+    /// from the `view` of this policy's previous `place_tracked` call (on the first call it
+    /// may be empty). Same result as `place(request, view)`; a policy may use the changes to
+    /// keep an index over the view instead of reading all of it (the sharding balancer does).
+    /// A caller that cannot name the changes calls `place`.
+    fn place_tracked(
+        &self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+        changed: &[u32],
+    ) -> Result<PlacementPlan, PlacementError> {
+        let _ = changed;
+        self.place(request, view)
+    }
+
     /// True for burst policies, which need one free exclusive CPU per worker; false for FaaS
     /// placement, which admits by memory slots and may overload an invoker.
     fn exclusive_cpus(&self) -> bool;

@@ -153,20 +153,18 @@ impl Workload {
     /// simulator and the live executor both draw through here, so a live run gives its
     /// functions exactly the simulated work. A `steps` workload has no single input: it yields
     /// nothing here and draws through [`Program::burst_draws`].
-    pub fn burst_inputs(
-        &self,
-        seed: u64,
-        burst: u64,
-        workers: u32,
-    ) -> impl Iterator<Item = FunctionInput> + '_ {
-        // Created on the first draw: constant inputs (a common benchmark case) draw nothing.
-        let mut rng = crate::rng::LazyStream::new(seed, "workload", burst);
-        let count = if self.program().is_some() {
-            0
-        } else {
-            workers as u64
-        };
-        (0..count).filter_map(move |k| self.input(k, &mut rng))
+    pub fn burst_inputs(&self, seed: u64, burst: u64, workers: u32) -> BurstInputs<'_> {
+        BurstInputs {
+            workload: self,
+            // Created on the first draw: constant inputs (a common benchmark case) draw nothing.
+            rng: crate::rng::LazyStream::new(seed, "workload", burst),
+            next: 0,
+            count: if self.program().is_some() {
+                0
+            } else {
+                workers as u64
+            },
+        }
     }
 
     /// Draws the input of function `index` of its group (`None` for a `steps` workload, whose
@@ -188,5 +186,30 @@ impl Workload {
             },
             Workload::Steps { .. } => return None,
         })
+    }
+}
+
+/// The inputs of one burst's functions, in worker order: [`Workload::burst_inputs`]. A named
+/// type, so that a caller can keep it per burst without boxing it.
+#[derive(Debug, Clone)]
+pub struct BurstInputs<'a> {
+    workload: &'a Workload,
+    rng: crate::rng::LazyStream,
+    next: u64,
+    count: u64,
+}
+
+impl Iterator for BurstInputs<'_> {
+    type Item = FunctionInput;
+
+    fn next(&mut self) -> Option<FunctionInput> {
+        while self.next < self.count {
+            let k = self.next;
+            self.next += 1;
+            if let Some(input) = self.workload.input(k, &mut self.rng) {
+                return Some(input);
+            }
+        }
+        None
     }
 }

@@ -133,7 +133,7 @@ fn validate_errors() {
     assert_eq!(e.path, "values[1]");
     let e = Distribution::Lognormal {
         median: Some(1.0),
-        p99: None,
+        p99: Some(2.0),
         mu: None,
         sigma: Some(1.0),
     }
@@ -141,11 +141,25 @@ fn validate_errors() {
     .unwrap_err();
     assert_eq!(
         e.message(),
-        "expected either `median` and `p99`, or `mu` and `sigma`, got `median`, `sigma`"
+        "expected `median` and `p99`, `median` and `sigma`, or `mu` and `sigma`, got `median`, `p99`, `sigma`"
     );
     // A bare number is the value itself: no inner path.
     let e = Distribution::constant(-1.0).validate().unwrap_err();
     assert_eq!((e.path.as_str(), e.got.as_str()), ("", "-1"));
+}
+
+#[test]
+fn lognormal_median_and_sigma() {
+    let dist = d("{ dist = \"lognormal\", median = 2.0, sigma = 0.5 }").unwrap();
+    let mut v = draws(&dist, 20_000, 3);
+    let median = quantile(&mut v, 0.5);
+    assert!((median - 2.0).abs() < 0.05, "median {median}");
+    let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
+    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+    let sd = (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64).sqrt();
+    assert!((sd - 0.5).abs() < 0.02, "sigma {sd}");
+    let bad = d("{ dist = \"lognormal\", median = 0.0, sigma = 0.5 }").unwrap();
+    assert!(bad.validate().is_err());
 }
 
 #[test]

@@ -393,3 +393,35 @@ fn the_spec_builds_the_split_and_checks_fractions() {
         "{err}"
     );
 }
+
+proptest! {
+    /// A balancer told what changed (`place_tracked`, which keeps a free-memory index per probe
+    /// order) places exactly as one that probes the whole view, over a run of changes to free
+    /// memory and health, for more actions (probe orders) than it indexes, single activations
+    /// and multi-worker requests, in full and overloaded clusters, with a managed/blackbox split.
+    #[test]
+    fn tracked_placement_equals_probing(
+        n in 1usize..40,
+        steps in prop::collection::vec(
+            (0usize..8, 0u32..12, 1u32..3, prop::collection::vec((0usize..64, 0u64..5, 0u8..8), 0..6)),
+            1..60,
+        ),
+    ) {
+        let tracked = ShardingBalancer::with_fractions(0.7, 0.4);
+        let mut v = mem_view(n, 4);
+        let mut changed: Vec<u32> = Vec::new();
+        for (id, (action, memory_step, workers, changes)) in steps.into_iter().enumerate() {
+            for (inv, slots, health) in changes {
+                let inv = inv % n;
+                v.invokers[inv].free_memory_mb = slots * 256;
+                v.invokers[inv].healthy = health != 0;
+                changed.push(inv as u32);
+            }
+            let kind = if action % 3 == 0 { ActionKind::Docker } else { ActionKind::Managed };
+            let req = kind_request(id as u64, &format!("a{action}"), 128 * memory_step as u64, workers, kind);
+            let want = ShardingBalancer::with_fractions(0.7, 0.4).place(&req, &v);
+            prop_assert_eq!(tracked.place_tracked(&req, &v, &changed), want);
+            changed.clear();
+        }
+    }
+}

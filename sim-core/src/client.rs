@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::event::Event;
 use crate::records::Slot;
 use crate::rng::{self, Rng};
-use crate::scenario::BurstSpec;
+use crate::scenario::{BurstSpec, WorkNs};
 use crate::sim::{Request, Sim};
 
 /// An arrived burst not fully sent.
@@ -16,7 +16,7 @@ struct PendingBurst<'a> {
     /// Next worker to send.
     next: u32,
     /// The rest of its functions' work, drawn from its `workload` stream as they are sent.
-    work: Box<dyn Iterator<Item = u64> + 'a>,
+    work: WorkNs<'a>,
 }
 
 pub(crate) struct ClientState<'a> {

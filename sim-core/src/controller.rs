@@ -33,7 +33,11 @@ pub(crate) struct ControllerState {
     /// Requests being processed or published.
     busy: u32,
     in_run: bool,
+    /// What the policy sees. Change it only through `update_view`, which notes the change for
+    /// the policy (`place_tracked`).
     view: ClusterView,
+    /// Invokers whose view entry changed since the policy's last call.
+    view_changes: Vec<u32>,
     reserved_cpus: Vec<i64>,
     reserved_mem: Vec<i64>,
     pending_release: Vec<u32>,
@@ -70,6 +74,7 @@ impl ControllerState {
             busy: 0,
             in_run: false,
             view,
+            view_changes: Vec::new(),
             reserved_cpus: vec![0; n],
             reserved_mem: vec![0; n],
             pending_release: vec![0; n],
@@ -90,6 +95,7 @@ impl ControllerState {
     }
 
     fn update_view(&mut self, inv: usize) {
+        self.view_changes.push(inv as u32);
         let v = &mut self.view.invokers[inv];
         v.free_cpus =
             (v.total_cpus as i64 - self.reserved_cpus[inv]).clamp(0, v.total_cpus as i64) as u32;
@@ -160,11 +166,17 @@ impl Sim<'_> {
         let a = self.request_for(r);
         let req = self.requests[r as usize];
         if req.avoid != u32::MAX {
-            // A re-run (faults): away from where it failed, when the others could hold it.
+            // A re-run (faults): away from where it failed, when the others could hold it. A
+            // derived view, so untracked: the changes wait for the next tracked call.
             let view = policies::recovery::avoiding(&self.ctl.view, req.avoid, req.workers);
             return self.policy.place(&self.ctl.templates[a], &view);
         }
-        self.policy.place(&self.ctl.templates[a], &self.ctl.view)
+        let ctl = &mut self.ctl;
+        let result = self
+            .policy
+            .place_tracked(&ctl.templates[a], &ctl.view, &ctl.view_changes);
+        ctl.view_changes.clear();
+        result
     }
 
     /// Faults: a burst request that cannot be placed while invokers are offline waits for
@@ -390,6 +402,8 @@ impl Sim<'_> {
 
     /// Faults: invoker `inv` goes offline in the controller's view, or comes back.
     pub(crate) fn ctl_set_healthy(&mut self, inv: u32, healthy: bool) {
+        // Noted for the policy's index, as every view change (`update_view`).
+        self.ctl.view_changes.push(inv);
         self.ctl.view.invokers[inv as usize].healthy = healthy;
     }
 

@@ -178,7 +178,7 @@ impl CpuSharer {
             .filter_map(|g| {
                 let top = g.jobs.peek()?;
                 let left = (top.0.end_v - g.v).max(0.0);
-                Some((left / g.rate * 1e9).ceil() as u64)
+                Some(crate::float::ceil_u64(left / g.rate * 1e9))
             })
             .min()
     }

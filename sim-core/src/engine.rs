@@ -65,7 +65,7 @@ impl<E> EventQueue<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn file(&mut self, key: u64, event: E) {
         let diff = key ^ self.last;
         if diff == 0 {
@@ -77,7 +77,7 @@ impl<E> EventQueue<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_key(&mut self, key: u64, event: E) {
         assert!(
             key >= self.last || self.popped == 0,

@@ -19,8 +19,10 @@ pub enum Event {
     Heartbeat,
     /// The head message of an invoker's topic reaches the invoker: (invoker, message).
     Deliver(u32, u32),
-    /// A container's engine phase ended (frees an engine slot).
+    /// A container's wall-clock engine section (`create`) ended.
     EngineDone(u32),
+    /// Next end of creation CPU work on an invoker; stale unless the generation matches.
+    CreationCpuDone(u32, u32),
     /// A container's runtime init ended: it exists.
     Created(u32),
     /// Worker `k` of a container's current message starts (CPU shares model).

@@ -14,21 +14,16 @@
 //! counted in `SimStats::prewarm_starts`). A message that could never run on its invoker (more
 //! workers than CPUs, or more memory than the user memory) fails at once with a reason.
 //!
-//! Creation = engine phase, FIFO through `max_concurrent_creations` slots, lasting a `create`
-//! draw times the contention factor `1 + alpha * n^exponent` with n taken when the phase starts
-//! (`alive`: containers in the engine, initialising or running, excluding this one; `in_flight`:
-//! containers queued for the engine, in it or initialising, excluding this one), then the
-//! `cold_start` phase (runtime init, in parallel, no slot).
+//! A new container is created by the container engine (module `creation`).
 
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use policies::ActionKind;
 
-use crate::config::ContentionCount;
 use crate::container::{CState, IdlePool, STEM};
 use crate::cpu::CpuSharer;
-use crate::event::Event;
+use crate::creation::CreationCpu;
 use crate::rng::{self, Rng};
 use crate::scenario::InvokerSpec;
 use crate::sim::Sim;
@@ -54,6 +49,10 @@ pub(crate) struct InvokerState {
     pub busy: u32,
     pub engine_queue: VecDeque<u32>,
     pub engine_busy: u32,
+    /// Creations whose wall-clock engine section runs, with the CPU work that follows it.
+    pub cpu_after_wall: Vec<(u32, f64)>,
+    /// Creations doing their CPU work.
+    pub creation_cpu: CreationCpu,
     pub buffer: VecDeque<u32>,
     pub sharer: CpuSharer,
 }
@@ -80,6 +79,8 @@ impl InvokerState {
             busy: 0,
             engine_queue: VecDeque::new(),
             engine_busy: 0,
+            cpu_after_wall: Vec::new(),
+            creation_cpu: CreationCpu::new(spec.cpus),
             buffer: VecDeque::new(),
             sharer: CpuSharer::new(spec.cpus),
         }
@@ -350,83 +351,5 @@ impl Sim<'_> {
 
     fn ready_after(&mut self, cid: u32, delay: u64) {
         self.container_ready(cid, self.now + delay);
-    }
-
-    fn enqueue_creation(&mut self, cid: u32) {
-        let inv = self.containers[cid as usize].invoker as usize;
-        let st = &mut self.invokers[inv];
-        st.queued += 1;
-        st.engine_queue.push_back(cid);
-        self.engine_try_start(inv);
-    }
-
-    fn engine_try_start(&mut self, inv: usize) {
-        let slots = self.sc.invoker.max_concurrent_creations;
-        let contention = &self.sc.invoker.contention;
-        loop {
-            let st = &mut self.invokers[inv];
-            if slots != 0 && st.engine_busy >= slots {
-                break;
-            }
-            let Some(cid) = st.engine_queue.pop_front() else {
-                break;
-            };
-            st.queued -= 1;
-            st.starting += 1;
-            st.engine_busy += 1;
-            let n = match contention.count {
-                ContentionCount::Alive => st.starting + st.busy - 1,
-                ContentionCount::InFlight => st.queued + st.starting - 1,
-            };
-            let base = self.sc.invoker.create.sample_ns(&mut st.rng);
-            let d = if contention.alpha > 0.0 {
-                let factor = 1.0 + contention.alpha * (n as f64).powf(contention.exponent);
-                (base as f64 * factor).round() as u64
-            } else {
-                base
-            };
-            self.at(self.now + d, Event::EngineDone(cid));
-        }
-    }
-
-    pub(crate) fn engine_done(&mut self, cid: u32) {
-        let inv = self.containers[cid as usize].invoker as usize;
-        if self.fx.is_some() && self.containers[cid as usize].state == CState::Dead {
-            // Its invoker crashed meanwhile.
-            return;
-        }
-        self.invokers[inv].engine_busy -= 1;
-        self.engine_try_start(inv);
-        if self.fx.is_some() && self.creation_failed(cid) {
-            return;
-        }
-        let d = self
-            .sc
-            .invoker
-            .cold_start
-            .sample_ns(&mut self.invokers[inv].rng);
-        if d == 0 {
-            self.container_created(cid);
-        } else {
-            self.at(self.now + d, Event::Created(cid));
-        }
-    }
-
-    pub(crate) fn container_created(&mut self, cid: u32) {
-        let c = &mut self.containers[cid as usize];
-        if c.state == CState::Dead {
-            // Its invoker crashed meanwhile (faults).
-            return;
-        }
-        let st = &mut self.invokers[c.invoker as usize];
-        st.starting -= 1;
-        if c.stem {
-            c.state = CState::Stem;
-            st.stems.push(cid);
-        } else {
-            c.state = CState::Busy;
-            st.busy += 1;
-            self.container_ready(cid, self.now);
-        }
     }
 }

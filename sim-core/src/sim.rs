@@ -92,6 +92,7 @@ pub(crate) struct Sim<'a> {
     /// Functions finished or rejected; the run stops when all are and no burst is left to
     /// arrive (only keep-alive and heartbeat housekeeping could remain).
     pub finished: u64,
+    /// The run's seed (per-container creation streams are derived from it, among others).
     pub seed: u64,
     /// Scratch for `cpu_done` (kept to avoid an allocation per event).
     pub cpu_done_buf: Vec<(u64, bool)>,
@@ -199,6 +200,7 @@ impl<'a> Sim<'a> {
                 Event::Heartbeat => self.heartbeat(),
                 Event::Deliver(inv, m) => self.topic_deliver(inv, m),
                 Event::EngineDone(c) => self.engine_done(c),
+                Event::CreationCpuDone(inv, gen) => self.creation_cpu_done(inv, gen),
                 Event::Created(c) => self.container_created(c),
                 Event::WorkerStart(c, k) => self.worker_start(c, k),
                 Event::CpuDone(inv, gen) => self.cpu_done(inv, gen),

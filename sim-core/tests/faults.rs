@@ -705,3 +705,36 @@ fn rerun_pack_discards_pack_members_that_had_already_completed() {
         "some pack member completed before its pack's crash"
     );
 }
+
+#[test]
+fn faas_activations_after_detection_avoid_the_offline_home_invoker() {
+    // Four invokers, all open to the (Docker) action; its home is where its first activation
+    // goes. The home crashes
+    // for good at 10.0, idle, and is taken offline when its pings stop; activations sent at 60.0 go
+    // to the next invokers of the probe, never to the offline one (the balancer's free-memory
+    // index must hear of the health change like of any other view change).
+    let faas = r#"
+[[cluster.invokers]]
+count = 4
+cpus = 4
+[policy]
+name = "faas"
+blackbox_fraction = 1.0
+[workload]
+kind = "sleep"
+duration = 1.0
+[[bursts]]
+workers = 2
+[[bursts]]
+workers = 6
+at = 60.0
+"#;
+    let home = run(faas).records[0].invoker;
+    let crash = format!("[faults]\n[[faults.invoker_crashes]]\ninvoker = {home}\nat = 10.0\n");
+    let out = run(&format!("{faas}{crash}"));
+    let late: Vec<&FunctionRecord> = out.records.iter().filter(|r| r.burst_id == 1).collect();
+    assert_eq!(late.len(), 6);
+    for r in late {
+        assert!(r.is_ok() && r.invoker != home, "{r:?}");
+    }
+}

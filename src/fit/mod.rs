@@ -6,24 +6,28 @@
 //! or summary targets (e.g. makespan and max concurrency from a paper), or a communication
 //! benchmark ([`comm`]: pair throughput per chunk size, aggregate throughput per burst size).
 //! Experiments marked `holdout` are simulated and reported but not fitted: their rows are the
-//! out-of-sample errors. Nelder-Mead minimises the
-//! summed squared log-errors; the profile is rewritten with the fitted values and the error of
-//! every experiment is reported, so a fit is a claim with its error, not a copied number.
+//! out-of-sample errors. Each experiment runs over
+//! a fixed set of seeds (common random numbers: a parameter change does not redraw the noise),
+//! and its figures are scored by the spec's objective: the squared log-error of the mean over
+//! seeds, or the CRPS of the reference under the seeds' values, which also fits the spread.
+//! Nelder-Mead (restarted while it improves) minimises the sum; the profile is rewritten with
+//! the fitted values and the error of every experiment is reported, so a fit is a claim with its
+//! error, not a copied number. `--cv` cross-validates instead (module `cv`).
 
 pub mod comm;
+pub mod cv;
 pub mod measured;
 pub mod minimize;
+pub mod problem;
+pub mod spec;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use sim_core::Scenario;
-
 use crate::error::Error;
-use crate::report::Summary;
-use measured::{quantile, read_lithops_csv};
+use measured::quantile;
+use problem::Problem;
+pub use spec::{read_spec, Experiment, FitParam, FitSpec, Objective, Seeds};
 
 /// Quantiles of start latency matched against a measured burst.
 pub const FIT_QUANTILES: [f64; 7] = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0];
@@ -35,121 +39,101 @@ pub struct FitArgs {
     #[arg(long)]
     pub spec: PathBuf,
     /// Report the error of the profile as it is, without fitting or writing anything.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cv")]
     pub check: bool,
-}
-
-/// A fit spec file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FitSpec {
-    /// What this fit is about (copied into the profile's header).
-    #[serde(default)]
-    pub description: String,
-    /// The profile that is fitted and rewritten (relative to the spec file).
-    pub profile: PathBuf,
-    /// Seeds each experiment is simulated with; the error is averaged over them.
-    #[serde(default = "default_seeds")]
-    pub seeds: Vec<u64>,
-    #[serde(default = "default_max_evaluations")]
-    pub max_evaluations: usize,
-    pub params: Vec<FitParam>,
-    pub experiments: Vec<Experiment>,
-}
-
-fn default_seeds() -> Vec<u64> {
-    vec![1]
-}
-
-fn default_max_evaluations() -> usize {
-    400
-}
-
-/// One free parameter: a dotted path in the profile holding a number.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FitParam {
-    pub path: String,
-    pub min: f64,
-    pub max: f64,
-    /// Search on a log scale (for positive parameters spanning orders of magnitude).
-    #[serde(default)]
-    pub log: bool,
-    /// Round to an integer (e.g. a slot count).
-    #[serde(default)]
-    pub integer: bool,
-}
-
-impl FitParam {
-    /// The search scale: the value itself, or its logarithm with `log`.
-    fn scaled(&self, v: f64) -> f64 {
-        if self.log {
-            v.ln()
-        } else {
-            v
-        }
-    }
-
-    /// The value at `u` in `[0, 1]` along the range (rounded with `integer`).
-    pub fn value_at(&self, u: f64) -> f64 {
-        let (lo, hi) = (self.scaled(self.min), self.scaled(self.max));
-        let s = lo + u * (hi - lo);
-        let v = if self.log { s.exp() } else { s };
-        if self.integer {
-            v.round()
-        } else {
-            v
-        }
-    }
-
-    /// Where `v`, clamped into the range, lies along it, in `[0, 1]`.
-    pub fn unit_of(&self, v: f64) -> f64 {
-        let (lo, hi) = (self.scaled(self.min), self.scaled(self.max));
-        (self.scaled(v.clamp(self.min, self.max)) - lo) / (hi - lo)
-    }
-}
-
-/// One experiment the profile must reproduce.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Experiment {
-    pub name: String,
-    /// Experiment config (includes the profile), relative to the spec file.
-    pub config: PathBuf,
-    #[serde(default)]
+    /// Leave-one-experiment-out cross-validation: fit on all experiments but one, predict that
+    /// one, for each in turn; prints in-sample and held-out errors; writes nothing.
+    #[arg(long)]
+    pub cv: bool,
+    /// Override a profile value in every experiment (`--set` syntax), e.g. to fit a variant.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// A Lithops statistics CSV whose start-latency quantiles are matched.
-    #[serde(default)]
-    pub measured: Option<PathBuf>,
-    /// Summary figures to match, by summary.json key (e.g. makespan_s, max_concurrency).
-    #[serde(default)]
-    pub targets: BTreeMap<String, f64>,
-    /// A communication benchmark to match.
-    #[serde(default)]
-    pub comm: Option<comm::CommTarget>,
-    #[serde(default = "default_weight")]
-    pub weight: f64,
-    /// Simulated and reported, not fitted: an out-of-sample check.
-    #[serde(default)]
-    pub holdout: bool,
+    /// Simulate each experiment with seeds 1..=N instead of the spec's seeds.
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u64>,
+    /// Evaluation budget of each fit instead of the spec's `max_evaluations`.
+    #[arg(long, value_name = "N")]
+    pub max_evaluations: Option<usize>,
 }
 
-fn default_weight() -> f64 {
-    1.0
+/// What a command-line fit may change about the spec.
+#[derive(Debug, Clone, Default)]
+pub struct FitOptions {
+    /// Profile overrides for every experiment.
+    pub sets: Vec<String>,
+    /// Seeds 1..=N instead of the spec's.
+    pub seeds: Option<u64>,
+    /// Evaluation budget of each fit.
+    pub max_evaluations: Option<usize>,
 }
 
-/// One figure of an experiment: (figure, reference, simulated).
-pub type FigureRow = (String, f64, f64);
+impl FitArgs {
+    fn options(&self) -> FitOptions {
+        FitOptions {
+            sets: self.sets.clone(),
+            seeds: self.seeds,
+            max_evaluations: self.max_evaluations,
+        }
+    }
+}
+
+/// One figure of an experiment: the reference and the simulated value over the seeds.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: String,
+    pub reference: f64,
+    /// Median over the seeds: the typical run (robust to the rare straggler run that a mean
+    /// over a few dozen seeds is not).
+    pub simulated: f64,
+    /// Mean over the seeds.
+    pub mean: f64,
+    /// 5th and 95th percentiles over the seeds (the run-to-run spread of the model).
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Figure {
+    /// A figure from its per-seed simulated values.
+    pub fn new(name: String, reference: f64, per_seed: &[f64]) -> Self {
+        let mut sorted = per_seed.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Figure {
+            name,
+            reference,
+            simulated: quantile(&sorted, 0.5),
+            mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+            low: quantile(&sorted, 0.05),
+            high: quantile(&sorted, 0.95),
+        }
+    }
+
+    /// `(simulated - reference) / reference`.
+    pub fn error(&self) -> f64 {
+        relative_error(self.simulated, self.reference)
+    }
+
+    /// The reference lies within the seeds' 5-95% range.
+    pub fn covered(&self) -> bool {
+        self.low <= self.reference && self.reference <= self.high
+    }
+}
 
 /// How one experiment compares with its reference, for the report.
 #[derive(Debug, Clone)]
 pub struct ExperimentFit {
     pub name: String,
-    pub rows: Vec<FigureRow>,
+    pub figures: Vec<Figure>,
     /// The experiment's contribution to the objective (0 for a holdout).
     pub error: f64,
-    /// Not fitted: its rows are out-of-sample errors.
+    /// Not fitted: its figures are out-of-sample errors.
     pub holdout: bool,
+}
+
+impl ExperimentFit {
+    /// The figure called `name`.
+    pub fn figure(&self, name: &str) -> Option<&Figure> {
+        self.figures.iter().find(|f| f.name == name)
+    }
 }
 
 /// Result of a fit (or a check).
@@ -162,15 +146,36 @@ pub struct FitOutcome {
 }
 
 impl FitOutcome {
-    /// A plain-text table: per experiment, reference vs simulated with relative error; when
-    /// some experiments are holdouts, the fitted ones first, then the out-of-sample ones, each
-    /// with its mean absolute error.
+    /// The experiment called `name`.
+    pub fn experiment(&self, name: &str) -> Option<&ExperimentFit> {
+        self.experiments.iter().find(|e| e.name == name)
+    }
+
+    /// A plain-text table: per experiment, reference vs simulated (median over the seeds, and
+    /// the 5-95% range over them) with the relative error of the median; when some experiments
+    /// are holdouts, the fitted ones first, then the out-of-sample ones, each part with its
+    /// mean absolute error.
     pub fn table(&self) -> String {
         let mut s = String::new();
+        // Columns as wide as the longest name (communication experiments have long ones).
+        let ew = self
+            .experiments
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(14);
+        let fw = self
+            .experiments
+            .iter()
+            .flat_map(|e| e.figures.iter().map(|f| f.name.len()))
+            .max()
+            .unwrap_or(0)
+            .max(20);
         let _ = writeln!(
             s,
-            "{:<22} {:<26} {:>10} {:>10} {:>8}",
-            "experiment", "figure", "reference", "simulated", "rel.err"
+            "{:<ew$} {:<fw$} {:>9} {:>9} {:>8} {:>17}",
+            "experiment", "figure", "reference", "simulated", "rel.err", "5-95% over seeds"
         );
         let any_holdout = self.experiments.iter().any(|e| e.holdout);
         for holdout in [false, true] {
@@ -192,18 +197,19 @@ impl FitOutcome {
             }
             let mut errors = Vec::new();
             for e in &part {
-                for (figure, reference, simulated) in &e.rows {
-                    let err = relative_error(*simulated, *reference);
-                    errors.push(err.abs());
-                    let _ = writeln!(
-                        s,
-                        "{:<22} {:<26} {:>10.3} {:>10.3} {:>7.1}%",
+                for f in &e.figures {
+                    errors.push(f.error().abs());
+                    let line = format!(
+                        "{:<ew$} {:<fw$} {:>9.3} {:>9.3} {:>7.1}% {:>8.3}-{:.3}",
                         e.name,
-                        figure,
-                        reference,
-                        simulated,
-                        100.0 * err
+                        f.name,
+                        f.reference,
+                        f.simulated,
+                        100.0 * f.error(),
+                        f.low,
+                        f.high
                     );
+                    let _ = writeln!(s, "{line}");
                 }
             }
             if any_holdout && !errors.is_empty() {
@@ -220,7 +226,7 @@ impl FitOutcome {
         }
         let _ = writeln!(
             s,
-            "objective (sum of weighted squared log-errors): {:.4}, {} evaluations",
+            "objective: {:.4}, {} evaluations",
             self.objective, self.evaluations
         );
         s
@@ -232,327 +238,118 @@ pub fn relative_error(simulated: f64, reference: f64) -> f64 {
     (simulated - reference) / reference
 }
 
-fn input(path: &Path, msg: impl std::fmt::Display) -> Error {
-    Error::Input(format!("{}: {msg}", path.display()))
-}
-
-/// Reads and checks a fit spec.
-pub fn read_spec(path: &Path) -> Result<FitSpec, Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| input(path, format!("cannot read: {e}")))?;
-    let spec: FitSpec = toml::from_str(&text).map_err(|e| input(path, e))?;
-    if spec.params.is_empty() {
-        return Err(input(
-            path,
-            "field `params`: expected at least one parameter",
-        ));
-    }
-    if spec.experiments.is_empty() {
-        return Err(input(
-            path,
-            "field `experiments`: expected at least one experiment",
-        ));
-    }
-    if spec.seeds.is_empty() {
-        return Err(input(path, "field `seeds`: expected at least one seed"));
-    }
-    for (i, p) in spec.params.iter().enumerate() {
-        let ok = p.min.is_finite() && p.max.is_finite() && p.min < p.max && (!p.log || p.min > 0.0);
-        if !ok {
-            return Err(input(
-                path,
-                format!("field `params[{i}]`: expected min < max (and min > 0 with log = true)"),
-            ));
-        }
-    }
-    for (i, e) in spec.experiments.iter().enumerate() {
-        let kinds =
-            e.measured.is_some() as u8 + !e.targets.is_empty() as u8 + e.comm.is_some() as u8;
-        if kinds != 1 {
-            return Err(input(
-                path,
-                format!(
-                    "field `experiments[{i}]`: expected exactly one of `measured`, `targets` or `comm`"
-                ),
-            ));
-        }
-    }
-    Ok(spec)
-}
-
-/// A fit spec with its files resolved and measurements loaded.
-struct Problem {
-    spec: FitSpec,
-    base: PathBuf,
-    measured: Vec<Option<Vec<f64>>>,
-    /// The measured figure of each communication experiment.
-    comm_reference: Vec<Option<f64>>,
-}
-
-impl Problem {
-    fn new(spec_path: &Path) -> Result<Self, Error> {
-        let spec = read_spec(spec_path)?;
-        let base = spec_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let measured = spec
-            .experiments
-            .iter()
-            .map(|e| {
-                e.measured
-                    .as_ref()
-                    .map(|m| read_lithops_csv(&base.join(m)).map(|b| b.start_latencies))
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?;
-        let comm_reference = spec
-            .experiments
-            .iter()
-            .map(|e| {
-                let Some(target) = &e.comm else {
-                    return Ok(None);
-                };
-                let path = base.join(&target.data);
-                let rows = comm::read_bench_csv(&path)?;
-                target
-                    .measured(&rows)
-                    .map(Some)
-                    .map_err(|msg| input(&path, format!("experiment `{}`: {msg}", e.name)))
-            })
-            .collect::<Result<_, Error>>()?;
-        Ok(Problem {
-            spec,
-            base,
-            measured,
-            comm_reference,
-        })
-    }
-
-    /// Parameter values from a point of the unit cube.
-    fn values(&self, x: &[f64]) -> Vec<f64> {
-        let params = self.spec.params.iter();
-        params.zip(x).map(|(p, &u)| p.value_at(u)).collect()
-    }
-
-    /// The unit-cube point of parameter values.
-    fn point(&self, values: &[f64]) -> Vec<f64> {
-        let params = self.spec.params.iter();
-        params.zip(values).map(|(p, &v)| p.unit_of(v)).collect()
-    }
-
-    fn sets(&self, values: &[f64]) -> Vec<String> {
-        self.spec
-            .params
-            .iter()
-            .zip(values)
-            .map(|(p, v)| {
-                if p.integer {
-                    format!("{}={}", p.path, *v as i64)
-                } else {
-                    format!("{}={v:?}", p.path)
-                }
-            })
-            .collect()
-    }
-
-    /// Simulates every experiment with the given parameter values.
-    fn evaluate(&self, values: &[f64]) -> Result<(f64, Vec<ExperimentFit>), Error> {
-        let param_sets = self.sets(values);
-        let mut total = 0.0;
-        let mut fits = Vec::new();
-        let experiments = self.spec.experiments.iter().zip(&self.measured);
-        for ((exp, measured), comm_reference) in experiments.zip(&self.comm_reference) {
-            let config_path = self.base.join(&exp.config);
-            let mut sets = exp.sets.clone();
-            sets.extend(param_sets.iter().cloned());
-            let scenario = Scenario::load(&config_path, &sets)?;
-            let (error, rows) = match (measured, &exp.comm, comm_reference) {
-                (Some(reference), _, _) => self.quantile_fit(&scenario, reference),
-                (None, Some(target), Some(reference)) => {
-                    // A communication benchmark has no randomness: one seed is enough.
-                    let out = sim_core::simulate(&scenario, self.spec.seeds[0]);
-                    let sim = target.simulated(&out);
-                    let error = (sim.max(1e-9) / reference).ln().powi(2);
-                    (
-                        error,
-                        vec![(target.metric.label().to_string(), *reference, sim)],
-                    )
-                }
-                _ => self.target_fit(exp, &scenario)?,
-            };
-            let error = if exp.holdout { 0.0 } else { exp.weight * error };
-            total += error;
-            fits.push(ExperimentFit {
-                name: exp.name.clone(),
-                rows,
-                error,
-                holdout: exp.holdout,
-            });
-        }
-        Ok((total, fits))
-    }
-
-    /// Squared log-errors of the start-latency quantiles (mean over the seeds) against a
-    /// measured burst, and the report rows.
-    fn quantile_fit(&self, scenario: &Scenario, reference: &[f64]) -> (f64, Vec<FigureRow>) {
-        let runs: Vec<Vec<f64>> = self
-            .spec
-            .seeds
-            .iter()
-            .map(|&seed| {
-                let out = sim_core::simulate(scenario, seed);
-                policies::start_latencies(&out.records)
-            })
-            .collect();
-        let mean_quantile =
-            |q: f64| runs.iter().map(|l| quantile(l, q)).sum::<f64>() / runs.len() as f64;
-        let mut error = 0.0;
-        let mut rows = Vec::new();
-        for q in FIT_QUANTILES {
-            let (meas, sim) = (quantile(reference, q), mean_quantile(q));
-            error += (sim.max(1e-9) / meas).ln().powi(2);
-            let label = match q {
-                0.0 => "start latency min".to_string(),
-                1.0 => "start latency max".to_string(),
-                q => format!("start latency p{}", (q * 100.0).round()),
-            };
-            rows.push((label, meas, sim));
-        }
-        // Reported, not fitted: the data README's p99.
-        rows.push((
-            "start latency p99".into(),
-            quantile(reference, 0.99),
-            mean_quantile(0.99),
-        ));
-        (error, rows)
-    }
-
-    /// Squared log-errors of summary figures (mean over the seeds) against the experiment's
-    /// targets, and the report rows.
-    fn target_fit(
-        &self,
-        exp: &Experiment,
-        scenario: &Scenario,
-    ) -> Result<(f64, Vec<FigureRow>), Error> {
-        let seeds = &self.spec.seeds;
-        let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
-        for &seed in seeds {
-            let out = sim_core::simulate(scenario, seed);
-            let summary = serde_json::to_value(Summary::from_records(&out.records))
-                .map_err(|e| Error::Other(e.into()))?;
-            for key in exp.targets.keys() {
-                let v = summary.get(key).and_then(|v| v.as_f64()).ok_or_else(|| {
-                    Error::Input(format!(
-                        "experiment `{}`: target `{key}` is not a summary figure",
-                        exp.name
-                    ))
-                })?;
-                *sums.entry(key).or_default() += v / seeds.len() as f64;
-            }
-        }
-        let mut error = 0.0;
-        let mut rows = Vec::new();
-        for (key, reference) in &exp.targets {
-            let sim = sums[key.as_str()];
-            error += (sim.max(1e-9) / reference).ln().powi(2);
-            rows.push((key.clone(), *reference, sim));
-        }
-        Ok((error, rows))
-    }
-
-    /// Current parameter values as written in the profile.
-    fn current_values(&self) -> Result<Vec<f64>, Error> {
-        let profile_path = self.base.join(&self.spec.profile);
-        let value = sim_core::config::load_config_value(&profile_path, &[])?;
-        self.spec
-            .params
-            .iter()
-            .map(|p| {
-                lookup(&value, &p.path).ok_or_else(|| {
-                    input(
-                        &profile_path,
-                        format!("field `{}`: expected a number to fit", p.path),
-                    )
-                })
-            })
-            .collect()
-    }
-}
-
-/// Reads a number at a dotted path (`a.b.c`, `a.b[2].c`) of a TOML value.
-fn lookup(value: &toml::Value, path: &str) -> Option<f64> {
-    let v = sim_core::config::value_at(value, path)?;
-    v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
-}
-
 /// Reports the error of the profile as it stands.
 pub fn check(spec_path: &Path) -> Result<FitOutcome, Error> {
-    let problem = Problem::new(spec_path)?;
+    check_with(spec_path, &FitOptions::default())
+}
+
+/// Reports the error of the profile as it stands, with command-line changes to the spec.
+pub fn check_with(spec_path: &Path, options: &FitOptions) -> Result<FitOutcome, Error> {
+    let problem = Problem::load(spec_path, options)?;
     let values = problem.current_values()?;
-    let (objective, experiments) = problem.evaluate(&values)?;
-    Ok(FitOutcome {
-        params: problem
-            .spec
-            .params
-            .iter()
-            .map(|p| p.path.clone())
-            .zip(values)
-            .collect(),
-        objective,
-        evaluations: 1,
-        experiments,
-    })
+    problem.outcome(&values, 1)
 }
 
 /// Fits the parameters, rewrites the profile, and reports the errors.
 pub fn fit(spec_path: &Path) -> Result<FitOutcome, Error> {
-    let problem = Problem::new(spec_path)?;
+    fit_with(spec_path, &FitOptions::default())
+}
+
+/// Fits with command-line changes to the spec (sets, seeds, budget), rewrites the profile.
+pub fn fit_with(spec_path: &Path, options: &FitOptions) -> Result<FitOutcome, Error> {
+    let problem = Problem::load(spec_path, options)?;
     let start = problem.point(&problem.current_values()?);
-    // The objective must not fail half-way: check once that every experiment runs.
-    problem.evaluate(&problem.values(&start))?;
-    let objective = |x: &[f64]| {
-        problem
-            .evaluate(&problem.values(x))
-            .map(|(v, _)| v)
-            .unwrap_or(f64::INFINITY)
-    };
-    let minimum = minimize::minimize(objective, &start, 0.15, problem.spec.max_evaluations, 1e-9);
-    let values = problem.values(&minimum.x);
-    let (objective, experiments) = problem.evaluate(&values)?;
-    let outcome = FitOutcome {
-        params: problem
-            .spec
-            .params
-            .iter()
-            .map(|p| p.path.clone())
-            .zip(values.clone())
-            .collect(),
-        objective,
-        evaluations: minimum.evaluations,
-        experiments,
-    };
-    write_profile(&problem, spec_path, &values, &outcome)?;
+    let (values, evaluations) = problem.minimize(&start)?;
+    let outcome = problem.outcome(&values, evaluations)?;
+    write_profile(&problem, spec_path, &values, &outcome, options)?;
     Ok(outcome)
 }
 
-/// Rewrites the profile with the fitted values, its header recording the fit and its error.
+impl Problem {
+    fn load(spec_path: &Path, options: &FitOptions) -> Result<Problem, Error> {
+        Ok(Problem::new(spec_path, &options.sets)?
+            .with_budget(options.seeds, options.max_evaluations))
+    }
+
+    /// The evaluation at `values`, as a report.
+    pub(crate) fn outcome(&self, values: &[f64], evaluations: usize) -> Result<FitOutcome, Error> {
+        let (objective, experiments) = self.evaluate(values)?;
+        Ok(FitOutcome {
+            params: self
+                .spec
+                .params
+                .iter()
+                .map(|p| p.path.clone())
+                .zip(values.iter().copied())
+                .collect(),
+            objective,
+            evaluations,
+            experiments,
+        })
+    }
+
+    /// Nelder-Mead from `start` (a unit-cube point), restarted from the best point with a
+    /// fresh simplex while the budget lasts and a restart still improves: a collapsed simplex
+    /// is Nelder-Mead's usual way of stalling. Returns the best values and the evaluations.
+    pub(crate) fn minimize(&self, start: &[f64]) -> Result<(Vec<f64>, usize), Error> {
+        // The objective must not fail half-way: check once that every experiment runs.
+        let (mut best_value, _) = self.evaluate(&self.values(start))?;
+        let mut best = start.to_vec();
+        let mut spent = 1;
+        let budget = self.spec.max_evaluations;
+        while spent < budget {
+            let objective = |x: &[f64]| {
+                self.evaluate(&self.values(x))
+                    .map(|(v, _)| v)
+                    .unwrap_or(f64::INFINITY)
+            };
+            let m = minimize::minimize(objective, &best, 0.15, budget - spent, 1e-9);
+            spent += m.evaluations.max(1);
+            let improved = m.value < best_value - 1e-6 * best_value.abs().max(1e-12);
+            if m.value < best_value {
+                best_value = m.value;
+                best = m.x;
+            }
+            if !improved {
+                break;
+            }
+        }
+        Ok((self.values(&best), spent))
+    }
+}
+
+/// Rewrites the profile with the fitted values (and the spec's fixed `sets`), its header
+/// recording the fit and its error.
 fn write_profile(
     problem: &Problem,
     spec_path: &Path,
     values: &[f64],
     outcome: &FitOutcome,
+    options: &FitOptions,
 ) -> Result<(), Error> {
     let profile_path = problem.base.join(&problem.spec.profile);
     let text = std::fs::read_to_string(&profile_path)
-        .map_err(|e| input(&profile_path, format!("cannot read: {e}")))?;
-    let mut value: toml::Value = toml::from_str(&text).map_err(|e| input(&profile_path, e))?;
-    for set in problem.sets(values) {
-        sim_core::config::apply_set(&mut value, &set, &profile_path)?;
+        .map_err(|e| spec::input(&profile_path, format!("cannot read: {e}")))?;
+    let mut value: toml::Value =
+        toml::from_str(&text).map_err(|e| spec::input(&profile_path, e))?;
+    for set in problem.spec.sets.iter().chain(&problem.sets(values)) {
+        sim_core::config::apply_set(&mut value, set, &profile_path)?;
     }
     let body = toml::to_string_pretty(&value).map_err(|e| Error::Other(e.into()))?;
     let mut header = String::new();
+    let mut command = format!("burstsim fit --spec {}", spec_path.display());
+    for set in &options.sets {
+        let _ = write!(command, " --set {set}");
+    }
+    if let Some(n) = options.seeds {
+        let _ = write!(command, " --seeds {n}");
+    }
+    if let Some(n) = options.max_evaluations {
+        let _ = write!(command, " --max-evaluations {n}");
+    }
     let _ = writeln!(
         header,
-        "# Generated by `burstsim fit --spec {}`: edit the spec, not this file.",
-        spec_path.display()
+        "# Generated by `{command}`: edit the spec, not this file."
     );
     for line in problem.spec.description.lines() {
         let _ = writeln!(header, "# {line}");
@@ -570,10 +367,16 @@ fn write_profile(
 
 /// `burstsim fit`.
 pub fn main(args: &FitArgs) -> Result<(), Error> {
+    let options = args.options();
+    if args.cv {
+        let outcome = cv::cross_validate(&args.spec, &options)?;
+        print!("{}", outcome.table());
+        return Ok(());
+    }
     let outcome = if args.check {
-        check(&args.spec)?
+        check_with(&args.spec, &options)?
     } else {
-        fit(&args.spec)?
+        fit_with(&args.spec, &options)?
     };
     for (path, v) in &outcome.params {
         println!("{path} = {v:.6}");

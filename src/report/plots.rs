@@ -633,6 +633,121 @@ fn draw_boxes<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The summary figures `compare --seeds` draws with their intervals: (key, panel title).
+pub const INTERVAL_FIGURES: [(&str, &str); 3] = [
+    ("makespan_s", "makespan (s)"),
+    ("start_latency_p50_s", "start latency median (s)"),
+    ("start_latency_max_s", "start latency max (s)"),
+];
+
+/// One panel of an interval chart: a figure's value over seeds, per run.
+#[derive(Debug, Clone)]
+pub struct IntervalPanel {
+    pub title: String,
+    /// (run, the figure over its seeds), in display order.
+    pub points: Vec<(String, super::OverSeeds)>,
+}
+
+struct Intervals<'a> {
+    title: &'a str,
+    panels: &'a [IntervalPanel],
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` in `dir`: one panel per figure, side by side; per run
+/// a dot at the mean, a thick bar over the 95% confidence interval of the mean and a thin bar
+/// over the 5-95% range of single runs.
+pub fn write_intervals(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    panels: &[IntervalPanel],
+) -> Result<(), Error> {
+    let runs = panels.iter().map(|p| p.points.len()).max().unwrap_or(1) as u32;
+    let width = (panels.len().max(1) as u32 * (160 + 90 * runs)).max(SIZE.0);
+    write_png_svg(dir, stem, (width, 560), &Intervals { title, panels })?;
+    Ok(())
+}
+
+impl Plot for Intervals<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE)?;
+        let root = root.titled(self.title, (FONT, 20))?;
+        let areas = root.split_evenly((1, self.panels.len().max(1)));
+        for (area, panel) in areas.iter().zip(self.panels) {
+            draw_interval_panel(area, panel)?;
+        }
+        root.present()?;
+        Ok(())
+    }
+}
+
+fn draw_interval_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &IntervalPanel,
+) -> DrawResult {
+    let lo = panel
+        .points
+        .iter()
+        .map(|(_, o)| o.p5)
+        .fold(f64::INFINITY, f64::min);
+    let hi = panel
+        .points
+        .iter()
+        .map(|(_, o)| o.p95)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.02).max(1e-6);
+        ((lo - pad).max(0.0), hi + pad)
+    } else {
+        (0.0, 1.0)
+    };
+    let n = panel.points.len();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi)?;
+    let names: Vec<String> = panel.points.iter().map(|(name, _)| name.clone()).collect();
+    let x_fmt = |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+            names[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * n + 1)
+        .x_label_formatter(&x_fmt)
+        .label_style((FONT, 14))
+        .draw()?;
+    for (i, (_, o)) in panel.points.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let x = i as f64;
+        chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+            x,
+            o.p5,
+            o.mean,
+            o.p95,
+            colour.stroke_width(1),
+            10,
+        )))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x - 0.06, o.ci_low), (x + 0.06, o.ci_high)],
+            colour.mix(0.6).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Circle::new(
+            (x, o.mean),
+            5,
+            colour.filled(),
+        )))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use policies::Outcome;

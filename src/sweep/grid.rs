@@ -57,15 +57,23 @@ pub struct Sweep {
 impl Sweep {
     /// Reads and checks a sweep file (not yet each grid point: see [`Sweep::check_points`]).
     pub fn load(file: &Path) -> Result<Sweep, Error> {
+        Sweep::load_with_seeds(file, None)
+    }
+
+    /// Like [`Sweep::load`], with `seeds` replicates per point instead of the file's.
+    pub fn load_with_seeds(file: &Path, seeds: Option<u64>) -> Result<Sweep, Error> {
         let text = std::fs::read_to_string(file).map_err(|e| {
             Error::input(format!(
                 "{}: cannot read the sweep file: {e}",
                 file.display()
             ))
         })?;
-        let spec: SweepFile = toml::from_str(&text).map_err(|e| {
+        let mut spec: SweepFile = toml::from_str(&text).map_err(|e| {
             Error::input(format!("{}: {}", file.display(), e.to_string().trim_end()))
         })?;
+        if let Some(n) = seeds {
+            spec.seeds = n;
+        }
         Sweep::from_spec(file, spec)
     }
 

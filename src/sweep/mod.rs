@@ -7,6 +7,7 @@
 pub mod grid;
 pub mod merge;
 pub mod plot;
+pub mod points;
 pub mod row;
 pub mod spec;
 pub mod store;
@@ -50,6 +51,9 @@ pub struct SweepArgs {
     /// Worker threads (default: RAYON_NUM_THREADS, else all cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Replicates per grid point instead of the file's `seeds` (seeds seed..seed+N-1).
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u64>,
     /// Also write each run's per-function records (records/run-NNNNNN.{csv,parquet}), streamed
     /// as it runs: `--records` (both files), `--records csv`, `--records parquet`, or `--records
     /// none` (the default, unless the sweep file says `records = true`).
@@ -76,6 +80,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     pub threads: usize,
     pub interrupted: bool,
+    /// The plot metrics per grid point over the seeds (when the folder holds the whole sweep).
+    pub points: Option<String>,
 }
 
 /// Set by Ctrl-C: tasks not yet started are skipped, finished rows stay in the log.
@@ -98,6 +104,9 @@ pub fn main(args: &SweepArgs) -> Result<(), Error> {
         outcome.wanted,
         outcome.dir.display()
     );
+    if let Some(points) = &outcome.points {
+        print!("{points}");
+    }
     if outcome.interrupted {
         return Err(Error::Other(anyhow::anyhow!(
             "interrupted: the finished runs are kept in {}; run the same command again to finish",
@@ -110,7 +119,7 @@ pub fn main(args: &SweepArgs) -> Result<(), Error> {
 /// Runs the sweep (or its shard) into its folder and writes the tables and plots.
 pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let sweep = Sweep::load(&args.config)?;
+    let sweep = Sweep::load_with_seeds(&args.config, args.seeds)?;
     let dir = args
         .out
         .clone()
@@ -184,9 +193,12 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
         .collect();
     store::write_log(&dir, &sweep.hash, &rows)?;
     store::write_tables(&dir, &rows)?;
-    if !args.no_plots && rows.len() as u64 == sweep.runs() {
+    let complete = rows.len() as u64 == sweep.runs();
+    if complete && !args.no_plots {
         plot::write_plots(&dir, &manifest, &rows)?;
     }
+    let points = (complete && !manifest.plot.metrics.is_empty())
+        .then(|| points::points_table(&rows, &manifest.plot.metrics));
     Ok(Outcome {
         dir,
         ran: rows.len() as u64 - skipped,
@@ -195,6 +207,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome, Error> {
         elapsed: started.elapsed(),
         threads,
         interrupted,
+        points,
     })
 }
 

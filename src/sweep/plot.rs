@@ -1,6 +1,7 @@
 //! Sweep plots (PNG and SVG): a summary figure against the x axis, one line per value of the
 //! series axis; each point is the mean over the runs at that x and series value (seeds, and any
-//! other axis, pooled) with an error bar from their minimum to their maximum.
+//! other axis, pooled) with an error bar over the 95% confidence interval of that mean, and a
+//! shaded band over the 5-95% range of single runs (the spread a reader should expect).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,14 +16,22 @@ use super::row::Row;
 use super::store::{AxisInfo, Manifest};
 use crate::report::plots::{FONT, PALETTE};
 use crate::report::render::{write_png_svg, DrawError, Plot};
+use crate::report::OverSeeds;
 use crate::Error;
 
 const SIZE: (u32, u32) = (1100, 700);
 
-/// One line of a chart: its label and, per x position, (x, min, mean, max).
+/// One line of a chart: its label and, per x position, the runs there.
 struct Line {
     label: String,
-    points: Vec<(f64, f64, f64, f64)>,
+    points: Vec<LinePoint>,
+}
+
+/// A point of a line: x, and the metric over the runs at x.
+#[derive(Debug, Clone, Copy)]
+struct LinePoint {
+    x: f64,
+    over: OverSeeds,
 }
 
 /// What one chart shows, prepared once for both formats.
@@ -139,11 +148,19 @@ fn figure(
         let s_key = s.as_ref().map(key).unwrap_or_default();
         let mut points = Vec::new();
         for (i, x) in xs.iter().enumerate() {
-            if let Some(ys) = groups.get(&(s_key.clone(), key(x))) {
-                let min = ys.iter().copied().fold(f64::INFINITY, f64::min);
-                let max = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let mean = ys.iter().sum::<f64>() / ys.len() as f64;
-                points.push((position(i, x), min, mean, max));
+            if let Some(mut over) = groups
+                .get(&(s_key.clone(), key(x)))
+                .and_then(|ys| OverSeeds::of(ys))
+            {
+                if manifest.plot.log_y {
+                    // A log axis cannot show a bound <= 0 (the interval of the mean of a few
+                    // spread-out runs may reach below 0): clip it at the smallest run.
+                    over.ci_low = over.ci_low.max(over.min);
+                }
+                points.push(LinePoint {
+                    x: position(i, x),
+                    over,
+                });
             }
         }
         if !points.is_empty() {
@@ -167,7 +184,7 @@ fn figure(
         title: format!("{}: {metric} vs {}", manifest.name, x_axis.name),
         x_desc: x_axis.name.clone(),
         y_desc: format!(
-            "{metric} (mean; bars: min-max over {seeds} seed{}{})",
+            "{metric} (mean, 95% CI; band: 5-95% of {seeds} seed{}{})",
             if seeds == 1 { "" } else { "s" },
             if pooled { " and other axes" } else { "" }
         ),
@@ -208,10 +225,13 @@ impl Plot for Figure {
         let (x0, x1) = pts
             .clone()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.0), b.max(p.0))
+                (a.min(p.x), b.max(p.x))
             });
         let (y0, y1) = pts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.1), b.max(p.3))
+            (
+                a.min(p.over.p5.min(p.over.ci_low)),
+                b.max(p.over.p95.max(p.over.ci_high)),
+            )
         });
         let (x0, x1) = if fig.categories.is_empty() {
             padded(x0, x1, fig.log_x)
@@ -252,11 +272,11 @@ impl Plot for Figure {
 fn legend_corner(fig: &Figure) -> SeriesLabelPosition {
     let points = || fig.lines.iter().flat_map(|l| l.points.iter());
     let (lo, hi) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-        (a.min(p.0), b.max(p.0))
+        (a.min(p.x), b.max(p.x))
     });
     let top = points().fold(None::<(f64, f64)>, |best, p| match best {
-        Some((_, y)) if y >= p.3 => best,
-        _ => Some((p.0, p.3)),
+        Some((_, y)) if y >= p.over.p95 => best,
+        _ => Some((p.x, p.over.p95)),
     });
     let middle = if fig.log_x && lo > 0.0 {
         (lo * hi).sqrt()
@@ -325,9 +345,21 @@ where
     for (i, line) in fig.lines.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let style = ShapeStyle::from(&colour).stroke_width(2);
+        if line.points.iter().any(|p| p.over.p95 > p.over.p5) {
+            let band: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .map(|p| (p.x, p.over.p95))
+                .chain(line.points.iter().rev().map(|p| (p.x, p.over.p5)))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                colour.mix(0.15).filled(),
+            )))?;
+        }
         chart
             .draw_series(LineSeries::new(
-                line.points.iter().map(|p| (p.0, p.2)),
+                line.points.iter().map(|p| (p.x, p.over.mean)),
                 style,
             ))?
             .label(&line.label)
@@ -335,13 +367,23 @@ where
         chart.draw_series(
             line.points
                 .iter()
-                .map(|p| Circle::new((p.0, p.2), 4, colour.filled())),
+                .map(|p| Circle::new((p.x, p.over.mean), 4, colour.filled())),
         )?;
         chart.draw_series(
             line.points
                 .iter()
-                .filter(|p| p.3 > p.1)
-                .map(|p| ErrorBar::new_vertical(p.0, p.1, p.2, p.3, colour.stroke_width(1), 8)),
+                .filter(|p| p.over.ci_high > p.over.ci_low)
+                .map(|p| {
+                    let o = p.over;
+                    ErrorBar::new_vertical(
+                        p.x,
+                        o.ci_low,
+                        o.mean,
+                        o.ci_high,
+                        colour.stroke_width(2),
+                        8,
+                    )
+                }),
         )?;
     }
     chart

@@ -4,6 +4,7 @@
 //! - `rows.jsonl`: the append-only log of finished runs, one JSON line each, tagged with the
 //!   sweep hash; the source of truth, which makes a sweep resumable and shards mergeable;
 //! - `runs.csv`, `runs.parquet`: the tidy table compacted from the log, sorted by run;
+//! - `points.csv`: per grid point and summary figure, mean, 95% CI and spread over the seeds;
 //! - `plots/`, `records/` (per-function records, on request).
 //!
 //! Tables, manifest and plots are written to a temporary file and renamed, so an interrupted
@@ -238,6 +239,7 @@ pub fn write_log(dir: &Path, hash: &str, rows: &BTreeMap<u64, Row>) -> Result<()
 
 /// Writes runs.csv and runs.parquet from `rows` (sorted by run).
 pub fn write_tables(dir: &Path, rows: &BTreeMap<u64, Row>) -> Result<(), Error> {
+    super::points::write_points(dir, rows)?;
     let rows: Vec<Row> = rows.values().cloned().collect();
     let mut frame = row::table(&rows)?;
     tables::write_frame_csv(&dir.join(CSV), &mut frame)?;

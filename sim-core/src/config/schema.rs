@@ -245,7 +245,7 @@ pub enum ContentionCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contention {
-    /// Engine phase duration is multiplied by `1 + alpha * n^exponent`.
+    /// Engine phase (`create` and `create_cpu` draws) is multiplied by `1 + alpha * n^exponent`.
     #[serde(default)]
     pub alpha: f64,
     #[serde(default = "one_f64")]
@@ -262,6 +262,42 @@ impl Default for Contention {
             count: ContentionCount::Alive,
         }
     }
+}
+
+/// Rare creations that take much longer: a creation is, with probability
+/// `min(1, probability * (n / cpus)^exponent)`, delayed by a `delay` draw in its runtime init
+/// (it holds no engine slot, so the others go on). n counts the invoker's other containers
+/// (`count`, as for contention) when the init starts, relative to its CPUs; `exponent = 0`
+/// makes every creation equally likely to straggle, a positive one makes stragglers a matter
+/// of load (`probability` is then the chance at one container per CPU).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Straggler {
+    /// Chance that a creation straggles (times `(n / cpus)^exponent`), >= 0.
+    #[serde(default)]
+    pub probability: f64,
+    #[serde(default)]
+    pub exponent: f64,
+    #[serde(default = "in_flight")]
+    pub count: ContentionCount,
+    /// Extra runtime-init time of a straggling creation.
+    #[serde(default)]
+    pub delay: Dur,
+}
+
+impl Default for Straggler {
+    fn default() -> Self {
+        Straggler {
+            probability: 0.0,
+            exponent: 0.0,
+            count: ContentionCount::InFlight,
+            delay: Dur::default(),
+        }
+    }
+}
+
+fn in_flight() -> ContentionCount {
+    ContentionCount::InFlight
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -311,14 +347,23 @@ pub struct InvokerConfig {
     /// Runtime init after the engine phase; runs in parallel (no engine slot).
     #[serde(default)]
     pub cold_start: Dur,
-    /// Container-engine phase, serialised through `max_concurrent_creations` slots.
+    /// Container-engine phase, wall-clock part: a fixed section of each creation that holds
+    /// one of the `max_concurrent_creations` slots and shares nothing.
     #[serde(default)]
     pub create: Dur,
-    /// Engine slots per invoker; 0 = unlimited.
+    /// Container-engine phase, CPU part: CPU-seconds of work per creation. The creations in
+    /// the engine share the invoker's CPUs equally (processor sharing), so one creation alone
+    /// takes `create_cpu / cpus` and a bigger invoker creates faster.
+    #[serde(default)]
+    pub create_cpu: Dur,
+    /// Engine slots per invoker (creations in the engine at once, FIFO beyond); 0 = unlimited.
     #[serde(default = "one")]
     pub max_concurrent_creations: u32,
     #[serde(default)]
     pub contention: Contention,
+    /// A creation that is delayed for long in its runtime init (off the engine's slots).
+    #[serde(default)]
+    pub straggler: Straggler,
     /// Reuse of an idle warm container.
     #[serde(default)]
     pub warm_start: Dur,
@@ -344,8 +389,10 @@ impl Default for InvokerConfig {
             cpu_model: CpuModelSpec::Auto,
             cold_start: Dur::default(),
             create: Dur::default(),
+            create_cpu: Dur::default(),
             max_concurrent_creations: 1,
             contention: Contention::default(),
+            straggler: Straggler::default(),
             warm_start: Dur::default(),
             unpause: Dur::default(),
             pause_grace: default_pause_grace(),

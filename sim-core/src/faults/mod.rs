@@ -391,6 +391,8 @@ impl Sim<'_> {
         st.busy = 0;
         st.engine_queue.clear();
         st.engine_busy = 0;
+        st.cpu_after_wall.clear();
+        st.creation_cpu.reset();
         let gen = st.sharer.gen.wrapping_add(1);
         st.sharer = CpuSharer::new(st.cpus);
         st.sharer.gen = gen;

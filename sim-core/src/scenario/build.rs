@@ -9,7 +9,7 @@ use policies::{ActionRef, FieldError, PolicySpec, RecoverySpec, Workload};
 use super::sources::{process_source, trace_source, InternAction, NewAction, TraceProblem};
 use super::{
     secs_to_ns, BurstSeries, ClientSpec, ControllerSpec, CpuModel, InvokerModel, InvokerSpec,
-    PrewarmSpec, Scenario, ServerfulSpec, TimeDist,
+    PrewarmSpec, Scenario, ServerfulSpec, StragglerSpec, TimeDist,
 };
 use crate::arrivals::TraceError;
 use crate::config::{
@@ -212,13 +212,34 @@ fn invoker_model(
     finite_non_negative("invoker.contention.alpha", contention.alpha)?;
     finite_non_negative("invoker.contention.exponent", contention.exponent)?;
     at_least_one("invoker.prewarm.memory_mb", section.prewarm.memory_mb)?;
+    let straggler = &section.straggler;
+    if straggler.exponent == 0.0 && !(0.0..=1.0).contains(&straggler.probability) {
+        return Err(FieldError::new(
+            "invoker.straggler.probability",
+            "a probability in [0, 1] (with exponent = 0)",
+            straggler.probability,
+        ));
+    }
+    finite_non_negative("invoker.straggler.probability", straggler.probability)?;
+    finite_non_negative("invoker.straggler.exponent", straggler.exponent)?;
+    let create_cpu = &section.create_cpu.0;
+    create_cpu
+        .validate()
+        .map_err(|e| e.under("invoker.create_cpu"))?;
     let dispatcher = &section.dispatcher;
     Ok(InvokerModel {
         cpu_model,
         cold_start: time_dist("invoker.cold_start", &section.cold_start)?,
         create: time_dist("invoker.create", &section.create)?,
+        create_cpu: create_cpu.clone(),
         max_concurrent_creations: section.max_concurrent_creations,
         contention: contention.clone(),
+        straggler: StragglerSpec {
+            probability: straggler.probability,
+            exponent: straggler.exponent,
+            count: straggler.count,
+            delay: time_dist("invoker.straggler.delay", &straggler.delay)?,
+        },
         warm_start: time_dist("invoker.warm_start", &section.warm_start)?,
         unpause: time_dist("invoker.unpause", &section.unpause)?,
         pause_grace_ns: seconds("invoker.pause_grace", section.pause_grace)?,

@@ -11,7 +11,8 @@ use crate::arrivals::{Arrival, TraceSummary};
 use rand::Rng;
 
 use crate::config::{
-    ClusterConfig, Config, ConfigError, Contention, InvokerGroup, Mode, OnNoCapacity,
+    ClusterConfig, Config, ConfigError, Contention, ContentionCount, InvokerGroup, Mode,
+    OnNoCapacity,
 };
 
 mod build;
@@ -21,7 +22,7 @@ mod sources;
 
 pub use comm::{BackendSpec, CommSpec};
 pub use faults::{CrashSpec, FaultSpec, RandomCrashes};
-pub use sources::{RunArrivals, RunBursts, Source};
+pub use sources::{RunArrivals, RunBursts, Source, WorkNs};
 
 /// Nanoseconds per second.
 pub const NS: f64 = 1e9;
@@ -30,7 +31,7 @@ pub const NS: f64 = 1e9;
 #[inline]
 pub fn secs_to_ns(s: f64) -> u64 {
     if s > 0.0 {
-        (s * NS).round() as u64
+        crate::float::round_u64(s * NS)
     } else {
         0
     }
@@ -166,8 +167,13 @@ pub struct InvokerModel {
     pub cpu_model: CpuModel,
     pub cold_start: TimeDist,
     pub create: TimeDist,
+    /// CPU-seconds of a creation's engine work (shared over the invoker's CPUs).
+    pub create_cpu: Distribution,
     pub max_concurrent_creations: u32,
     pub contention: Contention,
+    /// A creation straggles with `min(1, probability * (n / cpus)^exponent)` (n counted by
+    /// `count`), and then waits `delay` more in its runtime init.
+    pub straggler: StragglerSpec,
     pub warm_start: TimeDist,
     pub unpause: TimeDist,
     pub pause_grace_ns: u64,
@@ -175,6 +181,14 @@ pub struct InvokerModel {
     pub prewarm: PrewarmSpec,
     pub worker_spawn: TimeDist,
     pub payload: TimeDist,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StragglerSpec {
+    pub probability: f64,
+    pub exponent: f64,
+    pub count: ContentionCount,
+    pub delay: TimeDist,
 }
 
 #[derive(Debug, Clone, PartialEq)]

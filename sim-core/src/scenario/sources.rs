@@ -227,22 +227,17 @@ impl Scenario {
     /// The solo run time (ns) of each function of burst `burst` (id `id` of its run), in
     /// worker order: the arrival's own work, or drawn from the action's workload (stream
     /// `workload`, index = burst id).
-    pub fn work_ns(
-        &self,
-        seed: u64,
-        id: u64,
-        burst: &BurstSpec,
-    ) -> Box<dyn Iterator<Item = u64> + '_> {
+    pub fn work_ns(&self, seed: u64, id: u64, burst: &BurstSpec) -> WorkNs<'_> {
         match burst.work_s {
-            Some(seconds) => Box::new(std::iter::repeat_n(
+            Some(seconds) => WorkNs::Given(std::iter::repeat_n(
                 secs_to_ns(seconds),
                 burst.workers as usize,
             )),
-            None => Box::new(
-                self.action_workloads[burst.action as usize]
-                    .burst_inputs(seed, id, burst.workers)
-                    .map(|input| secs_to_ns(input.solo_seconds())),
-            ),
+            None => WorkNs::Drawn(self.action_workloads[burst.action as usize].burst_inputs(
+                seed,
+                id,
+                burst.workers,
+            )),
         }
     }
 
@@ -446,4 +441,27 @@ pub(super) fn trace_source(
             (source, summary)
         }
     })
+}
+
+/// The solo run times (ns) of one burst's functions: [`Scenario::work_ns`]. An enum rather
+/// than a boxed iterator: the client keeps one per arrived burst, and a box per arrival was an
+/// allocation per FaaS invocation.
+#[derive(Debug, Clone)]
+pub enum WorkNs<'a> {
+    /// The arrival's own work (a trace), the same for every worker.
+    Given(std::iter::RepeatN<u64>),
+    /// Drawn from the action's workload.
+    Drawn(policies::workload::BurstInputs<'a>),
+}
+
+impl Iterator for WorkNs<'_> {
+    type Item = u64;
+
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        match self {
+            WorkNs::Given(given) => given.next(),
+            WorkNs::Drawn(inputs) => inputs.next().map(|input| secs_to_ns(input.solo_seconds())),
+        }
+    }
 }
