@@ -72,7 +72,7 @@ const GOLDEN: &[(&str, u64, Option<u64>)] = &[
     ),
     (
         "tests/data/golden/warm-burst.toml",
-        0x6c4b_1f9d_7e5c_269b,
+        0x281d_faee_f09d_b501,
         None,
     ),
 ];
