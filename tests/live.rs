@@ -642,11 +642,9 @@ fn validation_row(csv: &Path, figure: &str) -> (f64, f64, f64) {
 /// written profile, `validate --repeat 3`. The simulator must then be within 20% of the
 /// measured start-latency median and within 10% of the measured makespan, for a burst at
 /// G = 1 and a FaaS run with more invocations than CPUs (8 x sleep(1 s)) on 2 agents x 1 CPU,
-/// and a burst at G = all CPUs of an agent on 2 agents x 2 CPUs. Prints the table. Ignored by
-/// default (cargo lists it as ignored): its bounds are on timings, which another build on this
-/// 2-core machine moves by more than them; run it alone with `-- --ignored`.
+/// and a burst at G = all CPUs of an agent on 2 agents x 2 CPUs. Prints the table
+/// (`-- --nocapture`).
 #[test]
-#[ignore = "timing bounds: run on a quiet machine with `cargo test --test live -- --ignored`"]
 fn calibrate_then_validate_closes_the_live_loop() {
     if skip() {
         return;

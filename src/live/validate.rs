@@ -356,6 +356,12 @@ fn run_both(
         );
         let sim = sim_core::simulate(sc, seed);
         let sim_summary = Summary::from_records(&sim.records);
+        if r > 0 {
+            // Every repeat's own records, to read one repeat against another.
+            let rdir = dir.join(format!("live/repeat-{}", r + 1));
+            std::fs::create_dir_all(&rdir).map_err(|e| Error::io(&rdir, e))?;
+            report::tables::write_records_csv(&rdir.join("records.csv"), &live.run.records)?;
+        }
         if r == 0 {
             live.write(&dir.join("live"))?;
             let sim_dir = dir.join("sim");

@@ -155,25 +155,34 @@ impl Controller {
         }
     }
 
-    /// Waits (at most `timeout`) until no agent holds a container, so that a run starts on an
-    /// idle cluster as a simulated one does, not while an earlier run's containers are still
-    /// being removed; after the timeout (another controller's run, say) it starts anyway.
+    /// Waits (at most `timeout`) until no agent holds a container or a CPU, so that a run
+    /// starts on an idle cluster as a simulated one does, not while an earlier run's
+    /// containers are still being removed; after the timeout (another controller's run, say)
+    /// it starts anyway. Both counts are needed: a burst container leaves the agent's count
+    /// before its removal ends and its CPUs are freed, and a run started on a heartbeat of
+    /// that moment placed nothing on the agent until its next heartbeat (dispatch 0.2 s late).
     pub fn wait_until_idle(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            let busy: Vec<(u32, u32)> = self
+            let busy: Vec<(u32, u32, u32)> = self
                 .heartbeats()?
                 .iter()
                 .flatten()
-                .filter(|h| h.containers > 0)
-                .map(|h| (h.invoker, h.containers))
+                .filter(|h| h.containers > 0 || h.free_cpus < h.total_cpus)
+                .map(|h| {
+                    (
+                        h.invoker,
+                        h.containers,
+                        h.total_cpus - h.free_cpus.min(h.total_cpus),
+                    )
+                })
                 .collect();
             if busy.is_empty() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 eprintln!(
-                    "controller: agents still hold containers (agent, containers) {busy:?} after \
+                    "controller: agents still hold containers or CPUs (agent, containers, CPUs) {busy:?} after \
                      {:.0} s; starting the run anyway",
                     timeout.as_secs_f64()
                 );
