@@ -264,34 +264,17 @@ fn seeds_frame(sets: &[Replicates]) -> Result<DataFrame, Error> {
         for (key, over) in figures_over_seeds(set) {
             run.push(set.name.clone());
             figure.push(key.to_string());
-            let values = over.map(|o| {
-                [
-                    o.n as f64, o.mean, o.sd, o.ci_low, o.ci_high, o.min, o.p5, o.median, o.p95,
-                    o.max,
-                ]
-            });
+            let values = over.map(|o| o.values());
             for (k, column) in stats.iter_mut().enumerate() {
                 column.push(values.map(|v| v[k]));
             }
         }
     }
-    let names = [
-        "n",
-        "mean",
-        "sd",
-        "ci95_low",
-        "ci95_high",
-        "min",
-        "p5",
-        "median",
-        "p95",
-        "max",
-    ];
     let mut columns: Vec<Column> = vec![
         Series::new("run".into(), run).into(),
         Series::new("figure".into(), figure).into(),
     ];
-    for (name, values) in names.iter().zip(stats) {
+    for (name, values) in OverSeeds::COLUMNS.iter().zip(stats) {
         columns.push(Series::new((*name).into(), values).into());
     }
     let height = columns[0].len();

@@ -50,23 +50,28 @@ pub(crate) struct ControllerState {
     templates: Vec<PlacementRequest>,
 }
 
+/// The cluster as the controller first sees it: every invoker healthy, idle and empty.
+fn idle_view(sc: &Scenario) -> ClusterView {
+    ClusterView {
+        invokers: sc
+            .invokers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| InvokerView {
+                id: i as u32,
+                total_cpus: s.cpus,
+                free_cpus: s.cpus,
+                user_memory_mb: s.user_memory_mb,
+                free_memory_mb: s.user_memory_mb,
+                healthy: true,
+            })
+            .collect(),
+    }
+}
+
 impl ControllerState {
     pub fn new(sc: &Scenario, seed: u64) -> Self {
-        let view = ClusterView {
-            invokers: sc
-                .invokers
-                .iter()
-                .enumerate()
-                .map(|(i, s)| InvokerView {
-                    id: i as u32,
-                    total_cpus: s.cpus,
-                    free_cpus: s.cpus,
-                    user_memory_mb: s.user_memory_mb,
-                    free_memory_mb: s.user_memory_mb,
-                    healthy: true,
-                })
-                .collect(),
-        };
+        let view = idle_view(sc);
         let n = sc.invokers.len();
         ControllerState {
             rng: rng::stream(seed, "controller", 0),
@@ -190,22 +195,7 @@ impl Sim<'_> {
             return false;
         }
         let a = self.request_for(r);
-        let idle = ClusterView {
-            invokers: self
-                .sc
-                .invokers
-                .iter()
-                .enumerate()
-                .map(|(i, s)| InvokerView {
-                    id: i as u32,
-                    total_cpus: s.cpus,
-                    free_cpus: s.cpus,
-                    user_memory_mb: s.user_memory_mb,
-                    free_memory_mb: s.user_memory_mb,
-                    healthy: true,
-                })
-                .collect(),
-        };
+        let idle = idle_view(self.sc);
         self.policy.place(&self.ctl.templates[a], &idle).is_ok()
     }
 

@@ -24,6 +24,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod fuzzing;
+pub mod idmap;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;

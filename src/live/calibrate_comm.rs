@@ -161,8 +161,9 @@ fn fit_spec(profile: &str, plan: &Plan, cluster: &ClusterFile) -> String {
     s
 }
 
-/// The link rate every agent has (the simulator has one host bandwidth), if any.
-fn link_rate(cluster: &ClusterFile) -> Result<Option<f64>, Error> {
+/// The link rate every agent has (the simulator has one `network.host_bandwidth` for every
+/// host), if any; an error when the agents' `link_rate`s differ.
+pub(super) fn link_rate(cluster: &ClusterFile) -> Result<Option<f64>, Error> {
     let rates: Vec<Option<f64>> = cluster
         .agents
         .iter()
@@ -170,7 +171,8 @@ fn link_rate(cluster: &ClusterFile) -> Result<Option<f64>, Error> {
         .collect();
     if rates.windows(2).any(|w| w[0] != w[1]) {
         return Err(Error::input(format!(
-            "--cluster: the agents' link rates differ ({rates:?}); the simulator has one host bandwidth"
+            "cluster file: the agents' `link_rate`s differ ({rates:?}); the simulator has one \
+             `network.host_bandwidth` for every host"
         )));
     }
     Ok(rates.first().copied().flatten())

@@ -298,22 +298,7 @@ fn link_set(cluster: &ClusterFile, sc: &Scenario) -> Result<Option<String>, Erro
     if sc.comm.is_none() {
         return Ok(None);
     }
-    let rates: Vec<Option<f64>> = cluster
-        .agents
-        .iter()
-        .map(|a| a.link_rate.map(|r| r.0))
-        .collect();
-    if rates.windows(2).any(|w| w[0] != w[1]) {
-        return Err(Error::input(format!(
-            "cluster file: the agents' `link_rate`s differ ({rates:?}); the simulator has one \
-             `network.host_bandwidth` for every host"
-        )));
-    }
-    Ok(rates
-        .first()
-        .copied()
-        .flatten()
-        .map(|r| format!("network.host_bandwidth={r}")))
+    Ok(super::calibrate_comm::link_rate(cluster)?.map(|r| format!("network.host_bandwidth={r}")))
 }
 
 /// The summaries, records and step rows of repeated runs, one per seed.

@@ -20,8 +20,8 @@
 //!   id (the same functions whatever else happens in the run) over the whole concurrency
 //!   curve, binned; the boxplot draws the sketch.
 
+use sim_core::idmap::{mix, IdMap};
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use policies::{FunctionRecord, Status};
 
@@ -124,32 +124,6 @@ impl sim_core::RecordSink for RunAccumulator {
     }
 }
 
-/// SplitMix64: the hash that picks the timeline's sample.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A hasher for container ids (integers): deterministic and cheap.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = mix(self.0 ^ u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = mix(v);
-    }
-}
-
 /// One container's figures while it may still run functions.
 #[derive(Debug)]
 struct ContainerUse {
@@ -249,7 +223,7 @@ struct Streaming {
     end_max: f64,
     cpu_used: f64,
     curve: CurveSweep,
-    containers: HashMap<u64, ContainerUse, BuildHasherDefault<IdHasher>>,
+    containers: IdMap<u64, ContainerUse>,
     containers_closed: u64,
     cold_containers: u64,
     cpu_reserved: f64,

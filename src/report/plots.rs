@@ -273,14 +273,26 @@ impl LatencyBox {
     /// The box of a sketch of start times (less `t0`): quartiles within the sketch's relative
     /// error, whiskers and outliers at the values its bins stand for.
     pub fn from_sketch(label: &str, sketch: &QuantileSketch, t0: f64) -> LatencyBox {
-        let (q1, median, q3) = (
-            sketch.percentile(25.0) - t0,
-            sketch.percentile(50.0) - t0,
-            sketch.percentile(75.0) - t0,
-        );
+        let quartiles = [25.0, 50.0, 75.0].map(|p| sketch.percentile(p) - t0);
+        let values: Vec<f64> = sketch.bins().iter().map(|(v, _)| v - t0).collect();
+        LatencyBox::with_quartiles(label, sketch.count() as usize, quartiles, &values)
+    }
+
+    pub fn from_sorted(label: &str, sorted: &[f64]) -> LatencyBox {
+        let quartiles = [25.0, 50.0, 75.0].map(|p| percentile(sorted, p));
+        LatencyBox::with_quartiles(label, sorted.len(), quartiles, sorted)
+    }
+
+    /// Whiskers at the extreme `values` (sorted) within 1.5 IQR of the box, the rest outliers
+    /// (thinned to at most [`MAX_OUTLIERS`]).
+    fn with_quartiles(
+        label: &str,
+        count: usize,
+        [q1, median, q3]: [f64; 3],
+        values: &[f64],
+    ) -> LatencyBox {
         let iqr = q3 - q1;
         let (lo_fence, hi_fence) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
-        let values: Vec<f64> = sketch.bins().iter().map(|(v, _)| v - t0).collect();
         let inside = || {
             values
                 .iter()
@@ -295,39 +307,7 @@ impl LatencyBox {
         let stride = outliers.len().div_ceil(MAX_OUTLIERS).max(1);
         LatencyBox {
             label: label.to_string(),
-            count: sketch.count() as usize,
-            q1,
-            median,
-            q3,
-            whisker_lo: inside().next().unwrap_or(f64::NAN),
-            whisker_hi: inside().next_back().unwrap_or(f64::NAN),
-            outliers: outliers.into_iter().step_by(stride).collect(),
-        }
-    }
-
-    pub fn from_sorted(label: &str, sorted: &[f64]) -> LatencyBox {
-        let (q1, median, q3) = (
-            percentile(sorted, 25.0),
-            percentile(sorted, 50.0),
-            percentile(sorted, 75.0),
-        );
-        let iqr = q3 - q1;
-        let (lo_fence, hi_fence) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
-        let inside = || {
-            sorted
-                .iter()
-                .copied()
-                .filter(|v| *v >= lo_fence && *v <= hi_fence)
-        };
-        let outliers: Vec<f64> = sorted
-            .iter()
-            .copied()
-            .filter(|v| *v < lo_fence || *v > hi_fence)
-            .collect();
-        let stride = outliers.len().div_ceil(MAX_OUTLIERS).max(1);
-        LatencyBox {
-            label: label.to_string(),
-            count: sorted.len(),
+            count,
             q1,
             median,
             q3,

@@ -24,6 +24,36 @@ pub struct OverSeeds {
 }
 
 impl OverSeeds {
+    /// Column names of [`OverSeeds::values`], in order (compare_seeds.csv, points.csv).
+    pub const COLUMNS: [&'static str; 10] = [
+        "n",
+        "mean",
+        "sd",
+        "ci95_low",
+        "ci95_high",
+        "min",
+        "p5",
+        "median",
+        "p95",
+        "max",
+    ];
+
+    /// The figures in the order of [`OverSeeds::COLUMNS`].
+    pub fn values(&self) -> [f64; 10] {
+        [
+            self.n as f64,
+            self.mean,
+            self.sd,
+            self.ci_low,
+            self.ci_high,
+            self.min,
+            self.p5,
+            self.median,
+            self.p95,
+            self.max,
+        ]
+    }
+
     /// The summary of the finite `values` (`None` when there are none).
     pub fn of(values: &[f64]) -> Option<Self> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();

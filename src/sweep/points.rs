@@ -87,9 +87,7 @@ pub fn write_points(dir: &Path, rows: &BTreeMap<u64, Row>) -> Result<(), Error> 
                 column.push(point.axes.get(k).map(|(_, v)| show(v)).unwrap_or_default());
             }
             metric_column.push(metric.clone());
-            let values = [
-                o.n as f64, o.mean, o.sd, o.ci_low, o.ci_high, o.min, o.p5, o.median, o.p95, o.max,
-            ];
+            let values = o.values();
             for (column, v) in stats.iter_mut().zip(values) {
                 column.push(Some(v));
             }
@@ -101,19 +99,7 @@ pub fn write_points(dir: &Path, rows: &BTreeMap<u64, Row>) -> Result<(), Error> 
         .map(|(name, values)| Series::new(name.as_str().into(), values).into())
         .collect();
     columns.push(Series::new("metric".into(), metric_column).into());
-    let names = [
-        "n",
-        "mean",
-        "sd",
-        "ci95_low",
-        "ci95_high",
-        "min",
-        "p5",
-        "median",
-        "p95",
-        "max",
-    ];
-    for (name, values) in names.iter().zip(stats) {
+    for (name, values) in OverSeeds::COLUMNS.iter().zip(stats) {
         columns.push(Series::new((*name).into(), values).into());
     }
     let height = columns.last().map_or(0, |c| c.len());

@@ -228,9 +228,32 @@ impl Downloader {
 /// Deletes every key that starts with `prefix` (a run's or a burst's messages); returns how
 /// many there were. Keys are found with `SCAN`, so a busy broker is never blocked.
 pub fn delete_prefix(conn: &mut Connection, prefix: &str) -> redis::RedisResult<u64> {
+    let mut deleted = 0u64;
+    scan_prefix(conn, prefix, |conn, keys| {
+        deleted += redis::cmd("UNLINK").arg(&keys).query::<u64>(conn)?;
+        Ok(())
+    })?;
+    Ok(deleted)
+}
+
+/// Keys matching `prefix*` that exist now (for leftover checks).
+pub fn keys_with_prefix(conn: &mut Connection, prefix: &str) -> redis::RedisResult<Vec<String>> {
+    let mut found = Vec::new();
+    scan_prefix(conn, prefix, |_, keys| {
+        found.extend(keys);
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Calls `each` with every non-empty batch of keys matching `prefix*` (`SCAN`, 1,000 a call).
+fn scan_prefix(
+    conn: &mut Connection,
+    prefix: &str,
+    mut each: impl FnMut(&mut Connection, Vec<String>) -> redis::RedisResult<()>,
+) -> redis::RedisResult<()> {
     let pattern = format!("{}*", escape_glob(prefix));
     let mut cursor = 0u64;
-    let mut deleted = 0u64;
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
@@ -240,31 +263,10 @@ pub fn delete_prefix(conn: &mut Connection, prefix: &str) -> redis::RedisResult<
             .arg(1000)
             .query(conn)?;
         if !keys.is_empty() {
-            deleted += redis::cmd("UNLINK").arg(&keys).query::<u64>(conn)?;
+            each(conn, keys)?;
         }
         if next == 0 {
-            return Ok(deleted);
-        }
-        cursor = next;
-    }
-}
-
-/// Keys matching `prefix*` that exist now (for leftover checks).
-pub fn keys_with_prefix(conn: &mut Connection, prefix: &str) -> redis::RedisResult<Vec<String>> {
-    let pattern = format!("{}*", escape_glob(prefix));
-    let mut cursor = 0u64;
-    let mut found = Vec::new();
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query(conn)?;
-        found.extend(keys);
-        if next == 0 {
-            return Ok(found);
+            return Ok(());
         }
         cursor = next;
     }

@@ -10,7 +10,7 @@ use policies::FunctionRecord;
 
 use std::collections::VecDeque;
 
-use super::idmap::IdMap;
+use crate::idmap::IdMap;
 use crate::records::Slot;
 use crate::sink::{RecordSink, SinkError};
 

@@ -36,7 +36,6 @@
 //! they end), so its tables grow with the run, unlike a run without faults.
 
 mod attempts;
-mod idmap;
 pub(crate) mod recovery;
 mod work;
 
@@ -44,8 +43,8 @@ use std::rc::Rc;
 
 use policies::{RecoveryPolicy, Status};
 
+use crate::idmap::IdMap;
 pub(crate) use attempts::Attempts;
-use idmap::IdMap;
 
 use crate::container::CState;
 use crate::cpu::CpuSharer;
