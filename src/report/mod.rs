@@ -28,7 +28,10 @@ pub use plots::{LatencyBox, Timeline, TimelineData};
 pub use sketch::QuantileSketch;
 pub use spread::OverSeeds;
 pub use stream::{sink_error, RecordsMode, RunOutput, RunWriter, TableRows, TableWriter};
-pub use summary::{first_submission, percentile, summary_table, ConcurrencyCurve, Summary};
+pub use summary::{
+    aligned_table, column_widths, first_submission, percentile, summary_table, ConcurrencyCurve,
+    Summary,
+};
 pub use tables::{records_frame, write_records_csv, write_records_parquet};
 
 /// One run as the report writer sees it, all its records in memory.

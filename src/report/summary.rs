@@ -226,8 +226,13 @@ pub fn summary_table(runs: &[(&str, &Summary)]) -> String {
                 .collect(),
         );
     }
-    let columns = runs.len() + 1;
-    let widths: Vec<usize> = (0..columns)
+    aligned_table(&cells)
+}
+
+/// Each column's width: its longest cell, in characters.
+pub fn column_widths(cells: &[Vec<String>]) -> Vec<usize> {
+    let columns = cells.first().map_or(0, Vec::len);
+    (0..columns)
         .map(|c| {
             cells
                 .iter()
@@ -235,9 +240,15 @@ pub fn summary_table(runs: &[(&str, &Summary)]) -> String {
                 .max()
                 .unwrap_or(0)
         })
-        .collect();
+        .collect()
+}
+
+/// A plain-text table: the first column left-aligned (labels), the others right-aligned,
+/// two spaces apart, no trailing blanks.
+pub fn aligned_table(cells: &[Vec<String>]) -> String {
+    let widths = column_widths(cells);
     let mut out = String::new();
-    for row in &cells {
+    for row in cells {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c == 0 {

@@ -139,16 +139,7 @@ pub fn points_table(rows: &BTreeMap<u64, Row>, metrics: &[String]) -> String {
         }
         cells.push(line);
     }
-    let columns = cells.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            cells
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths = crate::report::column_widths(&cells);
     let mut out = String::new();
     for row in &cells {
         for (c, cell) in row.iter().enumerate() {
