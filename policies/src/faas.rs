@@ -25,11 +25,10 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Mutex;
 
-use crate::burst_common::PlanBuilder;
 use crate::spec::{DEFAULT_BLACKBOX_FRACTION, DEFAULT_MANAGED_FRACTION};
 use crate::{
-    ActionKind, ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementPolicy,
-    PlacementRequest,
+    ActionKind, ClusterView, ContainerPlacement, InvokerView, PlacementError, PlacementPlan,
+    PlacementPolicy, PlacementRequest,
 };
 
 /// The invokers each kind of action may use, as index ranges into the invoker list.
@@ -232,117 +231,165 @@ impl ShardingBalancer {
     }
 
     /// Places `request`; with `changed` (a tracked view), single activations go through the
-    /// free-memory index.
+    /// free-memory index. The memo is held only while locating: the probe reads the view alone.
     fn place_with(
         &self,
         request: &PlacementRequest,
         view: &ClusterView,
         changed: Option<&[u32]>,
     ) -> Result<PlacementPlan, PlacementError> {
-        if request.workers == 0 {
-            return Err(PlacementError::Empty);
+        let fractions = (self.managed_fraction, self.blackbox_fraction);
+        let located = locate(fractions, &mut self.memo(), request, view, changed)?;
+        let mut plan = PlacementPlan::default();
+        fill_plan(request, view, located, &mut plan);
+        Ok(plan)
+    }
+}
+
+/// What [`locate`] found with the memo held: the invoker the free-memory index chose for a
+/// single activation, or where the probe runs.
+enum Located {
+    /// An invoker id of the whole view.
+    Chosen(u32),
+    /// Probe the invokers `set` from local index `home` by `step`.
+    Probe {
+        set: Range<usize>,
+        home: usize,
+        step: usize,
+    },
+}
+
+/// The memo's part of a placement: the request's invoker set, home and step, and, with
+/// `changed` (a tracked view), the free-memory index's answer for a single activation.
+fn locate(
+    (managed_fraction, blackbox_fraction): (f64, f64),
+    memo: &mut Memo,
+    request: &PlacementRequest,
+    view: &ClusterView,
+    changed: Option<&[u32]>,
+) -> Result<Located, PlacementError> {
+    if request.workers == 0 {
+        return Err(PlacementError::Empty);
+    }
+    let total = view.invokers.len();
+    let set = match &memo.split {
+        Some((n, split)) if *n == total => split.for_kind(request.action.kind),
+        _ => {
+            let split = InvokerSplit::new(total, managed_fraction, blackbox_fraction);
+            let set = split.for_kind(request.action.kind);
+            memo.split = Some((total, split));
+            set
         }
-        let mut memo = self.memo();
-        let total = view.invokers.len();
-        let set = match &memo.split {
-            Some((n, split)) if *n == total => split.for_kind(request.action.kind),
-            _ => {
-                let split = self.split(total);
-                let set = split.for_kind(request.action.kind);
-                memo.split = Some((total, split));
-                set
+    };
+    if let Some(changed) = changed {
+        if memo.tracked_len == total {
+            for index in &mut memo.indexes {
+                for &id in changed {
+                    index.update(view, id as usize);
+                }
             }
+        } else {
+            memo.indexes.clear();
+            memo.tracked_len = total;
+        }
+    }
+    let invokers = &view.invokers[set.clone()];
+    if !invokers.iter().any(|i| i.healthy) {
+        return Err(PlacementError::NoHealthyInvoker);
+    }
+    let n = invokers.len();
+    let (home, step) = home_and_step_in(memo, &request.action.namespace, &request.action.name, n);
+    let need = request.action.memory_mb;
+    if changed.is_some() && request.workers == 1 {
+        let found = match memo
+            .indexes
+            .iter()
+            .position(|i| i.start == set.start && i.n == n && i.step == step && i.need == need)
+        {
+            Some(k) => Some(memo.indexes[k].probe(home)),
+            None if memo.indexes.len() < MAX_INDEXES => {
+                let index = FreeIndex::new(view, set.start, n, step, need);
+                let found = index.probe(home);
+                memo.indexes.push(index);
+                Some(found)
+            }
+            None => None,
         };
-        if let Some(changed) = changed {
-            if memo.tracked_len == total {
-                for index in &mut memo.indexes {
-                    for &id in changed {
-                        index.update(view, id as usize);
-                    }
-                }
-            } else {
-                memo.indexes.clear();
-                memo.tracked_len = total;
+        if let Some(Some(chosen)) = found {
+            debug_assert_eq!(
+                Some(chosen),
+                first_with_room(invokers, home, step, need),
+                "the free-memory index disagrees with the probe: a change was not reported"
+            );
+            return Ok(Located::Chosen((set.start + chosen) as u32));
+        }
+        // No room anywhere (or no index): the probe finds the same and overloads.
+    }
+    Ok(Located::Probe { set, home, step })
+}
+
+/// Writes the plan of a located request into the empty `plan`: one container per worker, in
+/// order.
+fn fill_plan(
+    request: &PlacementRequest,
+    view: &ClusterView,
+    located: Located,
+    plan: &mut PlacementPlan,
+) {
+    let (set, home, step) = match located {
+        Located::Chosen(invoker) => {
+            plan.containers.push(ContainerPlacement {
+                invoker,
+                first_worker: 0,
+                workers: 1,
+            });
+            return;
+        }
+        Located::Probe { set, home, step } => (set, home, step),
+    };
+    let invokers = &view.invokers[set.clone()];
+    let n = invokers.len();
+    let need = request.action.memory_mb;
+    // Memory charged by earlier workers of this request, per index in the set.
+    let mut charged: HashMap<usize, u64> = HashMap::new();
+    let free = |charged: &HashMap<usize, u64>, i: usize| {
+        invokers[i]
+            .free_memory_mb
+            .saturating_sub(charged.get(&i).copied().unwrap_or(0))
+    };
+    let mut healthy: Vec<usize> = Vec::new(); // filled on the first overload
+    plan.containers.reserve(request.workers as usize);
+    // Every worker probes the same sequence and memory only shrinks, so an invoker found
+    // without room stays without room: the probe position never goes back.
+    let mut probes = 0usize;
+    let mut index = home;
+    for worker in 0..request.workers {
+        while probes < n {
+            if invokers[index].healthy && free(&charged, index) >= need {
+                break;
             }
+            index = next_probe(index, step, n);
+            probes += 1;
         }
-        let invokers = &view.invokers[set.clone()];
-        if !invokers.iter().any(|i| i.healthy) {
-            return Err(PlacementError::NoHealthyInvoker);
-        }
-        let n = invokers.len();
-        let (home, step) = home_and_step_in(
-            &mut memo,
-            &request.action.namespace,
-            &request.action.name,
-            n,
-        );
-        let need = request.action.memory_mb;
-        if changed.is_some() && request.workers == 1 {
-            let found =
-                match memo.indexes.iter().position(|i| {
-                    i.start == set.start && i.n == n && i.step == step && i.need == need
-                }) {
-                    Some(k) => Some(memo.indexes[k].probe(home)),
-                    None if memo.indexes.len() < MAX_INDEXES => {
-                        let index = FreeIndex::new(view, set.start, n, step, need);
-                        let found = index.probe(home);
-                        memo.indexes.push(index);
-                        Some(found)
-                    }
-                    None => None,
-                };
-            if let Some(Some(chosen)) = found {
-                debug_assert_eq!(
-                    Some(chosen),
-                    first_with_room(invokers, home, step, need),
-                    "the free-memory index disagrees with the probe: a change was not reported"
-                );
-                let mut plan = PlanBuilder::with_capacity(1);
-                plan.push((set.start + chosen) as u32, 1);
-                return Ok(plan.finish(false));
+        let chosen = if probes < n {
+            index
+        } else {
+            plan.overloaded = true;
+            if healthy.is_empty() {
+                healthy = (0..n).filter(|&i| invokers[i].healthy).collect();
             }
-            // No room anywhere (or no index): the probe below finds the same and overloads.
-        }
-        drop(memo);
-        // Memory charged by earlier workers of this request, per index in the set.
-        let mut charged: HashMap<usize, u64> = HashMap::new();
-        let free = |charged: &HashMap<usize, u64>, i: usize| {
-            invokers[i]
-                .free_memory_mb
-                .saturating_sub(charged.get(&i).copied().unwrap_or(0))
+            let r = splitmix64(request.request_id ^ splitmix64(worker as u64));
+            healthy[(r % healthy.len() as u64) as usize]
         };
-        let mut healthy: Vec<usize> = Vec::new(); // filled on the first overload
-        let mut plan = PlanBuilder::with_capacity(request.workers as usize);
-        let mut overloaded = false;
-        // Every worker probes the same sequence and memory only shrinks, so an invoker found
-        // without room stays without room: the probe position never goes back.
-        let mut probes = 0usize;
-        let mut index = home;
-        for worker in 0..request.workers {
-            while probes < n {
-                if invokers[index].healthy && free(&charged, index) >= need {
-                    break;
-                }
-                index = next_probe(index, step, n);
-                probes += 1;
-            }
-            let chosen = if probes < n {
-                index
-            } else {
-                overloaded = true;
-                if healthy.is_empty() {
-                    healthy = (0..n).filter(|&i| invokers[i].healthy).collect();
-                }
-                let r = splitmix64(request.request_id ^ splitmix64(worker as u64));
-                healthy[(r % healthy.len() as u64) as usize]
-            };
-            // Only later workers read the charges: a single activation skips the map.
-            if worker + 1 < request.workers {
-                *charged.entry(chosen).or_insert(0) += need;
-            }
-            plan.push((set.start + chosen) as u32, 1);
+        // Only later workers read the charges: a single activation skips the map.
+        if worker + 1 < request.workers {
+            *charged.entry(chosen).or_insert(0) += need;
         }
-        Ok(plan.finish(overloaded))
+        plan.containers.push(ContainerPlacement {
+            invoker: (set.start + chosen) as u32,
+            first_worker: worker,
+            workers: 1,
+        });
     }
 }
 
@@ -408,6 +455,23 @@ impl PlacementPolicy for ShardingBalancer {
         changed: &[u32],
     ) -> Result<PlacementPlan, PlacementError> {
         self.place_with(request, view, Some(changed))
+    }
+
+    /// Without the lock: `&mut self` holds the memo alone.
+    fn place_tracked_into(
+        &mut self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+        changed: &[u32],
+        plan: &mut PlacementPlan,
+    ) -> Result<(), PlacementError> {
+        plan.containers.clear();
+        plan.overloaded = false;
+        let fractions = (self.managed_fraction, self.blackbox_fraction);
+        let memo = self.memo.get_mut().unwrap_or_else(|e| e.into_inner());
+        let located = locate(fractions, memo, request, view, Some(changed));
+        fill_plan(request, view, located?, plan);
+        Ok(())
     }
 
     fn exclusive_cpus(&self) -> bool {

@@ -28,6 +28,30 @@ pub trait PlacementPolicy: Send + Sync {
         self.place(request, view)
     }
 
+    /// [`PlacementPolicy::place_tracked`] into the caller's `plan` (its containers and flag
+    /// are replaced; on an error it is left empty), so that a caller placing request after
+    /// request reuses one allocation. Same result as `place_tracked`. Takes `&mut self`, so a
+    /// policy needs no lock for the state it keeps between calls.
+    fn place_tracked_into(
+        &mut self,
+        request: &PlacementRequest,
+        view: &ClusterView,
+        changed: &[u32],
+        plan: &mut PlacementPlan,
+    ) -> Result<(), PlacementError> {
+        match self.place_tracked(request, view, changed) {
+            Ok(placed) => {
+                *plan = placed;
+                Ok(())
+            }
+            Err(e) => {
+                plan.containers.clear();
+                plan.overloaded = false;
+                Err(e)
+            }
+        }
+    }
+
     /// True for burst policies, which need one free exclusive CPU per worker; false for FaaS
     /// placement, which admits by memory slots and may overload an invoker.
     fn exclusive_cpus(&self) -> bool;

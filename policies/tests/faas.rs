@@ -7,8 +7,8 @@ use policies::faas::{
     generate_hash, java_string_hash, pairwise_coprime_numbers_until, InvokerSplit, ShardingBalancer,
 };
 use policies::{
-    ActionKind, ActionRef, ClusterView, PlacementError, PlacementPolicy, PlacementRequest,
-    PolicySpec,
+    ActionKind, ActionRef, ClusterView, PlacementError, PlacementPlan, PlacementPolicy,
+    PlacementRequest, PolicySpec,
 };
 use proptest::prelude::*;
 
@@ -408,6 +408,9 @@ proptest! {
         ),
     ) {
         let tracked = ShardingBalancer::with_fractions(0.7, 0.4);
+        // The same through `place_tracked_into`, reusing one plan (left empty by errors).
+        let mut into = ShardingBalancer::with_fractions(0.7, 0.4);
+        let mut plan = PlacementPlan::default();
         let mut v = mem_view(n, 4);
         let mut changed: Vec<u32> = Vec::new();
         for (id, (action, memory_step, workers, changes)) in steps.into_iter().enumerate() {
@@ -420,7 +423,12 @@ proptest! {
             let kind = if action % 3 == 0 { ActionKind::Docker } else { ActionKind::Managed };
             let req = kind_request(id as u64, &format!("a{action}"), 128 * memory_step as u64, workers, kind);
             let want = ShardingBalancer::with_fractions(0.7, 0.4).place(&req, &v);
-            prop_assert_eq!(tracked.place_tracked(&req, &v, &changed), want);
+            prop_assert_eq!(tracked.place_tracked(&req, &v, &changed), want.clone());
+            let got = into.place_tracked_into(&req, &v, &changed, &mut plan).map(|()| plan.clone());
+            prop_assert_eq!(got, want.clone());
+            if want.is_err() {
+                prop_assert_eq!(&plan, &PlacementPlan::default());
+            }
             changed.clear();
         }
     }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::dispatcher::cpu_share;
 use crate::event::Event;
 use crate::records::NONE;
 use crate::sim::Sim;
@@ -37,6 +38,9 @@ pub(crate) struct Container {
     /// CPUs / worker slots.
     pub workers: u32,
     pub memory_mb: u64,
+    /// Its CPU share (`dispatcher::cpu_share` of its memory per worker), kept with the memory
+    /// so that each worker start does not divide again.
+    pub share: u32,
     pub state: CState,
     pub epoch: u32,
     pub idle_since: u64,
@@ -151,6 +155,7 @@ impl Sim<'_> {
     ) -> u32 {
         let id = self.stats.containers_created;
         self.stats.containers_created += 1;
+        let share = self.share_of(invoker as usize, memory_mb, workers);
         self.containers.insert_with(|old| Container {
             id,
             last_fid: NONE,
@@ -158,6 +163,7 @@ impl Sim<'_> {
             action,
             workers,
             memory_mb,
+            share,
             state,
             // A reused slot keeps counting epochs, so stale pool entries never match it.
             epoch: old.map_or(0, |c| c.epoch),
@@ -171,6 +177,14 @@ impl Sim<'_> {
             core: u32::MAX,
             cores: Vec::new(),
         })
+    }
+
+    /// The CPU share of a container of `memory_mb` and `workers` on invoker `inv`.
+    pub(crate) fn share_of(&self, inv: usize, memory_mb: u64, workers: u32) -> u32 {
+        cpu_share(
+            memory_mb / workers.max(1) as u64,
+            self.invokers[inv].user_mem,
+        )
     }
 
     /// An idle container of `action` with `workers` CPUs on `inv`, taken out of the pool.

@@ -33,8 +33,8 @@ pub(crate) struct ControllerState {
     /// Requests being processed or published.
     busy: u32,
     in_run: bool,
-    /// What the policy sees. Change it only through `update_view`, which notes the change for
-    /// the policy (`place_tracked`).
+    /// What the policy sees. Change it only through `update_view` (or its one-field forms),
+    /// which note the change for the policy (`place_tracked_into`).
     view: ClusterView,
     /// Invokers whose view entry changed since the policy's last call.
     view_changes: Vec<u32>,
@@ -48,6 +48,8 @@ pub(crate) struct ControllerState {
     outstanding: i64,
     /// One request per action, updated in place (no per-request string clones).
     templates: Vec<PlacementRequest>,
+    /// The plan of the request being placed: one allocation for the whole run.
+    plan: PlacementPlan,
 }
 
 /// The cluster as the controller first sees it: every invoker healthy, idle and empty.
@@ -96,16 +98,38 @@ impl ControllerState {
                     workers: 1,
                 })
                 .collect(),
+            plan: PlacementPlan::default(),
         }
     }
 
     fn update_view(&mut self, inv: usize) {
         self.view_changes.push(inv as u32);
+        self.set_free_cpus(inv);
+        self.set_free_mem(inv);
+    }
+
+    /// `update_view` after a change of `reserved_cpus[inv]` alone.
+    fn update_cpu_view(&mut self, inv: usize) {
+        self.view_changes.push(inv as u32);
+        self.set_free_cpus(inv);
+    }
+
+    /// `update_view` after a change of `reserved_mem[inv]` alone.
+    fn update_mem_view(&mut self, inv: usize) {
+        self.view_changes.push(inv as u32);
+        self.set_free_mem(inv);
+    }
+
+    fn set_free_cpus(&mut self, inv: usize) {
         let v = &mut self.view.invokers[inv];
-        v.free_cpus =
-            (v.total_cpus as i64 - self.reserved_cpus[inv]).clamp(0, v.total_cpus as i64) as u32;
-        v.free_memory_mb = (v.user_memory_mb as i64 - self.reserved_mem[inv])
-            .clamp(0, v.user_memory_mb as i64) as u64;
+        let total = v.total_cpus as i64;
+        v.free_cpus = (total - self.reserved_cpus[inv]).max(0).min(total) as u32;
+    }
+
+    fn set_free_mem(&mut self, inv: usize) {
+        let v = &mut self.view.invokers[inv];
+        let total = v.user_memory_mb as i64;
+        v.free_memory_mb = (total - self.reserved_mem[inv]).max(0).min(total) as u64;
     }
 }
 
@@ -167,19 +191,25 @@ impl Sim<'_> {
         a
     }
 
-    pub(crate) fn try_place(&mut self, r: u32) -> Result<PlacementPlan, PlacementError> {
+    /// Asks the policy for request `r`'s plan, written to `ctl.plan` (published by
+    /// `publish_plan`).
+    pub(crate) fn try_place(&mut self, r: u32) -> Result<(), PlacementError> {
         let a = self.request_for(r);
         let req = self.requests[r as usize];
+        let ctl = &mut self.ctl;
         if req.avoid != u32::MAX {
             // A re-run (faults): away from where it failed, when the others could hold it. A
             // derived view, so untracked: the changes wait for the next tracked call.
-            let view = policies::recovery::avoiding(&self.ctl.view, req.avoid, req.workers);
-            return self.policy.place(&self.ctl.templates[a], &view);
+            let view = policies::recovery::avoiding(&ctl.view, req.avoid, req.workers);
+            ctl.plan = self.policy.place(&ctl.templates[a], &view)?;
+            return Ok(());
         }
-        let ctl = &mut self.ctl;
-        let result = self
-            .policy
-            .place_tracked(&ctl.templates[a], &ctl.view, &ctl.view_changes);
+        let result = self.policy.place_tracked_into(
+            &ctl.templates[a],
+            &ctl.view,
+            &ctl.view_changes,
+            &mut ctl.plan,
+        );
         ctl.view_changes.clear();
         result
     }
@@ -211,7 +241,7 @@ impl Sim<'_> {
         let result = self.try_place(r);
         self.ack();
         match result {
-            Ok(plan) => self.publish(r, &plan, true),
+            Ok(()) => self.publish_plan(r, true),
             Err(_) if queueing && self.waits_for_offline_invokers(r) => {
                 self.ctl.waiting.push_back(r);
                 self.stats.queued_requests += 1;
@@ -235,10 +265,18 @@ impl Sim<'_> {
         }
     }
 
+    /// Publishes the plan `try_place` made for request `r` (`publish`).
+    pub(crate) fn publish_plan(&mut self, r: u32, holds_slot: bool) -> bool {
+        let plan = std::mem::take(&mut self.ctl.plan);
+        let chain = self.publish(r, &plan, holds_slot);
+        self.ctl.plan = plan;
+        chain
+    }
+
     /// Reserves every container of `plan` now and publishes their messages in order, each
     /// after `per_container`. Returns true when a publishing chain was started that frees the
     /// request's slot at its end (`holds_slot`).
-    pub(crate) fn publish(&mut self, r: u32, plan: &PlacementPlan, holds_slot: bool) -> bool {
+    fn publish(&mut self, r: u32, plan: &PlacementPlan, holds_slot: bool) -> bool {
         if plan.overloaded {
             self.stats.overloaded_plans += 1;
         }
@@ -254,10 +292,11 @@ impl Sim<'_> {
             if self.exclusive_policy {
                 self.ctl.reserved_cpus[inv] += cp.workers as i64;
                 self.ctl.outstanding += cp.workers as i64;
+                self.ctl.update_cpu_view(inv);
             } else {
                 self.ctl.reserved_mem[inv] += (memory * cp.workers as u64) as i64;
+                self.ctl.update_mem_view(inv);
             }
-            self.ctl.update_view(inv);
             let m = self.messages.insert(Message {
                 burst: req.burst,
                 action: req.action,
@@ -359,7 +398,7 @@ impl Sim<'_> {
                 return;
             }
             self.ctl.reserved_mem[i] -= memory_mb as i64;
-            self.ctl.update_view(i);
+            self.ctl.update_mem_view(i);
         }
     }
 
@@ -425,7 +464,7 @@ impl Sim<'_> {
             let freed = std::mem::take(&mut self.ctl.pending_release[i]) as i64;
             self.ctl.reserved_cpus[i] -= freed;
             self.ctl.outstanding -= freed;
-            self.ctl.update_view(i);
+            self.ctl.update_cpu_view(i);
         }
         self.ctl.dirty = dirty;
         self.ctl.dirty.clear();
@@ -440,9 +479,9 @@ impl Sim<'_> {
                 continue;
             }
             match self.try_place(r) {
-                Ok(plan) => {
+                Ok(()) => {
                     self.ctl.waiting.pop_front();
-                    self.publish(r, &plan, false);
+                    self.publish_plan(r, false);
                 }
                 Err(PlacementError::DoesNotFit { .. }) if self.ctl.outstanding > 0 => break,
                 Err(_) if self.waits_for_offline_invokers(r) => break,

@@ -62,6 +62,15 @@ pub(crate) struct CpuSharer {
     last: u64,
     pub gen: u32,
     groups: Vec<Group>,
+    /// Runnable jobs over all groups.
+    runnable: usize,
+    /// While at most this many jobs run, every rate is 1 (`recompute`'s fast path): the
+    /// cores, when water-filling's sums of shares are exact in f64; else 0.
+    uncontended: usize,
+    /// The largest share seen.
+    max_share: u32,
+    /// Every group's rate is 1 and none is slowed (as after `recompute` while uncontended).
+    full_speed: bool,
 }
 
 /// Work below this (s) counts as done: absorbs float rounding.
@@ -74,6 +83,10 @@ impl CpuSharer {
             last: 0,
             gen: 0,
             groups: Vec::new(),
+            runnable: 0,
+            uncontended: 0,
+            max_share: 0,
+            full_speed: true,
         }
     }
 
@@ -91,7 +104,24 @@ impl CpuSharer {
 
     /// Water-filling over the groups, largest share first: a group whose proportional rate
     /// would reach a whole core gets one and leaves the cores it does not use to the rest.
+    ///
+    /// With no more runnable jobs than cores every group gets rate 1 and none is slowed: going
+    /// down the groups (shares descending), the weight left is at most the group's share times
+    /// the jobs left, which is at most its share times the cores left, so each group is capped
+    /// at 1. The sums are of integers below 2^53 (`uncontended`), so exact in f64 as well: the
+    /// fast path sets what the loop would.
     fn recompute(&mut self) {
+        if self.runnable <= self.uncontended {
+            if !self.full_speed {
+                for g in &mut self.groups {
+                    g.rate = 1.0;
+                    g.slow = false;
+                }
+                self.full_speed = true;
+            }
+            return;
+        }
+        self.full_speed = false;
         let mut cores = self.cores;
         let mut weight: f64 = self
             .groups
@@ -126,6 +156,12 @@ impl CpuSharer {
         let gi = match self.groups.iter().position(|g| g.share == share) {
             Some(i) => i,
             None => {
+                if share > self.max_share {
+                    self.max_share = share;
+                    // Water-filling's products and sums stay below max share x cores.
+                    let exact = (share as u64).saturating_mul(self.cores as u64) <= 1 << 53;
+                    self.uncontended = if exact { self.cores as usize } else { 0 };
+                }
                 let at = self.groups.partition_point(|g| g.share > share);
                 self.groups.insert(
                     at,
@@ -143,6 +179,7 @@ impl CpuSharer {
             }
         };
         self.groups[gi].n += 1;
+        self.runnable += 1;
         self.recompute();
         let g = &mut self.groups[gi];
         let end_v = g.v + work_ns as f64 / 1e9;
@@ -167,12 +204,25 @@ impl CpuSharer {
         };
         g.jobs.retain(|j| j.0.fid != fid);
         g.n -= 1;
+        self.runnable -= 1;
         self.recompute();
         true
     }
 
     /// Time from now (ns) to the next completion, if any job runs.
     pub fn next_completion(&self) -> Option<u64> {
+        if self.full_speed {
+            // Every rate is 1: `left / 1.0` is `left`.
+            return self
+                .groups
+                .iter()
+                .filter_map(|g| {
+                    let top = g.jobs.peek()?;
+                    let left = (top.0.end_v - g.v).max(0.0);
+                    Some(crate::float::ceil_u64(left * 1e9))
+                })
+                .min();
+        }
         self.groups
             .iter()
             .filter_map(|g| {
@@ -193,6 +243,7 @@ impl CpuSharer {
                 }
                 let job = g.jobs.pop().expect("peeked").0;
                 g.n -= 1;
+                self.runnable -= 1;
                 let slowed = job.slow_at_start || job.slow_epoch != g.slow_epoch;
                 out.push((job.fid, slowed));
             }
@@ -251,6 +302,14 @@ mod tests {
             .collect()
     }
 
+    /// A sharer that always water-fills (what the fast paths must equal).
+    fn without_fast_paths(cores: u32) -> CpuSharer {
+        let mut s = CpuSharer::new(cores);
+        // No share exceeds this, so `uncontended` stays 0.
+        s.max_share = u32::MAX;
+        s
+    }
+
     fn rate_of(rates: &[(u32, f64)], share: u32) -> f64 {
         rates.iter().find(|r| r.0 == share).expect("group").1
     }
@@ -296,6 +355,53 @@ mod tests {
     }
 
     proptest! {
+        /// The fast paths (uncontended: every rate 1) change nothing: over a run of starts,
+        /// completions and removals, with and without contention, the same completion times
+        /// and the same (function, slowed) completions, in the same order.
+        #[test]
+        fn fast_paths_equal_water_filling(
+            cores in 1u32..9,
+            ops in prop::collection::vec(
+                (0u8..4, prop::sample::select(vec![2u32, 128, 256, 1024]), 1u64..3_000_000_000, 0u64..400_000_000),
+                1..120,
+            ),
+        ) {
+            let mut fast = CpuSharer::new(cores);
+            let mut full = without_fast_paths(cores);
+            let (mut now, mut fid) = (0u64, 0u64);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (op, share, work, gap) in ops {
+                match (op, fast.next_completion()) {
+                    // Run to the next completion.
+                    (0, Some(dt)) => {
+                        now += dt;
+                        fast.pop_done(now, &mut a);
+                        full.pop_done(now, &mut b);
+                    }
+                    (1, _) if fid > 0 => {
+                        now += gap;
+                        let victim = work % fid;
+                        prop_assert_eq!(fast.remove(now, victim), full.remove(now, victim));
+                    }
+                    _ => {
+                        now += gap;
+                        fast.add(now, fid, work, share);
+                        full.add(now, fid, work, share);
+                        fid += 1;
+                    }
+                }
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(fast.next_completion(), full.next_completion());
+            }
+            while let Some(dt) = fast.next_completion() {
+                now += dt;
+                fast.pop_done(now, &mut a);
+                full.pop_done(now, &mut b);
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(fast.next_completion(), full.next_completion());
+            }
+        }
+
         /// Work-conserving, capped and weighted: the rates add up to min(cores, jobs), none
         /// exceeds 1, jobs below the cap get rates in proportion to their shares, and every
         /// capped job has a share at least as large as every uncapped one.

@@ -73,11 +73,7 @@ impl Sim<'_> {
     pub(crate) fn worker_start(&mut self, cid: u32, k: u32) {
         let c = &self.containers[cid as usize];
         let fid = self.messages[c.msg as usize].first_fid + k as u64;
-        let inv = c.invoker as usize;
-        let share = cpu_share(
-            c.memory_mb / c.workers.max(1) as u64,
-            self.invokers[inv].user_mem,
-        );
+        let (inv, share) = (c.invoker as usize, c.share);
         let work = self.records.get_mut(fid).work_ns;
         self.invokers[inv].sharer.add(self.now, fid, work, share);
         self.reschedule_cpu(inv);

@@ -322,9 +322,11 @@ impl Sim<'_> {
         let Some(cid) = self.invokers[inv as usize].stems.pop() else {
             return;
         };
+        let share = self.share_of(inv as usize, memory, 1);
         let c = &mut self.containers[cid as usize];
         c.action = action;
         c.memory_mb = memory;
+        c.share = share;
         c.stem = false;
         self.assign(cid, m, false);
         self.stats.prewarm_starts += 1;

@@ -218,8 +218,8 @@ impl Sim<'_> {
     /// could never hold it: a lost invoker may come back).
     fn place_rerun(&mut self, r: u32) {
         match self.try_place(r) {
-            Ok(plan) => {
-                self.publish(r, &plan, false);
+            Ok(()) => {
+                self.publish_plan(r, false);
             }
             Err(PlacementError::Empty) => {}
             Err(_) => {
