@@ -97,6 +97,12 @@ struct Memo {
     /// Invokers in the tracked view the indexes were built for.
     tracked_len: usize,
     indexes: Vec<FreeIndex>,
+    /// Health of each invoker of the tracked view.
+    health: Vec<bool>,
+    /// The healthy invokers (local indexes, in order) of the invoker set `(start, n)` of the
+    /// tracked view, as an overloaded single activation picks among them; dropped when an
+    /// invoker's health changes.
+    healthy: Option<(usize, usize, Vec<usize>)>,
 }
 
 /// Most probe orders (invoker set, step and memory) indexed at once: every index is updated on
@@ -251,6 +257,8 @@ impl ShardingBalancer {
 enum Located {
     /// An invoker id of the whole view.
     Chosen(u32),
+    /// An invoker id of the whole view, forced: no invoker of the set had room (overloaded).
+    Forced(u32),
     /// Probe the invokers `set` from local index `home` by `step`.
     Probe {
         set: Range<usize>,
@@ -261,6 +269,7 @@ enum Located {
 
 /// The memo's part of a placement: the request's invoker set, home and step, and, with
 /// `changed` (a tracked view), the free-memory index's answer for a single activation.
+#[inline(always)]
 fn locate(
     (managed_fraction, blackbox_fraction): (f64, f64),
     memo: &mut Memo,
@@ -283,14 +292,22 @@ fn locate(
     };
     if let Some(changed) = changed {
         if memo.tracked_len == total {
-            for index in &mut memo.indexes {
-                for &id in changed {
-                    index.update(view, id as usize);
+            for &id in changed {
+                let id = id as usize;
+                for index in &mut memo.indexes {
+                    index.update(view, id);
+                }
+                let healthy = view.invokers[id].healthy;
+                if memo.health[id] != healthy {
+                    memo.health[id] = healthy;
+                    memo.healthy = None;
                 }
             }
         } else {
             memo.indexes.clear();
             memo.tracked_len = total;
+            memo.health = view.invokers.iter().map(|i| i.healthy).collect();
+            memo.healthy = None;
         }
     }
     let invokers = &view.invokers[set.clone()];
@@ -315,21 +332,44 @@ fn locate(
             }
             None => None,
         };
-        if let Some(Some(chosen)) = found {
-            debug_assert_eq!(
-                Some(chosen),
-                first_with_room(invokers, home, step, need),
-                "the free-memory index disagrees with the probe: a change was not reported"
-            );
-            return Ok(Located::Chosen((set.start + chosen) as u32));
+        match found {
+            Some(Some(chosen)) => {
+                debug_assert_eq!(
+                    Some(chosen),
+                    first_with_room(invokers, home, step, need),
+                    "the free-memory index disagrees with the probe: a change was not reported"
+                );
+                return Ok(Located::Chosen((set.start + chosen) as u32));
+            }
+            Some(None) => {
+                // No room anywhere: the probe would try all `n` and force a healthy invoker
+                // (worker 0's pick, as in `fill_plan`), here without probing or listing them.
+                debug_assert_eq!(first_with_room(invokers, home, step, need), None);
+                let healthy = match &memo.healthy {
+                    Some((start, len, list)) if *start == set.start && *len == n => list,
+                    _ => {
+                        let list = (0..n).filter(|&i| invokers[i].healthy).collect();
+                        &memo.healthy.insert((set.start, n, list)).2
+                    }
+                };
+                debug_assert!(healthy
+                    .iter()
+                    .copied()
+                    .eq((0..n).filter(|&i| invokers[i].healthy)));
+                let r = splitmix64(request.request_id ^ splitmix64(0));
+                let chosen = healthy[(r % healthy.len() as u64) as usize];
+                return Ok(Located::Forced((set.start + chosen) as u32));
+            }
+            // No index: the probe below.
+            None => {}
         }
-        // No room anywhere (or no index): the probe finds the same and overloads.
     }
     Ok(Located::Probe { set, home, step })
 }
 
 /// Writes the plan of a located request into the empty `plan`: one container per worker, in
 /// order.
+#[inline(always)]
 fn fill_plan(
     request: &PlacementRequest,
     view: &ClusterView,
@@ -337,12 +377,13 @@ fn fill_plan(
     plan: &mut PlacementPlan,
 ) {
     let (set, home, step) = match located {
-        Located::Chosen(invoker) => {
+        Located::Chosen(invoker) | Located::Forced(invoker) => {
             plan.containers.push(ContainerPlacement {
                 invoker,
                 first_worker: 0,
                 workers: 1,
             });
+            plan.overloaded = matches!(located, Located::Forced(_));
             return;
         }
         Located::Probe { set, home, step } => (set, home, step),
@@ -394,6 +435,7 @@ fn fill_plan(
 }
 
 /// [`ShardingBalancer::home_and_step`] with the memo held.
+#[inline]
 fn home_and_step_in(memo: &mut Memo, namespace: &str, action: &str, n: usize) -> (usize, usize) {
     if let Some(last) = &memo.last {
         if last.n == n && last.action == action && last.namespace == namespace {

@@ -5,11 +5,11 @@
 //! when no more functions run than there are cores each gets a whole core whatever the shares,
 //! and cores that capped functions leave over go to the others (sleeping work is unaffected).
 //! Functions with equal shares progress alike, so each share value keeps one virtual clock
-//! (seconds of progress per function) and a min-heap of finishing points; the groups are kept
+//! (seconds of progress per function) and a queue of finishing points; the groups are kept
 //! by share, largest first, so a change costs O(groups + log n), not O(n).
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::event::Event;
 use crate::sim::Sim;
@@ -42,6 +42,75 @@ impl Ord for Job {
     }
 }
 
+/// A group's jobs by finishing point, least (end_v, fid) first. A few jobs (the usual case: no
+/// more than an invoker's cores, finishing about in start order) are kept sorted, a new one
+/// placed from the back, so that taking the first costs no sifting; past `SORTED_MAX` they move
+/// to a binary heap (back to sorted once it empties). Either way the order is the jobs' total
+/// order, so which form holds them never changes a result.
+#[derive(Debug, Clone)]
+enum JobQueue {
+    Sorted(VecDeque<Job>),
+    Heap(BinaryHeap<Reverse<Job>>),
+}
+
+/// Most jobs a group keeps sorted.
+const SORTED_MAX: usize = 64;
+
+impl JobQueue {
+    fn push(&mut self, job: Job) {
+        match self {
+            JobQueue::Sorted(q) if q.len() < SORTED_MAX => {
+                if q.back().is_none_or(|last| *last < job) {
+                    q.push_back(job);
+                } else {
+                    let at = q.partition_point(|j| *j < job);
+                    q.insert(at, job);
+                }
+            }
+            JobQueue::Sorted(q) => {
+                let mut heap: BinaryHeap<Reverse<Job>> = q.drain(..).map(Reverse).collect();
+                heap.push(Reverse(job));
+                *self = JobQueue::Heap(heap);
+            }
+            JobQueue::Heap(h) => h.push(Reverse(job)),
+        }
+    }
+
+    fn peek(&self) -> Option<&Job> {
+        match self {
+            JobQueue::Sorted(q) => q.front(),
+            JobQueue::Heap(h) => h.peek().map(|j| &j.0),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Job> {
+        match self {
+            JobQueue::Sorted(q) => q.pop_front(),
+            JobQueue::Heap(h) => {
+                let job = h.pop().map(|j| j.0);
+                if h.is_empty() {
+                    *self = JobQueue::Sorted(VecDeque::new());
+                }
+                job
+            }
+        }
+    }
+
+    fn contains(&self, fid: u64) -> bool {
+        match self {
+            JobQueue::Sorted(q) => q.iter().any(|j| j.fid == fid),
+            JobQueue::Heap(h) => h.iter().any(|j| j.0.fid == fid),
+        }
+    }
+
+    fn remove(&mut self, fid: u64) {
+        match self {
+            JobQueue::Sorted(q) => q.retain(|j| j.fid != fid),
+            JobQueue::Heap(h) => h.retain(|j| j.0.fid != fid),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Group {
     share: u32,
@@ -52,7 +121,7 @@ struct Group {
     slow_epoch: u32,
     /// Runnable jobs (counted before a new job is pushed, so its start state is known).
     n: usize,
-    jobs: BinaryHeap<Reverse<Job>>,
+    jobs: JobQueue,
 }
 
 /// The processor-sharing state of one invoker.
@@ -172,7 +241,7 @@ impl CpuSharer {
                         slow: false,
                         slow_epoch: 0,
                         n: 0,
-                        jobs: BinaryHeap::new(),
+                        jobs: JobQueue::Sorted(VecDeque::new()),
                     },
                 );
                 at
@@ -183,26 +252,22 @@ impl CpuSharer {
         self.recompute();
         let g = &mut self.groups[gi];
         let end_v = g.v + work_ns as f64 / 1e9;
-        g.jobs.push(Reverse(Job {
+        g.jobs.push(Job {
             end_v,
             fid,
             slow_at_start: g.slow,
             slow_epoch: g.slow_epoch,
-        }));
+        });
     }
 
     /// Removes job `fid` before it is done (faults: its worker was stopped); true when it was
     /// running here.
     pub fn remove(&mut self, now: u64, fid: u64) -> bool {
         self.advance(now);
-        let Some(g) = self
-            .groups
-            .iter_mut()
-            .find(|g| g.jobs.iter().any(|j| j.0.fid == fid))
-        else {
+        let Some(g) = self.groups.iter_mut().find(|g| g.jobs.contains(fid)) else {
             return false;
         };
-        g.jobs.retain(|j| j.0.fid != fid);
+        g.jobs.remove(fid);
         g.n -= 1;
         self.runnable -= 1;
         self.recompute();
@@ -218,7 +283,7 @@ impl CpuSharer {
                 .iter()
                 .filter_map(|g| {
                     let top = g.jobs.peek()?;
-                    let left = (top.0.end_v - g.v).max(0.0);
+                    let left = (top.end_v - g.v).max(0.0);
                     Some(crate::float::ceil_u64(left * 1e9))
                 })
                 .min();
@@ -227,7 +292,7 @@ impl CpuSharer {
             .iter()
             .filter_map(|g| {
                 let top = g.jobs.peek()?;
-                let left = (top.0.end_v - g.v).max(0.0);
+                let left = (top.end_v - g.v).max(0.0);
                 Some(crate::float::ceil_u64(left / g.rate * 1e9))
             })
             .min()
@@ -238,10 +303,10 @@ impl CpuSharer {
         self.advance(now);
         for g in &mut self.groups {
             while let Some(top) = g.jobs.peek() {
-                if top.0.end_v > g.v + EPS {
+                if top.end_v > g.v + EPS {
                     break;
                 }
-                let job = g.jobs.pop().expect("peeked").0;
+                let job = g.jobs.pop().expect("peeked");
                 g.n -= 1;
                 self.runnable -= 1;
                 let slowed = job.slow_at_start || job.slow_epoch != g.slow_epoch;
@@ -282,8 +347,10 @@ impl Sim<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::CpuSharer;
+    use super::{CpuSharer, Job, JobQueue};
     use proptest::prelude::*;
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, VecDeque};
 
     /// The rate of each runnable job on a sharer with `jobs` = (share, count).
     fn rates(cores: u32, jobs: &[(u32, usize)]) -> Vec<(u32, f64)> {
@@ -355,6 +422,38 @@ mod tests {
     }
 
     proptest! {
+        /// A job queue gives the least (end_v, fid) first, as a binary heap does, across its
+        /// switches between sorted and heap form.
+        #[test]
+        fn job_queue_pops_as_a_heap(
+            ops in prop::collection::vec((0u8..5, 0u32..40), 1..400),
+        ) {
+            let mut q = JobQueue::Sorted(VecDeque::new());
+            let mut model: BinaryHeap<Reverse<Job>> = BinaryHeap::new();
+            for (fid, (op, end)) in ops.into_iter().enumerate() {
+                let fid = fid as u64;
+                match op {
+                    0 => prop_assert_eq!(q.pop(), model.pop().map(|j| j.0)),
+                    1 => {
+                        let victim = fid / 2;
+                        prop_assert_eq!(q.contains(victim), model.iter().any(|j| j.0.fid == victim));
+                        q.remove(victim);
+                        model.retain(|j| j.0.fid != victim);
+                    }
+                    _ => {
+                        let job = Job { end_v: end as f64 / 4.0, fid, slow_at_start: false, slow_epoch: 0 };
+                        q.push(job);
+                        model.push(Reverse(job));
+                    }
+                }
+                prop_assert_eq!(q.peek(), model.peek().map(|j| &j.0));
+            }
+            while let Some(want) = model.pop() {
+                prop_assert_eq!(q.pop(), Some(want.0));
+            }
+            prop_assert_eq!(q.pop(), None);
+        }
+
         /// The fast paths (uncontended: every rate 1) change nothing: over a run of starts,
         /// completions and removals, with and without contention, the same completion times
         /// and the same (function, slowed) completions, in the same order.
