@@ -135,19 +135,28 @@ impl ControllerState {
 
 impl Sim<'_> {
     pub(crate) fn request_arrive(&mut self, r: u32) {
-        self.ctl.fifo.push_back(r);
-        self.controller_run();
+        if self.ctl.in_run || !self.ctl.fifo.is_empty() {
+            self.ctl.fifo.push_back(r);
+            self.controller_run();
+        } else {
+            // First in an empty FIFO: started without passing through it.
+            self.controller_run_from(Some(r));
+        }
     }
 
     /// Starts queued requests while a slot is free.
     fn controller_run(&mut self) {
-        if self.ctl.in_run {
-            return;
+        if !self.ctl.in_run {
+            self.controller_run_from(None);
         }
+    }
+
+    /// `controller_run` with request `first` (if any) ahead of an empty FIFO.
+    fn controller_run_from(&mut self, mut first: Option<u32>) {
         self.ctl.in_run = true;
         let limit = self.sc.controller.concurrency;
         while limit == 0 || self.ctl.busy < limit {
-            let Some(r) = self.ctl.fifo.pop_front() else {
+            let Some(r) = first.take().or_else(|| self.ctl.fifo.pop_front()) else {
                 break;
             };
             self.ctl.busy += 1;
@@ -157,6 +166,10 @@ impl Sim<'_> {
             } else if !self.place(r) {
                 self.ctl.busy -= 1;
             }
+        }
+        if let Some(r) = first {
+            // No slot: it waits, alone in the FIFO.
+            self.ctl.fifo.push_back(r);
         }
         self.ctl.in_run = false;
     }

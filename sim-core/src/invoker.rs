@@ -26,7 +26,7 @@ use crate::cpu::CpuSharer;
 use crate::creation::CreationCpu;
 use crate::rng::{self, Rng};
 use crate::scenario::InvokerSpec;
-use crate::sim::Sim;
+use crate::sim::{Message, Sim};
 
 pub(crate) struct InvokerState {
     pub rng: Rng,
@@ -145,7 +145,7 @@ impl Sim<'_> {
             self.fail_message(m, &reason);
             return;
         }
-        if !self.invokers[inv].buffer.is_empty() || !self.try_admit(m) {
+        if !self.invokers[inv].buffer.is_empty() || !self.admit(m, msg, memory) {
             self.invokers[inv].buffer.push_back(m);
             self.stats.buffered_messages += 1;
         }
@@ -217,9 +217,15 @@ impl Sim<'_> {
     /// Finds message `m` a container, or returns false when it must wait.
     fn try_admit(&mut self, m: u32) -> bool {
         let msg = self.messages[m as usize];
+        let memory = self.message_memory(m);
+        self.admit(m, msg, memory)
+    }
+
+    /// `try_admit` of message `m`, its row `msg` and its `memory` (`message_memory`).
+    #[inline]
+    fn admit(&mut self, m: u32, msg: Message, memory: u64) -> bool {
         let inv = msg.invoker as usize;
         let action = msg.action;
-        let memory = self.message_memory(m);
         if self.exclusive_cpu && self.invokers[inv].free_cores.len() < msg.workers as usize {
             return false;
         }
