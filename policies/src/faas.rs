@@ -170,6 +170,7 @@ impl FreeIndex {
     }
 
     /// The first position at or after `from` with room.
+    #[inline]
     fn first_from(&self, from: usize) -> Option<usize> {
         let mut w = from / 64;
         let mut word = *self.room.get(w)? & (u64::MAX << (from % 64));
@@ -181,6 +182,7 @@ impl FreeIndex {
     }
 
     /// The first invoker (local index) with room in the probe from `home`.
+    #[inline]
     fn probe(&self, home: usize) -> Option<usize> {
         let from = self.position[home] as usize;
         let p = self
@@ -435,13 +437,19 @@ fn fill_plan(
 }
 
 /// [`ShardingBalancer::home_and_step`] with the memo held.
-#[inline]
+#[inline(always)]
 fn home_and_step_in(memo: &mut Memo, namespace: &str, action: &str, n: usize) -> (usize, usize) {
     if let Some(last) = &memo.last {
         if last.n == n && last.action == action && last.namespace == namespace {
             return last.home_and_step;
         }
     }
+    new_home_and_step(memo, namespace, action, n)
+}
+
+/// [`home_and_step_in`] for another action than the last one.
+#[cold]
+fn new_home_and_step(memo: &mut Memo, namespace: &str, action: &str, n: usize) -> (usize, usize) {
     let hash = generate_hash(namespace, action) as usize;
     let steps = memo
         .steps

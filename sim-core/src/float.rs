@@ -11,8 +11,12 @@ const INTEGRAL: f64 = 4_503_599_627_370_496.0; // 2^52
 #[inline]
 pub(crate) fn round_u64(x: f64) -> u64 {
     if x < INTEGRAL {
-        let i = x as u64;
-        i + u64::from(x - i as f64 >= 0.5)
+        // Signed conversions are single instructions on x86-64, unsigned ones are not.
+        if x <= 0.0 {
+            return 0;
+        }
+        let i = x as i64;
+        (i + i64::from(x - i as f64 >= 0.5)) as u64
     } else {
         x as u64
     }
@@ -22,8 +26,11 @@ pub(crate) fn round_u64(x: f64) -> u64 {
 #[inline]
 pub(crate) fn ceil_u64(x: f64) -> u64 {
     if x < INTEGRAL {
-        let i = x as u64;
-        i + u64::from((i as f64) < x)
+        if x <= 0.0 {
+            return 0;
+        }
+        let i = x as i64;
+        (i + i64::from((i as f64) < x)) as u64
     } else {
         x as u64
     }
