@@ -393,6 +393,7 @@ impl Sim<'_> {
     }
 
     /// A container finished: give its CPUs or memory back to the controller's view.
+    #[inline]
     pub(crate) fn release(&mut self, inv: u32, workers: u32, memory_mb: u64) {
         let i = inv as usize;
         if self.exclusive_policy {

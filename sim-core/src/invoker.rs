@@ -201,7 +201,14 @@ impl Sim<'_> {
     }
 
     /// Admits buffered messages in order while resources allow.
+    #[inline]
     pub(crate) fn drain_buffer(&mut self, inv: usize) {
+        if !self.invokers[inv].buffer.is_empty() {
+            self.drain_buffered(inv);
+        }
+    }
+
+    fn drain_buffered(&mut self, inv: usize) {
         while let Some(&m) = self.invokers[inv].buffer.front() {
             if self.fx.is_some() && self.message_settled(m) {
                 self.invokers[inv].buffer.pop_front();
