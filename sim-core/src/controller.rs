@@ -252,9 +252,12 @@ impl Sim<'_> {
             return false;
         }
         let result = self.try_place(r);
+        // The acknowledgement may let the client send a request that the idle controller
+        // places at once, into `ctl.plan`: this request's plan is kept apart until published.
+        let plan = std::mem::take(&mut self.ctl.plan);
         self.ack();
-        match result {
-            Ok(()) => self.publish_plan(r, true),
+        let holds_slot = match result {
+            Ok(()) => self.publish(r, &plan, true),
             Err(_) if queueing && self.waits_for_offline_invokers(r) => {
                 self.ctl.waiting.push_back(r);
                 self.stats.queued_requests += 1;
@@ -275,7 +278,10 @@ impl Sim<'_> {
                 self.reject(r, &e.to_string());
                 false
             }
-        }
+        };
+        // Its allocation serves the next placement.
+        self.ctl.plan = plan;
+        holds_slot
     }
 
     /// Publishes the plan `try_place` made for request `r` (`publish`).

@@ -757,3 +757,43 @@ workers = 10
     assert_eq!(layout.locate(9).map(|(inv, _)| inv), Some(0));
     assert!(out.burst_layout(1).is_none());
 }
+
+#[test]
+fn a_request_placed_while_another_is_being_placed_keeps_its_own_plan() {
+    // A processing time of 0 or 1 ns: a request acknowledged at its placement lets the client
+    // send the next burst, which the idle controller may place at once, inside the first
+    // placement (before the first plan is published). Each burst must get its own plan: every
+    // function runs, in containers of at most 2 of its burst's workers.
+    let text = r#"
+[[cluster.invokers]]
+count = 4
+cpus = 16
+user_memory_mb = 65536
+[policy]
+name = "burst-homogeneous"
+granularity = 2
+[workload]
+kind = "sleep"
+duration = { dist = "constant", value = 1.0 }
+[client]
+concurrency = 1
+[controller]
+processing = { dist = "uniform", min = 0.0, max = 0.000000001 }
+[[bursts]]
+workers = 3
+count = 20
+every = 0.0
+[[bursts]]
+workers = 8
+count = 20
+every = 0.0
+"#;
+    let out = run(text);
+    assert_eq!(out.records.len(), 20 * 3 + 20 * 8);
+    let mut per_container = std::collections::HashMap::new();
+    for r in &out.records {
+        assert!(r.is_ok(), "{r:?}");
+        *per_container.entry((r.burst_id, r.container)).or_insert(0) += 1;
+    }
+    assert!(per_container.values().all(|&n| n <= 2), "{per_container:?}");
+}
