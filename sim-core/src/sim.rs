@@ -11,7 +11,7 @@ use crate::comm::run::CommRun;
 use crate::comm::CommStats;
 use crate::container::{CState, Container};
 use crate::controller::ControllerState;
-use crate::engine::EventQueue;
+use crate::engine::{EventQueue, MAX_TIME};
 use crate::event::Event;
 use crate::faults::FaultRun;
 use crate::invoker::InvokerState;
@@ -68,7 +68,9 @@ pub(crate) struct Sim<'a> {
     /// Per action: its functions need a CPU to progress (slow down under CPU shares).
     pub cpu_bound: Vec<bool>,
     pub q: EventQueue<Event>,
-    /// The run's bursts, pulled one ahead: `next_arrival` has a `BurstArrive` pending.
+    /// Timer id of invoker 0's next CPU completion (invoker i: `cpu_timers + i`).
+    pub cpu_timers: usize,
+    /// The run's bursts, pulled one ahead: `next_arrival` is the next to arrive.
     pub arrivals: RunArrivals<'a>,
     pub next_arrival: Option<BurstSpec>,
     /// Functions of the bursts arrived so far.
@@ -123,6 +125,7 @@ impl<'a> Sim<'a> {
                 .map(|a| sc.action_is_cpu_bound(a))
                 .collect(),
             q: EventQueue::new(),
+            cpu_timers: 0,
             arrivals: sc.run_arrivals(seed),
             next_arrival: None,
             arrived: 0,
@@ -170,6 +173,7 @@ impl<'a> Sim<'a> {
             sim.messages.keep_rows();
             sim.requests.keep_rows();
         }
+        sim.cpu_timers = sim.q.add_timers(sim.invokers.len());
         sim.init_prewarm();
         sim
     }
@@ -187,12 +191,25 @@ impl<'a> Sim<'a> {
             }
         }
         while self.next_arrival.is_some() || self.finished < self.arrived {
+            // The next arrival runs before every pending event at its instant or later, as if
+            // all arrivals had been scheduled before the run started.
+            if let Some(at) = self.next_arrival.as_ref().map(|b| b.at_ns.min(MAX_TIME)) {
+                if self.q.next_time().is_none_or(|t| at <= t) {
+                    self.now = at;
+                    self.q.count_first_lane();
+                    self.burst_arrive();
+                    self.after_event(sink)?;
+                    continue;
+                }
+            }
             let Some((t, event)) = self.q.pop() else {
+                // Drained: a timer event replaced before it was due would have been popped
+                // (as a no-op) by now.
+                self.now = self.now.max(self.q.replaced_until());
                 break;
             };
             self.now = t;
             match event {
-                Event::BurstArrive => self.burst_arrive(),
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
@@ -221,19 +238,7 @@ impl<'a> Sim<'a> {
                 Event::BrokerUp => self.broker_up(),
                 Event::SpeculateCheck(b) => self.speculate_event(b),
             }
-            if self.fx.is_some() {
-                self.settle_pack_finals();
-                if self.records.has_work() {
-                    self.release_with_attempts(sink)?;
-                }
-            } else if self.records.has_work() {
-                self.records.release(self.t0.unwrap_or(0), sink)?;
-            }
-            if let Some(comm) = self.comm.as_deref_mut() {
-                for step in comm.steps.drain(..) {
-                    sink.step(step)?;
-                }
-            }
+            self.after_event(sink)?;
         }
         self.stats.events = self.q.popped();
         // As the counter always was: with every burst's arrival pending from the start.
@@ -286,13 +291,32 @@ impl<'a> Sim<'a> {
         })
     }
 
+    /// What follows every event: final records go to the sink, and the steps that ended.
+    #[inline]
+    fn after_event(&mut self, sink: &mut dyn RecordSink) -> Result<(), SinkError> {
+        if self.fx.is_some() {
+            self.settle_pack_finals();
+            if self.records.has_work() {
+                self.release_with_attempts(sink)?;
+            }
+        } else if self.records.has_work() {
+            self.records.release(self.t0.unwrap_or(0), sink)?;
+        }
+        if let Some(comm) = self.comm.as_deref_mut() {
+            for step in comm.steps.drain(..) {
+                sink.step(step)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Bursts that arrived (or are pending) so far.
     fn next_burst_id(&self) -> u64 {
         self.arrivals.bursts_so_far()
     }
 
-    /// Takes the next burst from the arrival source and schedules its arrival ahead of any
-    /// other event at that instant (as if every arrival had been scheduled up front).
+    /// Takes the next burst from the arrival source: the run loop runs its arrival ahead of
+    /// any other event at that instant (as if every arrival had been scheduled up front).
     /// A source that fails (a trace file changed since it was read) ends the arrivals there,
     /// with the reason in `SimStats::arrival_error`.
     pub fn pull_arrival(&mut self) {
@@ -304,9 +328,6 @@ impl<'a> Sim<'a> {
             }
             None => None,
         };
-        if let Some(b) = &self.next_arrival {
-            self.q.push_first(b.at_ns, Event::BurstArrive);
-        }
     }
 
     /// A simulation time as seconds since the first submission.
