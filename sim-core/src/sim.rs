@@ -3,9 +3,12 @@
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
 use std::rc::Rc;
+use std::thread::Scope;
 
 use policies::PlacementPolicy;
 
+use crate::arrivals::read_ahead::ReadAhead;
+use crate::arrivals::TraceError;
 use crate::client::ClientState;
 use crate::comm::run::CommRun;
 use crate::comm::CommStats;
@@ -71,8 +74,10 @@ pub(crate) struct Sim<'a> {
     /// Timer id of invoker 0's next CPU completion (invoker i: `cpu_timers + i`).
     pub cpu_timers: usize,
     /// The run's bursts, pulled one ahead: `next_arrival` is the next to arrive.
-    pub arrivals: RunArrivals<'a>,
+    pub arrivals: ArrivalFeed<'a>,
     pub next_arrival: Option<BurstSpec>,
+    /// Bursts pulled so far.
+    pub pulled: u64,
     /// Functions of the bursts arrived so far.
     pub arrived: u64,
     pub now: u64,
@@ -104,6 +109,43 @@ pub(crate) struct Sim<'a> {
     pub fx: Option<Box<FaultRun>>,
 }
 
+/// Bursts a run pulls itself before a thread reads the rest ahead: short runs start no thread.
+const READ_AHEAD_AFTER: u64 = 1 << 15;
+
+/// Where the simulator pulls its bursts from: the arrival source itself, or (a long run, after
+/// [`READ_AHEAD_AFTER`] bursts) a thread that draws the same bursts ahead.
+pub(crate) enum ArrivalFeed<'a> {
+    Inline(RunArrivals<'a>),
+    Ahead(ReadAhead<Result<BurstSpec, TraceError>>),
+    /// Only while switching.
+    Gone,
+}
+
+impl<'a> ArrivalFeed<'a> {
+    /// Moves the rest of the source to a thread of `scope` that draws it ahead.
+    fn read_ahead<'scope>(&mut self, scope: &'scope Scope<'scope, '_>)
+    where
+        'a: 'scope,
+    {
+        if let ArrivalFeed::Inline(source) = std::mem::replace(self, ArrivalFeed::Gone) {
+            *self = ArrivalFeed::Ahead(ReadAhead::spawn(scope, source));
+        }
+    }
+}
+
+impl Iterator for ArrivalFeed<'_> {
+    type Item = Result<BurstSpec, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ArrivalFeed::Inline(source) => source.next(),
+            ArrivalFeed::Ahead(ahead) => ahead.next(),
+            ArrivalFeed::Gone => None,
+        }
+    }
+}
+
 /// What a run ends with besides its records (and its steps, also handed to the sink).
 #[derive(Debug, Clone)]
 pub struct RunEnd {
@@ -126,8 +168,9 @@ impl<'a> Sim<'a> {
                 .collect(),
             q: EventQueue::new(),
             cpu_timers: 0,
-            arrivals: sc.run_arrivals(seed),
+            arrivals: ArrivalFeed::Inline(sc.run_arrivals(seed)),
             next_arrival: None,
+            pulled: 0,
             arrived: 0,
             now: 0,
             t0: None,
@@ -180,7 +223,21 @@ impl<'a> Sim<'a> {
 
     /// Runs to the end, handing each record to `sink` as soon as it is final (in id order),
     /// and each step of a `steps` workload as it ends.
-    pub fn run(mut self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
+    pub fn run(self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
+        // The scope holds the thread that reads a long run's arrivals ahead; the simulator
+        // (and with it the consumer side) is dropped before the scope ends, even on a panic,
+        // which stops that thread.
+        std::thread::scope(move |scope| self.run_in(scope, sink))
+    }
+
+    fn run_in<'scope>(
+        mut self,
+        scope: &'scope Scope<'scope, '_>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<RunEnd, SinkError>
+    where
+        'a: 'scope,
+    {
         let direct = self.sc.mode == crate::config::Mode::Direct;
         if direct {
             self.start_direct();
@@ -198,6 +255,9 @@ impl<'a> Sim<'a> {
                     self.now = at;
                     self.q.count_first_lane();
                     self.burst_arrive();
+                    if self.pulled == READ_AHEAD_AFTER {
+                        self.arrivals.read_ahead(scope);
+                    }
                     self.after_event(sink)?;
                     continue;
                 }
@@ -312,7 +372,7 @@ impl<'a> Sim<'a> {
 
     /// Bursts that arrived (or are pending) so far.
     fn next_burst_id(&self) -> u64 {
-        self.arrivals.bursts_so_far()
+        self.pulled
     }
 
     /// Takes the next burst from the arrival source: the run loop runs its arrival ahead of
@@ -321,7 +381,10 @@ impl<'a> Sim<'a> {
     /// with the reason in `SimStats::arrival_error`.
     pub fn pull_arrival(&mut self) {
         self.next_arrival = match self.arrivals.next() {
-            Some(Ok(b)) => Some(b),
+            Some(Ok(b)) => {
+                self.pulled += 1;
+                Some(b)
+            }
             Some(Err(e)) => {
                 self.stats.arrival_error = Some(e.to_string());
                 None
