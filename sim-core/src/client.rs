@@ -52,10 +52,7 @@ impl Sim<'_> {
     /// stream, in worker order) as they are sent, so functions waiting in the client cost
     /// nothing per function.
     pub(crate) fn burst_arrive(&mut self) {
-        let b = self
-            .next_arrival
-            .take()
-            .expect("a BurstArrive has its burst");
+        let b = self.next_arrival.take().expect("an arrival has its burst");
         self.pull_arrival();
         self.arrived += b.workers as u64;
         if self.fx.is_some() {

@@ -318,14 +318,15 @@ impl CpuSharer {
 }
 
 impl Sim<'_> {
-    /// Schedules the invoker's next CPU completion; older scheduled ones become stale.
+    /// Sets the invoker's CPU timer to its next CPU completion (the one it replaces is
+    /// forgotten, as if it had gone stale).
     pub(crate) fn reschedule_cpu(&mut self, inv: usize) {
         let s = &mut self.invokers[inv].sharer;
         s.gen = s.gen.wrapping_add(1);
         let gen = s.gen;
-        if let Some(dt) = s.next_completion() {
-            self.at(self.now + dt, Event::CpuDone(inv as u32, gen));
-        }
+        let at = s.next_completion().map(|dt| self.now + dt);
+        self.q
+            .set_timer(self.cpu_timers + inv, at, Event::CpuDone(inv as u32, gen));
     }
 
     pub(crate) fn cpu_done(&mut self, inv: u32, gen: u32) {

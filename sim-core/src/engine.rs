@@ -1,164 +1,376 @@
-//! The event queue. Events are ordered by (time, lane, insertion sequence), so events at the
-//! same instant run in the order they were scheduled and a run is deterministic. There are two
-//! lanes: events pushed with [`EventQueue::push_first`] (the run's arrivals) run before every
-//! ordinary event at the same instant, whenever either was scheduled, as if all arrivals had
-//! been scheduled before the run started (they are pulled lazily instead).
+//! The event queue. Events are ordered by (time, scheduling order): every scheduled event takes
+//! the next number of one sequence, so events at the same instant run in the order they were
+//! scheduled and a run is deterministic.
 //!
-//! Simulated time never goes back, so the queue is a radix heap (Ahuja, Mehlhorn, Orlin,
-//! Tarjan 1990) on the event time: an event is filed in bucket `bit length of (time XOR last
-//! popped time)`, and a pop only scans the lowest non-empty bucket and refiles its events into
-//! lower buckets. Pushes are O(1), every event is refiled at most ~64 times and in practice a
-//! few, and buckets are contiguous vectors: this is several times faster than a binary heap
-//! once a million events are pending.
+//! Pending events live in one of two structures, merged at each pop by (time, sequence):
+//! - Ordinary events ([`EventQueue::push`]) in a radix heap (Ahuja, Mehlhorn, Orlin, Tarjan
+//!   1990) on the event time, as simulated time never goes back: an event is filed in bucket
+//!   `bit length of (time XOR last refill time)`, and a pop only scans the lowest non-empty
+//!   bucket and refiles its events into lower buckets. Pushes are O(1), buckets are contiguous
+//!   vectors, and every bucket stays in scheduling order (pushes append, and a bucket is only
+//!   refiled into lower buckets that are all empty), so bucket 0 (the events at the refill
+//!   time) is consumed from its front.
+//! - Timers ([`EventQueue::set_timer`]): at most one pending event per timer (e.g. an invoker's
+//!   next CPU completion). Setting a timer is exactly scheduling its event anew (it takes the
+//!   next sequence number) and forgetting the one it replaces, but without leaving a stale
+//!   event behind: the timers are an indexed binary heap whose keys are updated in place.
 //!
-//! Ties need no sequence number in the key: pushes append, and a bucket is only refiled into
-//! lower buckets that are all empty, so every bucket stays in scheduling order; bucket 0 (the
-//! events at the current key) is consumed from its front. The key is `time * 2 + lane` (lane 0
-//! first), so times are clamped to `2^63 - 1` ns (292 years).
+//! The run's arrivals do not go through the queue at all: the simulator runs the next one
+//! before any pending event at the same instant or later ([`EventQueue::next_time`]), as if
+//! every arrival had been scheduled before the run started, and counts it with
+//! [`EventQueue::count_first_lane`]. Times are clamped to `2^63 - 1` ns (292 years).
 
 use std::collections::VecDeque;
 
-/// Latest representable event time, ns (the key needs one bit for the lane).
+/// Latest representable event time, ns.
 pub const MAX_TIME: u64 = u64::MAX >> 1;
+
+/// (time, sequence) as one number, compared in one go.
+type Key = u128;
+/// No pending event (a disarmed timer, an empty heap).
+const NO_KEY: Key = Key::MAX;
+
+#[inline(always)]
+fn key(time: u64, seq: u64) -> Key {
+    ((time as u128) << 64) | seq as u128
+}
+
+#[inline(always)]
+fn time_of(key: Key) -> u64 {
+    (key >> 64) as u64
+}
+
+struct Entry<E> {
+    time: u64,
+    seq: u64,
+    event: E,
+}
+
+/// Timers as an indexed binary min-heap on their keys: every timer has a heap entry, a
+/// disarmed one with `NO_KEY`.
+struct Timers<E> {
+    /// (key, timer id).
+    heap: Vec<(Key, u32)>,
+    /// Position of each timer in `heap`.
+    pos: Vec<u32>,
+    /// The event of each armed timer.
+    events: Vec<Option<E>>,
+    /// The root's event was popped, but its entry still holds the popped key: it is disarmed
+    /// at the next heap operation, or re-armed in place by a `set` of the same timer (the
+    /// usual case: a handler schedules its timer's next occurrence).
+    fired: bool,
+    armed: usize,
+}
+
+impl<E> Timers<E> {
+    fn sift_up(&mut self, mut p: usize) {
+        let entry = self.heap[p];
+        while p > 0 {
+            let parent = (p - 1) / 2;
+            if self.heap[parent].0 <= entry.0 {
+                break;
+            }
+            self.heap[p] = self.heap[parent];
+            self.pos[self.heap[p].1 as usize] = p as u32;
+            p = parent;
+        }
+        self.heap[p] = entry;
+        self.pos[entry.1 as usize] = p as u32;
+    }
+
+    fn sift_down(&mut self, mut p: usize) {
+        let entry = self.heap[p];
+        let n = self.heap.len();
+        loop {
+            let mut child = 2 * p + 1;
+            if child >= n {
+                break;
+            }
+            if child + 1 < n && self.heap[child + 1].0 < self.heap[child].0 {
+                child += 1;
+            }
+            if self.heap[child].0 >= entry.0 {
+                break;
+            }
+            self.heap[p] = self.heap[child];
+            self.pos[self.heap[p].1 as usize] = p as u32;
+            p = child;
+        }
+        self.heap[p] = entry;
+        self.pos[entry.1 as usize] = p as u32;
+    }
+
+    /// Disarms a fired root.
+    #[inline]
+    fn settle(&mut self) {
+        if self.fired {
+            self.fired = false;
+            self.heap[0].0 = NO_KEY;
+            self.sift_down(0);
+        }
+    }
+
+    /// The key of the earliest armed timer (`NO_KEY`: none).
+    #[inline]
+    fn head(&mut self) -> Key {
+        self.settle();
+        self.heap.first().map_or(NO_KEY, |e| e.0)
+    }
+}
 
 /// Pending events with integer-nanosecond times. Events must not be scheduled before the time
 /// of the last popped event.
 pub struct EventQueue<E> {
-    /// Bucket 0: events at key `last`, in scheduling order.
-    zero: VecDeque<(u64, E)>,
-    /// Bucket i >= 1 holds keys whose highest bit differing from `last` is bit i - 1, in
+    /// Bucket 0: events at time `last`, in scheduling order.
+    zero: VecDeque<Entry<E>>,
+    /// Bucket i >= 1 holds times whose highest bit differing from `last` is bit i - 1, in
     /// scheduling order (index 0 unused).
-    buckets: Vec<Vec<(u64, E)>>,
+    buckets: Vec<Vec<Entry<E>>>,
+    /// The key of the earliest event of each bucket (`NO_KEY`: empty), kept by pushes and
+    /// refills: the earliest pending event is known without a scan.
+    bucket_min: [Key; 64],
     /// Bit i set when bucket i >= 1 is non-empty.
-    mask: u128,
+    mask: u64,
     last: u64,
-    len: usize,
+    /// Events in the radix heap.
+    queued: usize,
+    /// The next sequence number.
+    seq: u64,
+    timers: Timers<E>,
+    /// Latest time of a timer event replaced or disarmed before it was due (0: none).
+    replaced_until: u64,
     peak: usize,
     popped: u64,
-    /// First-lane events pending, and popped so far.
-    first_len: usize,
+    /// Arrivals run so far (counted by the simulator, never queued).
     first_popped: u64,
-    /// Largest `ordinary pending - first-lane popped` seen at an ordinary push: the peak the
-    /// queue would have had with every first-lane event scheduled up front, less their number.
+    /// Largest `pending - arrivals run` seen when an event was scheduled: the peak the queue
+    /// would have had with every arrival scheduled up front, less their number.
     peak_upfront: i64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             zero: VecDeque::new(),
-            buckets: (0..65).map(|_| Vec::new()).collect(),
+            buckets: (0..64).map(|_| Vec::new()).collect(),
+            bucket_min: [NO_KEY; 64],
             mask: 0,
             last: 0,
-            len: 0,
+            queued: 0,
+            seq: 0,
+            timers: Timers {
+                heap: Vec::new(),
+                pos: Vec::new(),
+                events: Vec::new(),
+                fired: false,
+                armed: 0,
+            },
+            replaced_until: 0,
             peak: 0,
             popped: 0,
-            first_len: 0,
             first_popped: 0,
             peak_upfront: 0,
         }
     }
 
+    /// Adds `n` disarmed timers; returns the id of the first (the others follow).
+    pub fn add_timers(&mut self, n: usize) -> usize {
+        let t = &mut self.timers;
+        t.settle();
+        let first = t.pos.len();
+        for id in first..first + n {
+            t.pos.push(t.heap.len() as u32);
+            t.heap.push((NO_KEY, id as u32));
+            t.events.push(None);
+        }
+        first
+    }
+
     #[inline(always)]
-    fn file(&mut self, key: u64, event: E) {
-        let diff = key ^ self.last;
+    fn file(&mut self, entry: Entry<E>) {
+        let diff = entry.time ^ self.last;
         if diff == 0 {
-            self.zero.push_back((key, event));
+            self.zero.push_back(entry);
         } else {
             let b = 64 - diff.leading_zeros() as usize;
-            self.buckets[b].push((key, event));
+            let k = key(entry.time, entry.seq);
+            if k < self.bucket_min[b] {
+                self.bucket_min[b] = k;
+            }
+            self.buckets[b].push(entry);
             self.mask |= 1 << b;
         }
     }
 
     #[inline(always)]
-    fn push_key(&mut self, key: u64, event: E) {
-        assert!(
-            key >= self.last || self.popped == 0,
-            "event scheduled in the past"
-        );
-        self.file(key, event);
-        self.len += 1;
-        if self.len > self.peak {
-            self.peak = self.len;
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
+
+    #[inline(always)]
+    fn note_pending(&mut self) {
+        let len = self.queued + self.timers.armed;
+        if len > self.peak {
+            self.peak = len;
+        }
+        let ahead = len as i64 - self.first_popped as i64;
+        if ahead > self.peak_upfront {
+            self.peak_upfront = ahead;
         }
     }
 
     /// Schedules `event` at `time` (ns), which must not precede the last popped event.
     #[inline]
     pub fn push(&mut self, time: u64, event: E) {
-        self.push_key((time.min(MAX_TIME) << 1) | 1, event);
-        let ahead = (self.len - self.first_len) as i64 - self.first_popped as i64;
-        self.peak_upfront = self.peak_upfront.max(ahead);
+        let time = time.min(MAX_TIME);
+        assert!(time >= self.last, "event scheduled in the past");
+        let seq = self.next_seq();
+        self.file(Entry { time, seq, event });
+        self.queued += 1;
+        self.note_pending();
     }
 
-    /// Schedules `event` at `time` ahead of every [`EventQueue::push`]ed event at the same
-    /// time (FIFO among themselves). `time` must not precede the last popped event, and an
-    /// ordinary event at `time` must not have been popped yet.
-    #[inline]
-    pub fn push_first(&mut self, time: u64, event: E) {
-        self.push_key(time.min(MAX_TIME) << 1, event);
-        self.first_len += 1;
-    }
-
-    #[inline]
-    fn popped_key(&mut self, key: u64) {
-        self.len -= 1;
-        self.popped += 1;
-        if key & 1 == 0 {
-            self.first_len -= 1;
-            self.first_popped += 1;
+    /// Sets timer `id` to fire `event` at `time` (`None`: disarms it): its pending event, if
+    /// any, is forgotten, and the new one is ordered as if pushed now.
+    pub fn set_timer(&mut self, id: usize, time: Option<u64>, event: E) {
+        let t = &mut self.timers;
+        let refire = t.fired && t.pos[id] == 0;
+        if refire {
+            // Its event just ran: nothing pending is replaced.
+            t.fired = false;
+        } else {
+            t.settle();
         }
+        let p = t.pos[id] as usize;
+        let old = t.heap[p].0;
+        if !refire && old != NO_KEY {
+            t.armed -= 1;
+            self.replaced_until = self.replaced_until.max(time_of(old));
+        }
+        let new = match time {
+            Some(time) => {
+                let time = time.min(MAX_TIME);
+                assert!(time >= self.last, "timer set in the past");
+                let seq = self.next_seq();
+                let t = &mut self.timers;
+                t.events[id] = Some(event);
+                t.armed += 1;
+                key(time, seq)
+            }
+            None => NO_KEY,
+        };
+        let t = &mut self.timers;
+        t.heap[p].0 = new;
+        if new < old {
+            t.sift_up(p);
+        } else if new > old {
+            t.sift_down(p);
+        }
+        if time.is_some() {
+            self.note_pending();
+        }
+    }
+
+    /// The key of the earliest event of the radix heap (`NO_KEY`: none): the front of bucket
+    /// 0, or else the earliest of the lowest non-empty bucket.
+    #[inline]
+    fn radix_head(&self) -> Key {
+        if let Some(e) = self.zero.front() {
+            return key(e.time, e.seq);
+        }
+        if self.mask == 0 {
+            return NO_KEY;
+        }
+        self.bucket_min[self.mask.trailing_zeros() as usize]
+    }
+
+    /// Pops the earliest event of the (non-empty) radix heap.
+    #[inline]
+    fn radix_pop(&mut self) -> (u64, E) {
+        self.queued -= 1;
+        if self.zero.is_empty() {
+            let b = self.mask.trailing_zeros() as usize;
+            let min = self.bucket_min[b];
+            self.bucket_min[b] = NO_KEY;
+            self.mask &= !(1 << b);
+            if self.buckets[b].len() == 1 {
+                // A lone event is the minimum: skip the refill.
+                let e = self.buckets[b].pop().expect("one event");
+                self.last = e.time;
+                return (e.time, e.event);
+            }
+            // Refill bucket 0 from the lowest non-empty bucket (all lower ones are empty, so
+            // refiled events keep their order).
+            let mut items = std::mem::take(&mut self.buckets[b]);
+            self.last = time_of(min);
+            for e in items.drain(..) {
+                self.file(e);
+            }
+            // Keep the allocation for later refills of this bucket.
+            self.buckets[b] = items;
+        }
+        let e = self.zero.pop_front().expect("bucket 0 holds the minimum");
+        (e.time, e.event)
+    }
+
+    /// The time of the earliest pending event.
+    #[inline]
+    pub fn next_time(&mut self) -> Option<u64> {
+        let k = self.radix_head().min(self.timers.head());
+        (k != NO_KEY).then(|| time_of(k))
     }
 
     /// The earliest event; ties in scheduling order.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        if self.len == 0 {
-            return None;
+        let timer = self.timers.head();
+        let radix = self.radix_head();
+        if timer < radix {
+            let t = &mut self.timers;
+            t.fired = true;
+            t.armed -= 1;
+            let id = t.heap[0].1 as usize;
+            let event = t.events[id].expect("an armed timer has its event");
+            self.popped += 1;
+            Some((time_of(timer), event))
+        } else if radix != NO_KEY {
+            self.popped += 1;
+            Some(self.radix_pop())
+        } else {
+            None
         }
-        if self.zero.is_empty() {
-            // Refill bucket 0 from the lowest non-empty bucket (all lower ones are empty, so
-            // refiled events keep their order).
-            let b = self.mask.trailing_zeros() as usize;
-            if self.buckets[b].len() == 1 {
-                // A lone event is the minimum: skip the refill.
-                let (key, event) = self.buckets[b].pop().expect("one event");
-                self.mask &= !(1 << b);
-                self.last = key;
-                self.popped_key(key);
-                return Some((key >> 1, event));
-            }
-            let mut items = std::mem::take(&mut self.buckets[b]);
-            self.mask &= !(1 << b);
-            self.last = items
-                .iter()
-                .map(|(t, _)| *t)
-                .min()
-                .expect("non-empty bucket");
-            for (key, event) in items.drain(..) {
-                self.file(key, event);
-            }
-            // Keep the allocation for later refills of this bucket.
-            self.buckets[b] = items;
-        }
-        let (key, event) = self.zero.pop_front().expect("bucket 0 holds the minimum");
-        self.popped_key(key);
-        Some((key >> 1, event))
     }
 
+    /// Counts an arrival run by the simulator (arrivals are never queued): it is an event,
+    /// and the peak as if arrivals were scheduled up front depends on it.
+    #[inline]
+    pub fn count_first_lane(&mut self) {
+        self.popped += 1;
+        self.first_popped += 1;
+    }
+
+    /// Latest time of a timer event replaced or disarmed before it was due (0: none): the
+    /// time a run that drains the queue would have reached had the replaced events been kept
+    /// and popped as no-ops.
+    pub fn replaced_until(&self) -> u64 {
+        self.replaced_until
+    }
+
+    /// Events pending.
     pub fn len(&self) -> usize {
-        self.len
+        self.queued + self.timers.armed
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Largest number of pending events seen.
@@ -166,14 +378,13 @@ impl<E> EventQueue<E> {
         self.peak
     }
 
-    /// Events popped so far.
+    /// Events popped (and arrivals counted) so far.
     pub fn popped(&self) -> u64 {
         self.popped
     }
 
-    /// The peak the queue would have reached had the `first_lane` first-lane events of the run
-    /// all been scheduled before anything else (as a run that does not pull them lazily does),
-    /// given that they are pushed one at a time, each when the previous one is popped.
+    /// The peak the queue would have reached had the `first_lane` arrivals of the run all been
+    /// scheduled before anything else (as a run that does not pull them lazily does).
     pub fn peak_with_first_lane_upfront(&self, first_lane: u64) -> usize {
         (first_lane as i64 + self.peak_upfront.max(0)) as usize
     }
@@ -183,8 +394,6 @@ impl<E> EventQueue<E> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
 
     #[test]
     fn earliest_first_and_ties_in_insertion_order() {
@@ -194,6 +403,7 @@ mod tests {
         q.push(5, "d");
         q.push(1, "b");
         q.push(3, "x");
+        assert_eq!(q.next_time(), Some(1));
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
@@ -202,6 +412,7 @@ mod tests {
         assert_eq!(q.peak(), 5);
         assert_eq!(q.popped(), 5);
         assert!(q.is_empty());
+        assert_eq!(q.next_time(), None);
     }
 
     #[test]
@@ -223,54 +434,89 @@ mod tests {
     }
 
     #[test]
-    fn first_lane_runs_before_earlier_scheduled_events_at_the_same_time() {
+    fn a_timer_set_again_runs_where_a_new_push_would() {
         let mut q = EventQueue::new();
-        q.push(5, "late-ordinary");
-        q.push(3, "x");
-        q.push_first(5, "arrival-a");
-        assert_eq!(q.pop(), Some((3, "x")));
-        q.push_first(5, "arrival-b");
-        q.push(5, "later-ordinary");
+        let cpu = q.add_timers(2);
+        q.set_timer(cpu, Some(10), "cpu0-old");
+        q.push(10, "a");
+        q.set_timer(cpu + 1, Some(10), "cpu1");
+        // Rescheduled at the same time: now after "a" and "cpu1".
+        q.set_timer(cpu, Some(10), "cpu0");
+        q.push(10, "b");
+        assert_eq!(q.len(), 4);
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
-            vec![
-                (5, "arrival-a"),
-                (5, "arrival-b"),
-                (5, "late-ordinary"),
-                (5, "later-ordinary")
-            ]
+            vec![(10, "a"), (10, "cpu1"), (10, "cpu0"), (10, "b")]
         );
-    }
-
-    /// Three arrivals at 0, 10, 20; each schedules two events 15 later. Lazily, each arrival
-    /// is pushed (first lane) when the previous one pops.
-    fn arrivals_run(lazy: bool) -> EventQueue<(bool, u64)> {
-        let arrivals = [0u64, 10, 20];
-        let mut q = EventQueue::new();
-        let mut next = 0;
-        if lazy {
-            q.push_first(arrivals[0], (true, 0));
-            next = 1;
-        } else {
-            arrivals.iter().for_each(|&t| q.push(t, (true, t)));
-        }
-        while let Some((t, (arrival, _))) = q.pop() {
-            if arrival {
-                q.push(t + 15, (false, t));
-                q.push(t + 15, (false, t));
-                if lazy && next < arrivals.len() {
-                    q.push_first(arrivals[next], (true, arrivals[next]));
-                    next += 1;
-                }
-            }
-        }
-        q
+        assert_eq!(q.popped(), 4);
+        assert_eq!(q.replaced_until(), 10);
     }
 
     #[test]
-    fn peak_as_if_the_first_lane_were_scheduled_up_front() {
-        let (lazy, upfront) = (arrivals_run(true), arrivals_run(false));
+    fn a_fired_timer_is_disarmed_unless_set_again() {
+        let mut q = EventQueue::new();
+        let id = q.add_timers(3);
+        q.set_timer(id + 2, Some(5), 2);
+        q.set_timer(id, Some(3), 0);
+        q.set_timer(id + 1, Some(4), 1);
+        assert_eq!(q.pop(), Some((3, 0)));
+        // Its handler sets it again (the usual case), later than the others.
+        q.set_timer(id, Some(6), 10);
+        assert_eq!(q.pop(), Some((4, 1)));
+        // This one's handler does not: it must not fire again.
+        q.push(5, 99);
+        assert_eq!(q.pop(), Some((5, 2)));
+        assert_eq!(q.pop(), Some((5, 99)));
+        q.set_timer(id + 1, Some(7), 11);
+        q.set_timer(id + 1, None, 11);
+        assert_eq!(q.replaced_until(), 7);
+        assert_eq!(q.pop(), Some((6, 10)));
+        assert_eq!(q.pop(), None);
+        assert!(q.is_empty());
+    }
+
+    /// The queue at the end, and (time, is an arrival) of each event run.
+    type ArrivalsRun = (EventQueue<(bool, u64)>, Vec<(u64, bool)>);
+
+    /// Three arrivals at 0, 10, 20; each schedules events 10 and 15 later. Lazily, arrivals
+    /// run outside the queue, before pending events at the same time.
+    fn arrivals_run(lazy: bool) -> ArrivalsRun {
+        let arrivals = [0u64, 10, 20];
+        let mut q = EventQueue::new();
+        let mut next = 0;
+        if !lazy {
+            arrivals.iter().for_each(|&t| q.push(t, (true, t)));
+        }
+        let mut order = Vec::new();
+        loop {
+            let item = if lazy
+                && next < arrivals.len()
+                && q.next_time().is_none_or(|t| arrivals[next] <= t)
+            {
+                q.count_first_lane();
+                next += 1;
+                (arrivals[next - 1], (true, arrivals[next - 1]))
+            } else if let Some(item) = q.pop() {
+                item
+            } else {
+                break;
+            };
+            let (t, (arrival, _)) = item;
+            order.push((t, arrival));
+            if arrival {
+                q.push(t + 15, (false, t));
+                q.push(t + 10, (false, t));
+            }
+        }
+        (q, order)
+    }
+
+    #[test]
+    fn arrivals_outside_the_queue_run_as_if_scheduled_up_front() {
+        let ((lazy, lazy_order), (upfront, upfront_order)) =
+            (arrivals_run(true), arrivals_run(false));
+        assert_eq!(lazy_order, upfront_order);
         assert_eq!(lazy.popped(), upfront.popped());
         assert_eq!(lazy.peak_with_first_lane_upfront(3), upfront.peak());
     }
@@ -294,38 +540,56 @@ mod tests {
     }
 
     proptest! {
-        /// Same order as a binary heap on (time, lane, sequence), for any interleaving of pushes
-        /// in both lanes (never before the current time) and pops.
+        /// Same order as a brute-force list of (time, sequence, event) in which setting a
+        /// timer removes its pending event and schedules a new one, for any interleaving of
+        /// pushes, timer settings (never before the current time) and pops.
         #[test]
-        fn matches_a_binary_heap(ops in prop::collection::vec((0u8..3, 0u64..50, any::<bool>()), 1..400)) {
+        fn matches_a_list_with_timers_replaced(
+            ops in prop::collection::vec((0u8..4, 0u64..50, any::<bool>(), 0usize..4), 1..400),
+        ) {
             let mut q = EventQueue::new();
-            let mut reference = BinaryHeap::new();
+            let base = q.add_timers(4);
+            // (time, seq, payload, timer)
+            let mut reference: Vec<(u64, u64, u64, Option<usize>)> = Vec::new();
             let (mut now, mut seq) = (0u64, 0u64);
-            for (op, dt, far) in ops {
-                if op == 0 {
-                    let got = q.pop();
-                    let want = reference.pop().map(|Reverse((t, _, s))| (t, s));
-                    prop_assert_eq!(got, want);
-                    if let Some((t, _)) = got {
-                        now = t;
+            for (op, dt, far, timer) in ops {
+                let t = now + if far { dt << 40 } else { dt };
+                match op {
+                    0 => {
+                        let got = q.pop();
+                        let want = reference
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, e)| (e.0, e.1))
+                            .map(|(i, _)| i)
+                            .map(|i| reference.remove(i))
+                            .map(|e| (e.0, e.2));
+                        prop_assert_eq!(got, want);
+                        if let Some((t, _)) = got {
+                            now = t;
+                        }
                     }
-                } else {
-                    let t = now + if far { dt << 40 } else { dt };
-                    // The first lane is only ever scheduled strictly ahead (as arrivals are).
-                    let lane = u8::from(op == 2);
-                    if lane == 0 {
-                        q.push_first(t + 1, seq);
-                        reference.push(Reverse((t + 1, 0u8, seq)));
-                    } else {
+                    1 => {
                         q.push(t, seq);
-                        reference.push(Reverse((t, 1u8, seq)));
+                        reference.push((t, seq, seq, None));
                     }
-                    seq += 1;
+                    _ => {
+                        let time = (op == 2).then_some(t);
+                        q.set_timer(base + timer, time, seq);
+                        reference.retain(|e| e.3 != Some(timer));
+                        if let Some(t) = time {
+                            reference.push((t, seq, seq, Some(timer)));
+                        }
+                    }
                 }
+                seq += 1;
                 prop_assert_eq!(q.len(), reference.len());
+                prop_assert_eq!(q.next_time(), reference.iter().map(|e| e.0).min());
             }
-            while let Some(Reverse((t, _, s))) = reference.pop() {
-                prop_assert_eq!(q.pop(), Some((t, s)));
+            while !reference.is_empty() {
+                let i = (0..reference.len()).min_by_key(|&i| (reference[i].0, reference[i].1)).unwrap();
+                let e = reference.remove(i);
+                prop_assert_eq!(q.pop(), Some((e.0, e.2)));
             }
             prop_assert!(q.pop().is_none());
         }

@@ -1,11 +1,10 @@
 //! The typed events of the platform model. Indices refer to the simulator's tables: bursts,
 //! requests, messages (one per container placement), containers, invokers.
 
-/// One thing that happens at an instant.
+/// One thing that happens at an instant (besides the arrivals, which the run loop takes
+/// straight from the arrival source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// The next burst of the arrival source reaches the client (`Sim::next_arrival`).
-    BurstArrive,
     /// The client may send again (rate limit elapsed).
     ClientTry,
     /// A request reaches the controller.
@@ -27,7 +26,8 @@ pub enum Event {
     Created(u32),
     /// Worker `k` of a container's current message starts (CPU shares model).
     WorkerStart(u32, u32),
-    /// Next CPU-bound completion on an invoker; stale unless the generation matches.
+    /// Next CPU-bound completion on an invoker (its CPU timer); stale unless the generation
+    /// matches (an invoker crash replaced its CPU state).
     CpuDone(u32, u32),
     /// Every worker of a container's current message has finished.
     ContainerDone(u32),

@@ -3,15 +3,18 @@
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
 use std::rc::Rc;
+use std::thread::Scope;
 
 use policies::PlacementPolicy;
 
+use crate::arrivals::read_ahead::ReadAhead;
+use crate::arrivals::TraceError;
 use crate::client::ClientState;
 use crate::comm::run::CommRun;
 use crate::comm::CommStats;
 use crate::container::{CState, Container};
 use crate::controller::ControllerState;
-use crate::engine::EventQueue;
+use crate::engine::{EventQueue, MAX_TIME};
 use crate::event::Event;
 use crate::faults::FaultRun;
 use crate::invoker::InvokerState;
@@ -68,9 +71,13 @@ pub(crate) struct Sim<'a> {
     /// Per action: its functions need a CPU to progress (slow down under CPU shares).
     pub cpu_bound: Vec<bool>,
     pub q: EventQueue<Event>,
-    /// The run's bursts, pulled one ahead: `next_arrival` has a `BurstArrive` pending.
-    pub arrivals: RunArrivals<'a>,
+    /// Timer id of invoker 0's next CPU completion (invoker i: `cpu_timers + i`).
+    pub cpu_timers: usize,
+    /// The run's bursts, pulled one ahead: `next_arrival` is the next to arrive.
+    pub arrivals: ArrivalFeed<'a>,
     pub next_arrival: Option<BurstSpec>,
+    /// Bursts pulled so far.
+    pub pulled: u64,
     /// Functions of the bursts arrived so far.
     pub arrived: u64,
     pub now: u64,
@@ -102,6 +109,43 @@ pub(crate) struct Sim<'a> {
     pub fx: Option<Box<FaultRun>>,
 }
 
+/// Bursts a run pulls itself before a thread reads the rest ahead: short runs start no thread.
+const READ_AHEAD_AFTER: u64 = 1 << 15;
+
+/// Where the simulator pulls its bursts from: the arrival source itself, or (a long run, after
+/// [`READ_AHEAD_AFTER`] bursts) a thread that draws the same bursts ahead.
+pub(crate) enum ArrivalFeed<'a> {
+    Inline(RunArrivals<'a>),
+    Ahead(ReadAhead<Result<BurstSpec, TraceError>>),
+    /// Only while switching.
+    Gone,
+}
+
+impl<'a> ArrivalFeed<'a> {
+    /// Moves the rest of the source to a thread of `scope` that draws it ahead.
+    fn read_ahead<'scope>(&mut self, scope: &'scope Scope<'scope, '_>)
+    where
+        'a: 'scope,
+    {
+        if let ArrivalFeed::Inline(source) = std::mem::replace(self, ArrivalFeed::Gone) {
+            *self = ArrivalFeed::Ahead(ReadAhead::spawn(scope, source));
+        }
+    }
+}
+
+impl Iterator for ArrivalFeed<'_> {
+    type Item = Result<BurstSpec, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ArrivalFeed::Inline(source) => source.next(),
+            ArrivalFeed::Ahead(ahead) => ahead.next(),
+            ArrivalFeed::Gone => None,
+        }
+    }
+}
+
 /// What a run ends with besides its records (and its steps, also handed to the sink).
 #[derive(Debug, Clone)]
 pub struct RunEnd {
@@ -123,8 +167,10 @@ impl<'a> Sim<'a> {
                 .map(|a| sc.action_is_cpu_bound(a))
                 .collect(),
             q: EventQueue::new(),
-            arrivals: sc.run_arrivals(seed),
+            cpu_timers: 0,
+            arrivals: ArrivalFeed::Inline(sc.run_arrivals(seed)),
             next_arrival: None,
+            pulled: 0,
             arrived: 0,
             now: 0,
             t0: None,
@@ -170,13 +216,28 @@ impl<'a> Sim<'a> {
             sim.messages.keep_rows();
             sim.requests.keep_rows();
         }
+        sim.cpu_timers = sim.q.add_timers(sim.invokers.len());
         sim.init_prewarm();
         sim
     }
 
     /// Runs to the end, handing each record to `sink` as soon as it is final (in id order),
     /// and each step of a `steps` workload as it ends.
-    pub fn run(mut self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
+    pub fn run(self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
+        // The scope holds the thread that reads a long run's arrivals ahead; the simulator
+        // (and with it the consumer side) is dropped before the scope ends, even on a panic,
+        // which stops that thread.
+        std::thread::scope(move |scope| self.run_in(scope, sink))
+    }
+
+    fn run_in<'scope>(
+        mut self,
+        scope: &'scope Scope<'scope, '_>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<RunEnd, SinkError>
+    where
+        'a: 'scope,
+    {
         let direct = self.sc.mode == crate::config::Mode::Direct;
         if direct {
             self.start_direct();
@@ -187,12 +248,28 @@ impl<'a> Sim<'a> {
             }
         }
         while self.next_arrival.is_some() || self.finished < self.arrived {
+            // The next arrival runs before every pending event at its instant or later, as if
+            // all arrivals had been scheduled before the run started.
+            if let Some(at) = self.next_arrival.as_ref().map(|b| b.at_ns.min(MAX_TIME)) {
+                if self.q.next_time().is_none_or(|t| at <= t) {
+                    self.now = at;
+                    self.q.count_first_lane();
+                    self.burst_arrive();
+                    if self.pulled == READ_AHEAD_AFTER {
+                        self.arrivals.read_ahead(scope);
+                    }
+                    self.after_event(sink)?;
+                    continue;
+                }
+            }
             let Some((t, event)) = self.q.pop() else {
+                // Drained: a timer event replaced before it was due would have been popped
+                // (as a no-op) by now.
+                self.now = self.now.max(self.q.replaced_until());
                 break;
             };
             self.now = t;
             match event {
-                Event::BurstArrive => self.burst_arrive(),
                 Event::ClientTry => self.client_try_event(),
                 Event::RequestArrive(r) => self.request_arrive(r),
                 Event::Place(r) => self.place_event(r),
@@ -221,19 +298,7 @@ impl<'a> Sim<'a> {
                 Event::BrokerUp => self.broker_up(),
                 Event::SpeculateCheck(b) => self.speculate_event(b),
             }
-            if self.fx.is_some() {
-                self.settle_pack_finals();
-                if self.records.has_work() {
-                    self.release_with_attempts(sink)?;
-                }
-            } else if self.records.has_work() {
-                self.records.release(self.t0.unwrap_or(0), sink)?;
-            }
-            if let Some(comm) = self.comm.as_deref_mut() {
-                for step in comm.steps.drain(..) {
-                    sink.step(step)?;
-                }
-            }
+            self.after_event(sink)?;
         }
         self.stats.events = self.q.popped();
         // As the counter always was: with every burst's arrival pending from the start.
@@ -286,27 +351,46 @@ impl<'a> Sim<'a> {
         })
     }
 
-    /// Bursts that arrived (or are pending) so far.
-    fn next_burst_id(&self) -> u64 {
-        self.arrivals.bursts_so_far()
+    /// What follows every event: final records go to the sink, and the steps that ended.
+    #[inline]
+    fn after_event(&mut self, sink: &mut dyn RecordSink) -> Result<(), SinkError> {
+        if self.fx.is_some() {
+            self.settle_pack_finals();
+            if self.records.has_work() {
+                self.release_with_attempts(sink)?;
+            }
+        } else if self.records.has_work() {
+            self.records.release(self.t0.unwrap_or(0), sink)?;
+        }
+        if let Some(comm) = self.comm.as_deref_mut() {
+            for step in comm.steps.drain(..) {
+                sink.step(step)?;
+            }
+        }
+        Ok(())
     }
 
-    /// Takes the next burst from the arrival source and schedules its arrival ahead of any
-    /// other event at that instant (as if every arrival had been scheduled up front).
+    /// Bursts that arrived (or are pending) so far.
+    fn next_burst_id(&self) -> u64 {
+        self.pulled
+    }
+
+    /// Takes the next burst from the arrival source: the run loop runs its arrival ahead of
+    /// any other event at that instant (as if every arrival had been scheduled up front).
     /// A source that fails (a trace file changed since it was read) ends the arrivals there,
     /// with the reason in `SimStats::arrival_error`.
     pub fn pull_arrival(&mut self) {
         self.next_arrival = match self.arrivals.next() {
-            Some(Ok(b)) => Some(b),
+            Some(Ok(b)) => {
+                self.pulled += 1;
+                Some(b)
+            }
             Some(Err(e)) => {
                 self.stats.arrival_error = Some(e.to_string());
                 None
             }
             None => None,
         };
-        if let Some(b) = &self.next_arrival {
-            self.q.push_first(b.at_ns, Event::BurstArrive);
-        }
     }
 
     /// A simulation time as seconds since the first submission.

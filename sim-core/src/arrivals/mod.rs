@@ -16,6 +16,7 @@ pub mod azure2021;
 pub mod burst_csv;
 pub mod fixtures;
 pub mod process;
+pub mod read_ahead;
 pub mod reorder;
 pub mod select;
 pub mod trace_file;
