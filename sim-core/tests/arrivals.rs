@@ -213,18 +213,20 @@ fn trace_and_arrival_errors_name_file_field_and_line() {
 
 #[test]
 fn a_long_run_reads_its_arrivals_ahead_unchanged() {
-    // More bursts than a run pulls itself before a thread draws the rest ahead: every function
-    // is still submitted at its own burst's arrival time, in arrival order.
+    // More bursts than a run pulls itself before a thread draws the rest ahead (the rest spans
+    // several of its chunks): every function is still submitted at its own burst's arrival
+    // time, in arrival order.
     let (_dir, p) = with(
         "[[arrivals]]\nmemory_mb = 128\nprocess = { kind = \"poisson\", rate = 2000.0 }\n\
-         count = 40000\nworkload = { kind = \"sleep\", duration = 0.001 }\n\
+         count = 50000\nworkload = { kind = \"sleep\", duration = 0.001 }\n\
          [[arrivals]]\nmemory_mb = 128\nworkers = 2\n\
          process = { kind = \"deterministic\", rate = 100.0 }\ncount = 1500\n",
     );
     let sc = load(&p, &[]).unwrap();
     let bursts = sc.run_bursts(5);
     assert!(bursts.error.is_none());
-    assert_eq!(bursts.bursts.len(), 41_500);
+    assert_eq!(bursts.bursts.len(), 51_500);
+    assert!(bursts.bursts.len() - (1 << 15) > 2 * sim_core::arrivals::read_ahead::CHUNK);
     let out = simulate(&sc, 5);
     assert_eq!(out.records.len() as u64, bursts.functions);
     let t0 = bursts.bursts[0].at_ns;
