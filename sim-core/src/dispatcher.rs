@@ -55,7 +55,11 @@ impl Sim<'_> {
                 let fid = msg.first_fid + k as u64;
                 self.q.push(t, Event::StepStart(fid as u32));
             } else if shared_cpu {
-                self.q.push(t, Event::WorkerStart(cid, k as u32));
+                if t == self.now {
+                    self.q.push_now(t, Event::WorkerStart(cid, k as u32));
+                } else {
+                    self.q.push(t, Event::WorkerStart(cid, k as u32));
+                }
             } else {
                 let end = t + slot.work_ns;
                 slot.t_end = end;

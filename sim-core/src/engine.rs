@@ -15,6 +15,11 @@
 //!   next sequence number) and forgetting the one it replaces, but without leaving a stale
 //!   event behind: the timers are an indexed binary heap whose keys are updated in place.
 //!
+//! - Events at the current instant ([`EventQueue::push_now`]) while nothing else is pending at
+//!   it: they would be the next events popped anyway, in scheduling order, so they wait in a
+//!   FIFO that pops drain first, without filing them in the radix heap (e.g. a zero-latency
+//!   delivery, a worker starting as its container becomes ready).
+//!
 //! The run's arrivals do not go through the queue at all: the simulator runs the next one
 //! before any pending event at the same instant or later ([`EventQueue::next_time`]), as if
 //! every arrival had been scheduled before the run started, and counts it with
@@ -110,6 +115,19 @@ impl<E> Timers<E> {
         }
     }
 
+    /// The key of the earliest pending timer (`NO_KEY`: none), without settling a fired root
+    /// (which a handler may be about to re-arm in place): then the earliest is one of its
+    /// children.
+    #[inline]
+    fn peek(&self) -> Key {
+        let at = |i: usize| self.heap.get(i).map_or(NO_KEY, |e| e.0);
+        if self.fired {
+            at(1).min(at(2))
+        } else {
+            at(0)
+        }
+    }
+
     /// The key of the earliest armed timer (`NO_KEY`: none).
     #[inline]
     fn head(&mut self) -> Key {
@@ -121,6 +139,10 @@ impl<E> Timers<E> {
 /// Pending events with integer-nanosecond times. Events must not be scheduled before the time
 /// of the last popped event.
 pub struct EventQueue<E> {
+    /// Events at the current instant scheduled when nothing else was pending at it or before
+    /// (so every other pending event at that instant was scheduled after them), in scheduling
+    /// order: they pop before everything else.
+    now_fifo: VecDeque<(u64, E)>,
     /// Bucket 0: events at time `last`, in scheduling order.
     zero: VecDeque<Entry<E>>,
     /// Bucket i >= 1 holds times whose highest bit differing from `last` is bit i - 1, in
@@ -132,7 +154,7 @@ pub struct EventQueue<E> {
     /// Bit i set when bucket i >= 1 is non-empty.
     mask: u64,
     last: u64,
-    /// Events in the radix heap.
+    /// Events in the radix heap and in `now_fifo`.
     queued: usize,
     /// The next sequence number.
     seq: u64,
@@ -157,6 +179,7 @@ impl<E: Copy> Default for EventQueue<E> {
 impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
+            now_fifo: VecDeque::new(),
             zero: VecDeque::new(),
             buckets: (0..64).map(|_| Vec::new()).collect(),
             bucket_min: [NO_KEY; 64],
@@ -236,6 +259,22 @@ impl<E: Copy> EventQueue<E> {
         self.file(Entry { time, seq, event });
         self.queued += 1;
         self.note_pending();
+    }
+
+    /// Schedules `event` at `now`, the time of the event being handled (or of the arrival being
+    /// run): exactly as `push(now, event)`. When nothing is pending at `now` (nor before), it
+    /// is the next event to pop, after the events already scheduled this way: it skips the
+    /// radix heap.
+    #[inline]
+    pub fn push_now(&mut self, now: u64, event: E) {
+        debug_assert!(now >= self.last && now <= MAX_TIME);
+        if time_of(self.radix_head().min(self.timers.peek())) > now {
+            self.now_fifo.push_back((now, event));
+            self.queued += 1;
+            self.note_pending();
+        } else {
+            self.push(now, event);
+        }
     }
 
     /// Sets timer `id` to fire `event` at `time` (`None`: disarms it): its pending event, if
@@ -324,6 +363,9 @@ impl<E: Copy> EventQueue<E> {
     /// The time of the earliest pending event.
     #[inline]
     pub fn next_time(&mut self) -> Option<u64> {
+        if let Some(&(t, _)) = self.now_fifo.front() {
+            return Some(t);
+        }
         let k = self.radix_head().min(self.timers.head());
         (k != NO_KEY).then(|| time_of(k))
     }
@@ -331,6 +373,11 @@ impl<E: Copy> EventQueue<E> {
     /// The earliest event; ties in scheduling order.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
+        if let Some(e) = self.now_fifo.pop_front() {
+            self.queued -= 1;
+            self.popped += 1;
+            return Some(e);
+        }
         let timer = self.timers.head();
         let radix = self.radix_head();
         if timer < radix {
@@ -476,6 +523,47 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    #[test]
+    fn an_event_at_the_current_instant_runs_after_those_pending_at_it() {
+        let mut q = EventQueue::new();
+        let cpu = q.add_timers(1);
+        q.push(10, "a");
+        q.push(20, "later");
+        assert_eq!(q.pop(), Some((10, "a")));
+        // Nothing else at 10: straight to the front.
+        q.push_now(10, "now1");
+        q.push_now(10, "now2");
+        assert_eq!(q.next_time(), Some(10));
+        // Pushed after them at the same instant: after them.
+        q.push(10, "b");
+        q.push_now(10, "now3");
+        q.set_timer(cpu, Some(10), "cpu");
+        q.push_now(10, "now4");
+        assert_eq!(q.len(), 7);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
+        assert_eq!(order, ["now1", "now2", "b", "now3", "cpu", "now4", "later"]);
+        assert_eq!(q.popped(), 8);
+        assert_eq!(q.peak(), 7);
+    }
+
+    #[test]
+    fn an_event_at_the_current_instant_waits_for_a_timer_due_then() {
+        let mut q = EventQueue::new();
+        let id = q.add_timers(3);
+        q.set_timer(id, Some(5), 0);
+        q.set_timer(id + 1, Some(5), 1);
+        q.set_timer(id + 2, Some(9), 2);
+        assert_eq!(q.pop(), Some((5, 0)));
+        // The fired timer is not pending; the other one due at 5 is.
+        q.push_now(5, 10);
+        // Its handler sets it again, in place.
+        q.set_timer(id, Some(5), 11);
+        assert_eq!(q.pop(), Some((5, 1)));
+        q.push_now(5, 12);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, [(5, 10), (5, 11), (5, 12), (9, 2)]);
+    }
+
     /// The queue at the end, and (time, is an arrival) of each event run.
     type ArrivalsRun = (EventQueue<(bool, u64)>, Vec<(u64, bool)>);
 
@@ -545,7 +633,7 @@ mod tests {
         /// pushes, timer settings (never before the current time) and pops.
         #[test]
         fn matches_a_list_with_timers_replaced(
-            ops in prop::collection::vec((0u8..4, 0u64..50, any::<bool>(), 0usize..4), 1..400),
+            ops in prop::collection::vec((0u8..5, 0u64..50, any::<bool>(), 0usize..4), 1..400),
         ) {
             let mut q = EventQueue::new();
             let base = q.add_timers(4);
@@ -572,6 +660,11 @@ mod tests {
                     1 => {
                         q.push(t, seq);
                         reference.push((t, seq, seq, None));
+                    }
+                    4 => {
+                        // At the current instant (the last pop's time).
+                        q.push_now(now, seq);
+                        reference.push((now, seq, seq, None));
                     }
                     _ => {
                         let time = (op == 2).then_some(t);

@@ -80,7 +80,7 @@ impl Sim<'_> {
         } else {
             let (next, at) = (msg.next, msg.next_at);
             // Later than planned after a crash or an outage held the topic.
-            self.q.push(at.max(self.now), Event::Deliver(inv, next));
+            self.at(at.max(self.now), Event::Deliver(inv, next));
         }
         self.deliver(m);
     }

@@ -404,6 +404,10 @@ impl<'a> Sim<'a> {
     #[inline]
     pub fn at(&mut self, time: u64, event: Event) {
         debug_assert!(time >= self.now);
-        self.q.push(time.max(self.now), event);
+        if time <= self.now {
+            self.q.push_now(self.now, event);
+        } else {
+            self.q.push(time, event);
+        }
     }
 }
