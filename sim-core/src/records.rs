@@ -80,13 +80,23 @@ impl Slot {
 
     /// The record of function `fid`, times relative to the first submission `t0`.
     pub(crate) fn to_record(&self, fid: u64, t0: u64) -> FunctionRecord {
-        let secs = |t: u64| {
+        // The five conversions side by side, without a branch each (they vectorise).
+        let raw = [
+            self.t_submit,
+            self.t_dispatch,
+            self.t_ready,
+            self.t_start,
+            self.t_end,
+        ];
+        let mut secs = [0.0f64; 5];
+        for (s, &t) in secs.iter_mut().zip(&raw) {
+            *s = t.wrapping_sub(t0) as i64 as f64 / 1e9;
+        }
+        for (s, &t) in secs.iter_mut().zip(&raw) {
             if t == NONE {
-                f64::NAN
-            } else {
-                t.wrapping_sub(t0) as i64 as f64 / 1e9
+                *s = f64::NAN;
             }
-        };
+        }
         FunctionRecord {
             function_id: fid,
             burst_id: self.burst,
@@ -103,11 +113,11 @@ impl Slot {
                 Status::Failed => Outcome::failed(self.reason.as_deref().unwrap_or_default()),
                 Status::Rejected => Outcome::rejected(self.reason.as_deref().unwrap_or_default()),
             },
-            t_submit: secs(self.t_submit),
-            t_dispatch: secs(self.t_dispatch),
-            t_container_ready: secs(self.t_ready),
-            t_start: secs(self.t_start),
-            t_end: secs(self.t_end),
+            t_submit: secs[0],
+            t_dispatch: secs[1],
+            t_container_ready: secs[2],
+            t_start: secs[3],
+            t_end: secs[4],
         }
     }
 }
@@ -162,12 +172,16 @@ impl RecordRing {
 
     /// [`RecordRing::release`], calling `after(fid, sink)` right after each function's record
     /// (faults: its further attempts go out there, before any container is announced closed).
-    pub fn release_with(
+    #[inline]
+    pub fn release_with<F>(
         &mut self,
         t0: u64,
         sink: &mut dyn RecordSink,
-        after: &mut dyn FnMut(u64, &mut dyn RecordSink) -> Result<(), SinkError>,
-    ) -> Result<(), SinkError> {
+        after: &mut F,
+    ) -> Result<(), SinkError>
+    where
+        F: FnMut(u64, &mut dyn RecordSink) -> Result<(), SinkError> + ?Sized,
+    {
         self.announce_closes(sink)?;
         while self.slots.front().is_some_and(|s| s.done) {
             let slot = self.slots.pop_front().expect("front is done");
