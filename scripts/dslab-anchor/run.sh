@@ -10,7 +10,7 @@ if [ ! -d "$here/dslab" ]; then
     git clone -q https://github.com/osukhoroslov/dslab "$here/dslab"
 fi
 git -C "$here/dslab" checkout -q "$commit"
-cargo build --release --manifest-path "$here/Cargo.toml"
+cargo build --quiet --release --manifest-path "$here/Cargo.toml"
 target=${CARGO_TARGET_DIR:-$here/target}
 cat /proc/loadavg
 /usr/bin/time -f "wall %e s, CPU %U+%S s, peak RSS %M KB" "$target/release/dslab-anchor-bench" "$@"
