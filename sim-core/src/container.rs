@@ -204,6 +204,10 @@ impl Sim<'_> {
     pub(crate) fn container_done(&mut self, cid: u32) {
         let now = self.now;
         let keep_alive = self.sc.invoker.keep_alive_ns;
+        let shared = {
+            let c = &self.containers[cid as usize];
+            self.shares_cpu(c.invoker as usize, c.action)
+        };
         let c = &mut self.containers[cid as usize];
         if c.state != CState::Busy {
             // Faults: its invoker crashed, or it ended when its last worker stopped.
@@ -216,10 +220,7 @@ impl Sim<'_> {
         // Under CPU shares each CPU-bound worker was counted as it finished, and so was
         // every worker of a step program; with faults each attempt is counted as it settles.
         let faults = self.fx.is_some();
-        if (self.exclusive_cpu || !self.cpu_bound[action as usize])
-            && self.comm.is_none()
-            && !faults
-        {
+        if !shared && self.comm.is_none() && !faults {
             self.finished += workers as u64;
         }
         let st = &mut self.invokers[inv];

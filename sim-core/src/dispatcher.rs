@@ -4,9 +4,10 @@
 //! invoker and the shared burst layout; no simulated time depends on them, so they are not
 //! materialised per worker (`SimOutput::burst_layout` rebuilds a burst's layout afterwards).
 //!
-//! With exclusive CPUs (or a sleep workload) a worker's end is known when it starts, so the
-//! whole container is computed here with one completion event; under CPU shares CPU-bound
-//! workers enter the invoker's processor-sharing model at their start.
+//! With exclusive CPUs (or a sleep workload, or CPU shares on an invoker whose memory cannot
+//! hold more CPU-bound functions than it has cores) a worker's end is known when it starts, so
+//! the whole container is computed here with one completion event; otherwise under CPU shares
+//! CPU-bound workers enter the invoker's processor-sharing model at their start.
 
 use crate::event::Event;
 use crate::records::NONE;
@@ -30,10 +31,11 @@ impl Sim<'_> {
         };
         let c = &self.containers[cid as usize];
         let inv = c.invoker as usize;
+        let shared_cpu = self.shares_cpu(inv, msg.action);
+        let c = &self.containers[cid as usize];
         let rng = &mut self.invokers[inv].rng;
         let model = &self.sc.invoker;
         let mut t = ready + model.payload.sample_ns(rng);
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[msg.action as usize];
         let program = self.comm.is_some();
         let mut last_end = t;
         for (k, slot) in self
@@ -71,6 +73,29 @@ impl Sim<'_> {
             self.containers[cid as usize].remaining = msg.workers;
         } else {
             self.q.push(last_end, Event::ContainerDone(cid));
+        }
+    }
+
+    /// Whether the functions of `action` on invoker `inv` go through the CPU-shares model:
+    /// CPU-bound, under shares, on an invoker where they may have to share a core. Where they
+    /// never can, every rate is exactly 1 and each ends at its start plus its work.
+    #[inline]
+    pub(crate) fn shares_cpu(&self, inv: usize, action: u32) -> bool {
+        !self.exclusive_cpu && self.cpu_bound[action as usize] && self.invokers[inv].may_contend
+    }
+
+    /// Marks the invokers whose user memory cannot hold more CPU-bound functions than they
+    /// have cores (each busy function holds at least the smallest CPU-bound action's memory).
+    pub(crate) fn init_contention(&mut self) {
+        let smallest = (0..self.sc.actions.len())
+            .filter(|&a| self.cpu_bound[a])
+            .map(|a| self.sc.actions[a].memory_mb.max(1))
+            .min();
+        let Some(smallest) = smallest else {
+            return;
+        };
+        for st in &mut self.invokers {
+            st.may_contend = st.user_mem / smallest > st.cpus as u64;
         }
     }
 

@@ -55,6 +55,10 @@ pub(crate) struct InvokerState {
     pub creation_cpu: CreationCpu,
     pub buffer: VecDeque<u32>,
     pub sharer: CpuSharer,
+    /// More CPU-bound functions can run here at once than it has cores (CPU shares model):
+    /// false when its user memory holds no more containers of the smallest CPU-bound action
+    /// than cores, so every such function always has a core of its own.
+    pub may_contend: bool,
 }
 
 impl InvokerState {
@@ -83,6 +87,7 @@ impl InvokerState {
             creation_cpu: CreationCpu::new(spec.cpus),
             buffer: VecDeque::new(),
             sharer: CpuSharer::new(spec.cpus),
+            may_contend: true,
         }
     }
 }

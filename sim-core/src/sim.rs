@@ -218,6 +218,7 @@ impl<'a> Sim<'a> {
         }
         sim.cpu_timers = sim.q.add_timers(sim.invokers.len());
         sim.init_prewarm();
+        sim.init_contention();
         sim
     }
 

@@ -109,6 +109,52 @@ workers = 8
 memory_mb = 256
 "#;
 
+/// Under CPU shares, an invoker whose user memory holds no more containers than it has cores
+/// can never slow a function down: each ends exactly its work after its start (the processor-
+/// sharing clock's float rounding used to end about half of them 1 ns late), while an invoker
+/// that could hold more still shares its cores.
+#[test]
+fn shares_that_cannot_contend_end_exactly_after_the_work() {
+    let config = r#"
+seed = 5
+[[cluster.invokers]]
+count = 2
+cpus = 4
+user_memory_mb = 512
+[policy]
+name = "faas"
+managed_fraction = 1.0
+[workload]
+kind = "cpu"
+work = 1.0
+[invoker]
+cpu_model = "shares"
+cold_start = 0.2
+[[arrivals]]
+action = "a"
+kind = "managed"
+memory_mb = 128
+process = { kind = "poisson", rate = 9.0 }
+count = 600
+"#;
+    let ns = |s: f64| (s * 1e9).round() as i64;
+    let out = run(config);
+    assert_eq!(out.records.len(), 600);
+    for r in &out.records {
+        assert_eq!(r.status(), Status::Ok, "{r:?}");
+        assert_eq!(ns(r.t_end) - ns(r.t_start), 1_000_000_000, "{r:?}");
+        assert!(!r.cpu_shared, "{r:?}");
+    }
+    // With 1 GB the same invokers hold 8 containers on 4 cores: arrivals at 9/s keep more
+    // than 4 running at times, and those functions share.
+    let out = run(&config.replace("user_memory_mb = 512", "user_memory_mb = 1024"));
+    let slowed = out.records.iter().filter(|r| r.cpu_shared).count();
+    assert!(slowed > 0, "no function shared a core");
+    for r in out.records.iter().filter(|r| r.cpu_shared) {
+        assert!(ns(r.t_end) - ns(r.t_start) > 1_000_000_000, "{r:?}");
+    }
+}
+
 #[test]
 fn shares_slow_cpu_work_but_not_sleep() {
     let out = run(SHARES);

@@ -49,7 +49,7 @@ impl Sim<'_> {
         let c = &self.containers[cid as usize];
         let (m, inv, cold, run, id) = (c.msg, c.invoker, c.cold, c.run, c.id);
         let msg = self.messages[m as usize];
-        let shared_cpu = !self.exclusive_cpu && self.cpu_bound[msg.action as usize];
+        let shared_cpu = self.shares_cpu(inv as usize, msg.action);
         let rng = &mut self.invokers[inv as usize].rng;
         let model = &self.sc.invoker;
         let mut t = ready + model.payload.sample_ns(rng);
