@@ -358,8 +358,7 @@ fn locate(
                     .iter()
                     .copied()
                     .eq((0..n).filter(|&i| invokers[i].healthy)));
-                let r = splitmix64(request.request_id ^ splitmix64(0));
-                let chosen = healthy[(r % healthy.len() as u64) as usize];
+                let chosen = forced_pick(healthy, request.request_id, 0);
                 return Ok(Located::Forced((set.start + chosen) as u32));
             }
             // No index: the probe below.
@@ -421,8 +420,7 @@ fn fill_plan(
             if healthy.is_empty() {
                 healthy = (0..n).filter(|&i| invokers[i].healthy).collect();
             }
-            let r = splitmix64(request.request_id ^ splitmix64(worker as u64));
-            healthy[(r % healthy.len() as u64) as usize]
+            forced_pick(&healthy, request.request_id, worker)
         };
         // Only later workers read the charges: a single activation skips the map.
         if worker + 1 < request.workers {
@@ -434,6 +432,14 @@ fn fill_plan(
             workers: 1,
         });
     }
+}
+
+/// The invoker (local index) forced for worker `worker` of an overloaded request: a random
+/// pick among the set's `healthy` invokers, seeded by the request (no invoker had room).
+#[inline]
+fn forced_pick(healthy: &[usize], request_id: u64, worker: u32) -> usize {
+    let r = splitmix64(request_id ^ splitmix64(worker as u64));
+    healthy[(r % healthy.len() as u64) as usize]
 }
 
 /// [`ShardingBalancer::home_and_step`] with the memo held.

@@ -7,6 +7,10 @@
 //! Functions with equal shares progress alike, so each share value keeps one virtual clock
 //! (seconds of progress per function) and a queue of finishing points; the groups are kept
 //! by share, largest first, so a change costs O(groups + log n), not O(n).
+//!
+//! An invoker whose user memory holds no more containers of the smallest CPU-bound action than
+//! it has cores can never be oversubscribed (`Sim::shares_cpu` is false there): its functions
+//! skip the sharer and end their work after their start, as with exclusive cores.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -276,18 +280,6 @@ impl CpuSharer {
 
     /// Time from now (ns) to the next completion, if any job runs.
     pub fn next_completion(&self) -> Option<u64> {
-        if self.full_speed {
-            // Every rate is 1: `left / 1.0` is `left`.
-            return self
-                .groups
-                .iter()
-                .filter_map(|g| {
-                    let top = g.jobs.peek()?;
-                    let left = (top.end_v - g.v).max(0.0);
-                    Some(crate::float::ceil_u64(left * 1e9))
-                })
-                .min();
-        }
         self.groups
             .iter()
             .filter_map(|g| {
@@ -318,6 +310,29 @@ impl CpuSharer {
 }
 
 impl Sim<'_> {
+    /// Whether the functions of `action` on invoker `inv` go through the CPU-shares model:
+    /// CPU-bound, under shares, on an invoker where they may have to share a core. Where they
+    /// never can, every rate is exactly 1 and each ends at its start plus its work.
+    #[inline]
+    pub(crate) fn shares_cpu(&self, inv: usize, action: u32) -> bool {
+        !self.exclusive_cpu && self.cpu_bound[action as usize] && self.invokers[inv].may_contend
+    }
+
+    /// Marks the invokers whose user memory cannot hold more CPU-bound functions than they
+    /// have cores (each busy function holds at least the smallest CPU-bound action's memory).
+    pub(crate) fn init_contention(&mut self) {
+        let smallest = (0..self.sc.actions.len())
+            .filter(|&a| self.cpu_bound[a])
+            .map(|a| self.sc.actions[a].memory_mb.max(1))
+            .min();
+        let Some(smallest) = smallest else {
+            return;
+        };
+        for st in &mut self.invokers {
+            st.may_contend = st.user_mem / smallest > st.cpus as u64;
+        }
+    }
+
     /// Sets the invoker's CPU timer to its next CPU completion (the one it replaces is
     /// forgotten, as if it had gone stale).
     pub(crate) fn reschedule_cpu(&mut self, inv: usize) {

@@ -29,8 +29,7 @@ impl Sim<'_> {
         } else {
             c.last_fid.max(last_fid)
         };
-        let c = &self.containers[cid as usize];
-        let inv = c.invoker as usize;
+        let inv = self.containers[cid as usize].invoker as usize;
         let shared_cpu = self.shares_cpu(inv, msg.action);
         let c = &self.containers[cid as usize];
         let rng = &mut self.invokers[inv].rng;
@@ -57,11 +56,8 @@ impl Sim<'_> {
                 let fid = msg.first_fid + k as u64;
                 self.q.push(t, Event::StepStart(fid as u32));
             } else if shared_cpu {
-                if t == self.now {
-                    self.q.push_now(t, Event::WorkerStart(cid, k as u32));
-                } else {
-                    self.q.push(t, Event::WorkerStart(cid, k as u32));
-                }
+                self.q
+                    .schedule(self.now, t, Event::WorkerStart(cid, k as u32));
             } else {
                 let end = t + slot.work_ns;
                 slot.t_end = end;
@@ -73,29 +69,6 @@ impl Sim<'_> {
             self.containers[cid as usize].remaining = msg.workers;
         } else {
             self.q.push(last_end, Event::ContainerDone(cid));
-        }
-    }
-
-    /// Whether the functions of `action` on invoker `inv` go through the CPU-shares model:
-    /// CPU-bound, under shares, on an invoker where they may have to share a core. Where they
-    /// never can, every rate is exactly 1 and each ends at its start plus its work.
-    #[inline]
-    pub(crate) fn shares_cpu(&self, inv: usize, action: u32) -> bool {
-        !self.exclusive_cpu && self.cpu_bound[action as usize] && self.invokers[inv].may_contend
-    }
-
-    /// Marks the invokers whose user memory cannot hold more CPU-bound functions than they
-    /// have cores (each busy function holds at least the smallest CPU-bound action's memory).
-    pub(crate) fn init_contention(&mut self) {
-        let smallest = (0..self.sc.actions.len())
-            .filter(|&a| self.cpu_bound[a])
-            .map(|a| self.sc.actions[a].memory_mb.max(1))
-            .min();
-        let Some(smallest) = smallest else {
-            return;
-        };
-        for st in &mut self.invokers {
-            st.may_contend = st.user_mem / smallest > st.cpus as u64;
         }
     }
 

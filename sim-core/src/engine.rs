@@ -277,6 +277,17 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// Schedules `event` at `time`, not before `now` (the time of the event being handled):
+    /// [`EventQueue::push_now`] when it is due at once, else [`EventQueue::push`].
+    #[inline]
+    pub fn schedule(&mut self, now: u64, time: u64, event: E) {
+        if time <= now {
+            self.push_now(now, event);
+        } else {
+            self.push(time, event);
+        }
+    }
+
     /// Sets timer `id` to fire `event` at `time` (`None`: disarms it): its pending event, if
     /// any, is forgotten, and the new one is ordered as if pushed now.
     pub fn set_timer(&mut self, id: usize, time: Option<u64>, event: E) {

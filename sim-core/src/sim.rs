@@ -306,7 +306,7 @@ impl<'a> Sim<'a> {
         self.stats.peak_event_queue = if direct {
             self.q.peak()
         } else {
-            self.q.peak_with_first_lane_upfront(self.next_burst_id())
+            self.q.peak_with_first_lane_upfront(self.pulled)
         };
         self.stats.end_time_s = self.secs(self.now);
         // Containers still alive run nothing more (in id order, after their last record).
@@ -371,11 +371,6 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
-    /// Bursts that arrived (or are pending) so far.
-    fn next_burst_id(&self) -> u64 {
-        self.pulled
-    }
-
     /// Takes the next burst from the arrival source: the run loop runs its arrival ahead of
     /// any other event at that instant (as if every arrival had been scheduled up front).
     /// A source that fails (a trace file changed since it was read) ends the arrivals there,
@@ -405,10 +400,6 @@ impl<'a> Sim<'a> {
     #[inline]
     pub fn at(&mut self, time: u64, event: Event) {
         debug_assert!(time >= self.now);
-        if time <= self.now {
-            self.q.push_now(self.now, event);
-        } else {
-            self.q.push(time, event);
-        }
+        self.q.schedule(self.now, time, event);
     }
 }

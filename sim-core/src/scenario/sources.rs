@@ -151,11 +151,6 @@ impl RunArrivals<'_> {
     pub fn functions_so_far(&self) -> u64 {
         self.next_function
     }
-
-    /// Bursts numbered so far (the id the next burst gets).
-    pub fn bursts_so_far(&self) -> u64 {
-        self.next_id
-    }
 }
 
 impl Iterator for RunArrivals<'_> {
