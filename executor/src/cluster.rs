@@ -261,14 +261,20 @@ impl ClusterFile {
     }
 
     /// Host CPUs of agent `id`: explicit, or dealt over the machine's cores after the CPUs of
-    /// the agents before it, so agents share cores only when the machine has too few.
+    /// the agents before it, so agents share cores only when the machine has too few. Each
+    /// pass over the cores starts one core further: an agent uses its first CPUs first, and
+    /// agents that all started on core 0 would pin their first containers onto one core and
+    /// slow each other's creations (measured: 0.070 s against 0.045 s alone, 2 agents x 2 CPUs
+    /// on 2 cores) where separate machines would not.
     pub fn host_cpus(&self, id: u32, cores: u32) -> Vec<u32> {
         let a = &self.agents[id as usize];
         if let Some(h) = &a.host_cpus {
             return h.clone();
         }
+        let cores = cores.max(1);
         let offset: u32 = self.agents[..id as usize].iter().map(|a| a.cpus).sum();
-        (0..a.cpus).map(|i| (offset + i) % cores.max(1)).collect()
+        let start = (offset + offset / cores) % cores;
+        (0..a.cpus).map(|i| (start + i) % cores).collect()
     }
 
     /// The broker URL for the controller and tools (`controller_broker`, else `broker`).
@@ -339,7 +345,11 @@ mod tests {
     fn host_cpus_wrap_over_cores() {
         let c = ClusterFile::local("redis://x", Path::new("/tmp"), 2, 2);
         assert_eq!(c.host_cpus(0, 2), vec![0, 1]);
-        assert_eq!(c.host_cpus(1, 2), vec![0, 1]);
+        // The second pass over two cores starts on core 1: the agents' first CPUs differ.
+        assert_eq!(c.host_cpus(1, 2), vec![1, 0]);
         assert_eq!(c.host_cpus(1, 4), vec![2, 3]);
+        let three = ClusterFile::local("redis://x", Path::new("/tmp"), 3, 2);
+        assert_eq!(three.host_cpus(2, 4), vec![1, 2]);
+        assert_eq!(three.host_cpus(2, 6), vec![4, 5]);
     }
 }

@@ -538,6 +538,11 @@ pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     crate::atomic::write_bytes(&args.out, text.as_bytes())?;
+    // The fit's inputs, kept so that the fit can be checked or redone.
+    let raw = measurements_path(&args.out);
+    let json = serde_json::to_vec_pretty(&cal)
+        .map_err(|e| Error::environment(format_args!("serialising the measurements: {e}")))?;
+    crate::atomic::write_bytes(&raw, &json)?;
     println!(
         "queue latency median {:.4} s, creation {:.4} s + {:.4} s init ({} engine slots, 0: no \
          limit), contention alpha {:.4} per other creation in flight, warm start {:.4} s, \
@@ -552,8 +557,18 @@ pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
         cal.worker_spawn
     );
     print!("{}", creation_table(&cal));
-    println!("wrote {}", args.out.display());
+    println!(
+        "wrote {} (measurements in {})",
+        args.out.display(),
+        raw.display()
+    );
     Ok(())
+}
+
+/// Where `calibrate` keeps the raw measurements of the profile at `profile`:
+/// `NAME.toml` -> `NAME.measurements.json` beside it.
+pub fn measurements_path(profile: &std::path::Path) -> PathBuf {
+    profile.with_extension("measurements.json")
 }
 
 /// The profile must load as part of a config (a failure here is a bug, not user input).

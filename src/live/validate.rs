@@ -50,6 +50,10 @@ pub struct Row {
     pub measured: f64,
     /// (simulated - measured) / measured; NaN when measured is 0.
     pub relative_error: f64,
+    /// Standard error of `measured`, the mean over the repeats (their standard deviation over
+    /// the square root of their number; NaN with one repeat): how far an error can come from
+    /// the live runs' own run-to-run spread.
+    pub measured_sem: f64,
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -59,6 +63,18 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     } else {
         v.iter().sum::<f64>() / v.len() as f64
     }
+}
+
+/// Standard error of the mean of the finite values (NaN below two).
+fn standard_error(v: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (var / n).sqrt()
 }
 
 /// Compares the mean of each figure over the simulated and the measured runs.
@@ -73,6 +89,7 @@ pub fn compare(sim: &[Summary], live: &[Summary]) -> Vec<Row> {
                 simulated: s,
                 measured: m,
                 relative_error: if m != 0.0 { (s - m) / m } else { f64::NAN },
+                measured_sem: standard_error(live.iter().map(f)),
             }
         })
         .collect()
@@ -80,16 +97,17 @@ pub fn compare(sim: &[Summary], live: &[Summary]) -> Vec<Row> {
 
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
-        "{:<22} {:>12} {:>12} {:>10}\n",
-        "figure", "simulated", "measured", "rel.error"
+        "{:<22} {:>12} {:>12} {:>10} {:>10}\n",
+        "figure", "simulated", "measured", "+- s.e.", "rel.error"
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<22} {:>12.4} {:>12.4} {:>9.1}%",
+            "{:<22} {:>12.4} {:>12.4} {:>10.4} {:>9.1}%",
             r.figure,
             r.simulated,
             r.measured,
+            r.measured_sem,
             r.relative_error * 100.0
         );
     }
@@ -379,12 +397,12 @@ fn write_rows(
     rows: &[Row],
     step_rows: &[StepRow],
 ) -> Result<(), Error> {
-    let mut csv = String::from("figure,simulated,measured,relative_error\n");
+    let mut csv = String::from("figure,simulated,measured,relative_error,measured_sem\n");
     for r in rows {
         let _ = writeln!(
             csv,
-            "{},{},{},{}",
-            r.figure, r.simulated, r.measured, r.relative_error
+            "{},{},{},{},{}",
+            r.figure, r.simulated, r.measured, r.relative_error, r.measured_sem
         );
     }
     crate::atomic::write_bytes(&dir.join("validation.csv"), csv.as_bytes())?;
@@ -432,5 +450,16 @@ mod tests {
         let why = all_rejected(&sim, &fits, &cluster).unwrap();
         assert!(why.starts_with("every live function was rejected"), "{why}");
         assert_eq!(all_rejected(&fits, &fits, &cluster), None);
+    }
+
+    /// The standard error is the repeats' sample standard deviation over sqrt(n); a single
+    /// repeat has none, and NaN figures (a run without the figure) are left out.
+    #[test]
+    fn measured_standard_error_is_the_spread_of_the_repeats() {
+        assert!((standard_error([1.0, 3.0].into_iter()) - 1.0).abs() < 1e-12);
+        let se = standard_error([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].into_iter());
+        assert!((se - (32.0f64 / 7.0 / 8.0).sqrt()).abs() < 1e-12, "{se}");
+        assert!(standard_error([5.0].into_iter()).is_nan());
+        assert!((standard_error([1.0, f64::NAN, 3.0].into_iter()) - 1.0).abs() < 1e-12);
     }
 }
