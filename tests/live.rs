@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{burstsim, live, ok, skip, skip_on, Cluster};
+use common::{burstsim, calibrate, live, ok, skip, skip_on, validate, Cluster};
 
 fn write_config(dir: &Path, name: &str, policy: &str, workers: u32, seconds: f64) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
@@ -387,13 +387,7 @@ fn validate_compares_a_communicating_workload_per_step() {
     let config =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/apps/live/pagerank-local.toml");
     let out_dir = work.path().join("val");
-    let text = ok(&burstsim()
-        .args(["validate", "--repeat", "1", "--config"])
-        .arg(&config)
-        .arg("--cluster")
-        .arg(cluster.file())
-        .arg("--out")
-        .arg(&out_dir)
+    let text = ok(&validate(&config, &cluster.file(), 1, &out_dir)
         .output()
         .unwrap());
     assert!(text.contains("network.host_bandwidth=125000000"), "{text}");
@@ -446,13 +440,7 @@ fn calibrate_then_validate_writes_every_figure() {
     let cluster = Cluster::up(2, 1);
     let work = tempfile::tempdir().unwrap();
     let profile = work.path().join("profiles/local.toml");
-    let text = ok(&burstsim()
-        .args(["calibrate", "--samples", "3", "--cluster"])
-        .arg(cluster.file())
-        .arg("--out")
-        .arg(&profile)
-        .output()
-        .unwrap());
+    let text = ok(&calibrate(&cluster.file(), 3, &profile).output().unwrap());
     assert!(text.contains("queue latency"), "{text}");
     let prof = std::fs::read_to_string(&profile).unwrap();
     for key in [
@@ -480,13 +468,7 @@ fn calibrate_then_validate_writes_every_figure() {
     )
     .unwrap();
     let out_dir = work.path().join("val");
-    let text = ok(&burstsim()
-        .args(["validate", "--repeat", "2", "--config"])
-        .arg(&cfg)
-        .arg("--cluster")
-        .arg(cluster.file())
-        .arg("--out")
-        .arg(&out_dir)
+    let text = ok(&validate(&cfg, &cluster.file(), 2, &out_dir)
         .output()
         .unwrap());
     let csv = std::fs::read_to_string(out_dir.join("validation.csv")).unwrap();

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{burstsim, ok, skip, Cluster};
+use common::{calibrate, ok, skip, validate, Cluster};
 
 /// (simulated, measured, relative error, measured standard error) of `figure` in a
 /// validation.csv.
@@ -58,13 +58,7 @@ fn calibrate_then_validate_closes_the_live_loop() {
         let cluster = Cluster::up(2, cpus);
         let work = tempfile::tempdir().unwrap();
         let profile = work.path().join("profiles/local.toml");
-        ok(&burstsim()
-            .args(["calibrate", "--samples", "12", "--cluster"])
-            .arg(cluster.file())
-            .arg("--out")
-            .arg(&profile)
-            .output()
-            .unwrap());
+        ok(&calibrate(&cluster.file(), 12, &profile).output().unwrap());
         for (case, policy, g, workers) in cases {
             let policy = if g == 0 {
                 format!("name = \"{policy}\"")
@@ -83,15 +77,7 @@ fn calibrate_then_validate_closes_the_live_loop() {
             )
             .unwrap();
             let out = work.path().join(format!("val-{workers}-{g}"));
-            ok(&burstsim()
-                .args(["validate", "--repeat", "10", "--config"])
-                .arg(&cfg)
-                .arg("--cluster")
-                .arg(cluster.file())
-                .arg("--out")
-                .arg(&out)
-                .output()
-                .unwrap());
+            ok(&validate(&cfg, &cluster.file(), 10, &out).output().unwrap());
             let csv = out.join("validation.csv");
             let (ps, pl, pe, pse) = validation_row(&csv, "start_latency_p50_s");
             let (ms, ml, me, _) = validation_row(&csv, "makespan_s");

@@ -540,9 +540,7 @@ pub fn main(args: &CalibrateArgs) -> Result<(), Error> {
     crate::atomic::write_bytes(&args.out, text.as_bytes())?;
     // The fit's inputs, kept so that the fit can be checked or redone.
     let raw = measurements_path(&args.out);
-    let json = serde_json::to_vec_pretty(&cal)
-        .map_err(|e| Error::environment(format_args!("serialising the measurements: {e}")))?;
-    crate::atomic::write_bytes(&raw, &json)?;
+    crate::atomic::write_json(&raw, &cal)?;
     println!(
         "queue latency median {:.4} s, creation {:.4} s + {:.4} s init ({} engine slots, 0: no \
          limit), contention alpha {:.4} per other creation in flight, warm start {:.4} s, \

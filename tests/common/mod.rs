@@ -65,6 +65,28 @@ pub fn live(config: &Path, cluster: &Path, out: &Path) -> Command {
     cmd
 }
 
+/// `burstsim calibrate --samples SAMPLES --cluster CLUSTER --out PROFILE`.
+pub fn calibrate(cluster: &Path, samples: u32, profile: &Path) -> Command {
+    let mut cmd = burstsim();
+    cmd.args(["calibrate", "--samples", &samples.to_string(), "--cluster"])
+        .arg(cluster)
+        .arg("--out")
+        .arg(profile);
+    cmd
+}
+
+/// `burstsim validate --repeat REPEAT --config CONFIG --cluster CLUSTER --out OUT`.
+pub fn validate(config: &Path, cluster: &Path, repeat: u32, out: &Path) -> Command {
+    let mut cmd = burstsim();
+    cmd.args(["validate", "--repeat", &repeat.to_string(), "--config"])
+        .arg(config)
+        .arg("--cluster")
+        .arg(cluster)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
 pub fn ok(out: &Output) -> String {
     let text = format!(
         "{}\n{}",
