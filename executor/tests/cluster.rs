@@ -381,7 +381,21 @@ fn a_live_test_that_cannot_run_is_counted_as_skipped_or_fails_when_required() {
         if nix::unistd::Uid::effective().is_root() {
             cmd.uid(65534).gid(65534);
         }
-        let out = cmd.output().unwrap();
+        // The copy was just written: a child another test forks before its exec may still
+        // hold the write descriptor, and exec then fails with ETXTBSY until it lets go.
+        let mut busy = 0;
+        let out = loop {
+            match cmd.output() {
+                Err(e)
+                    if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
+                        && busy < 100 =>
+                {
+                    busy += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                out => break out.unwrap(),
+            }
+        };
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let log = dir.path().join(format!("log-{require_live}"));
         std::fs::write(&log, &stdout).unwrap();

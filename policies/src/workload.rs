@@ -167,6 +167,22 @@ impl Workload {
         }
     }
 
+    /// The input every function gets when the workload draws nothing (a constant duration,
+    /// work or point count): what [`Workload::input`] returns for any index and stream.
+    pub fn constant_input(&self) -> Option<FunctionInput> {
+        let constant = match self {
+            Workload::Sleep { duration: d } | Workload::Cpu { work: d } => d,
+            Workload::Montecarlo { points, .. } => points,
+            Workload::Steps { .. } => return None,
+        };
+        if !matches!(constant, Distribution::Constant { .. }) {
+            return None;
+        }
+        // A constant never reads the stream: any one gives the same input.
+        let mut unused = crate::rng::stream(0, "workload", 0);
+        self.input(0, &mut unused)
+    }
+
     /// Draws the input of function `index` of its group (`None` for a `steps` workload, whose
     /// draws come from [`Program::burst_draws`]).
     pub fn input<R: rand::Rng + ?Sized>(&self, index: u64, rng: &mut R) -> Option<FunctionInput> {
@@ -211,5 +227,44 @@ impl Iterator for BurstInputs<'_> {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constant_input_is_what_every_draw_gives() {
+        let constant = [
+            Workload::Cpu {
+                work: Distribution::constant(1.5),
+            },
+            Workload::Sleep {
+                duration: Distribution::constant(0.25),
+            },
+            Workload::Montecarlo {
+                points: Distribution::constant(2e6),
+                seconds_per_million_points: 0.5,
+            },
+        ];
+        for workload in &constant {
+            let input = workload.constant_input().expect("a constant workload");
+            for burst in [0, 7] {
+                for drawn in workload.burst_inputs(42, burst, 3) {
+                    assert_eq!(drawn, input);
+                }
+            }
+        }
+        let drawn = Workload::Cpu {
+            work: Distribution::Uniform { min: 1.0, max: 2.0 },
+        };
+        assert_eq!(drawn.constant_input(), None);
+        let per_function = Workload::Sleep {
+            duration: Distribution::PerFunction {
+                values: vec![1.0, 2.0],
+            },
+        };
+        assert_eq!(per_function.constant_input(), None);
     }
 }

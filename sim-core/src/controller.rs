@@ -16,7 +16,7 @@
 //! the heartbeat without taking a request slot.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use policies::{ClusterView, InvokerView, PlacementError, PlacementPlan, PlacementRequest, Status};
 
@@ -389,7 +389,7 @@ impl Sim<'_> {
             self.requests.remove(r);
             return;
         }
-        let reason: Rc<str> = reason.into();
+        let reason: Arc<str> = reason.into();
         for slot in self.records.range_mut(req.first_fid, req.workers) {
             slot.settle(Status::Rejected, &reason);
         }

@@ -9,7 +9,9 @@
 //!   bucket and refiles its events into lower buckets. Pushes are O(1), buckets are contiguous
 //!   vectors, and every bucket stays in scheduling order (pushes append, and a bucket is only
 //!   refiled into lower buckets that are all empty), so bucket 0 (the events at the refill
-//!   time) is consumed from its front.
+//!   time) is consumed from its front. A large bucket is sorted once into a run that pops
+//!   from its front instead (an event a second ahead of a thousand others would otherwise be
+//!   refiled about ten times); pops take the earlier of the run's front and the buckets'.
 //! - Timers ([`EventQueue::set_timer`]): at most one pending event per timer (e.g. an invoker's
 //!   next CPU completion). Setting a timer is exactly scheduling its event anew (it takes the
 //!   next sequence number) and forgetting the one it replaces, but without leaving a stale
@@ -29,6 +31,9 @@ use std::collections::VecDeque;
 
 /// Latest representable event time, ns.
 pub const MAX_TIME: u64 = u64::MAX >> 1;
+
+/// Events in a bucket to take out whole into the sorted run rather than refile.
+const RUN_MIN: usize = 64;
 
 /// (time, sequence) as one number, compared in one go.
 type Key = u128;
@@ -145,6 +150,10 @@ pub struct EventQueue<E> {
     now_fifo: VecDeque<(u64, E)>,
     /// Bucket 0: events at time `last`, in scheduling order.
     zero: VecDeque<Entry<E>>,
+    /// A large bucket taken out whole and sorted (by time, then sequence) instead of refiled
+    /// level by level: events far ahead (e.g. a second of work behind a thousand others) pass
+    /// through many buckets otherwise. Its events pop from the front.
+    run: VecDeque<Entry<E>>,
     /// Bucket i >= 1 holds times whose highest bit differing from `last` is bit i - 1, in
     /// scheduling order (index 0 unused).
     buckets: Vec<Vec<Entry<E>>>,
@@ -181,6 +190,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             now_fifo: VecDeque::new(),
             zero: VecDeque::new(),
+            run: VecDeque::new(),
             buckets: (0..64).map(|_| Vec::new()).collect(),
             bucket_min: [NO_KEY; 64],
             mask: 0,
@@ -329,10 +339,20 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
-    /// The key of the earliest event of the radix heap (`NO_KEY`: none): the front of bucket
-    /// 0, or else the earliest of the lowest non-empty bucket.
+    /// The key of the earliest event of the radix heap and its sorted run (`NO_KEY`: none).
     #[inline]
     fn radix_head(&self) -> Key {
+        let heap = self.heap_head();
+        match self.run.front() {
+            Some(e) => heap.min(key(e.time, e.seq)),
+            None => heap,
+        }
+    }
+
+    /// The key of the earliest event in the buckets (`NO_KEY`: none): the front of bucket 0,
+    /// or else the earliest of the lowest non-empty bucket.
+    #[inline]
+    fn heap_head(&self) -> Key {
         if let Some(e) = self.zero.front() {
             return key(e.time, e.seq);
         }
@@ -342,10 +362,16 @@ impl<E: Copy> EventQueue<E> {
         self.bucket_min[self.mask.trailing_zeros() as usize]
     }
 
-    /// Pops the earliest event of the (non-empty) radix heap.
+    /// Pops the earliest event of the (non-empty) radix heap and sorted run.
     #[inline]
     fn radix_pop(&mut self) -> (u64, E) {
         self.queued -= 1;
+        if let Some(e) = self.run.front() {
+            if key(e.time, e.seq) < self.heap_head() {
+                let e = self.run.pop_front().expect("a front");
+                return (e.time, e.event);
+            }
+        }
         if self.zero.is_empty() {
             let b = self.mask.trailing_zeros() as usize;
             let min = self.bucket_min[b];
@@ -355,6 +381,18 @@ impl<E: Copy> EventQueue<E> {
                 // A lone event is the minimum: skip the refill.
                 let e = self.buckets[b].pop().expect("one event");
                 self.last = e.time;
+                return (e.time, e.event);
+            }
+            if self.buckets[b].len() >= RUN_MIN && self.run.is_empty() {
+                // Sorted once rather than refiled; `last` stays, as every bucket left was
+                // filed against it and holds no earlier event.
+                let mut items = std::mem::take(&mut self.buckets[b]);
+                // Mostly in time order already (scheduled as time went on): a stable sort
+                // finds the runs.
+                items.sort_by_key(|e| key(e.time, e.seq));
+                self.run.extend(items.drain(..));
+                self.buckets[b] = items;
+                let e = self.run.pop_front().expect("a large bucket");
                 return (e.time, e.event);
             }
             // Refill bucket 0 from the lowest non-empty bucket (all lower ones are empty, so
@@ -618,6 +656,49 @@ mod tests {
         assert_eq!(lazy_order, upfront_order);
         assert_eq!(lazy.popped(), upfront.popped());
         assert_eq!(lazy.peak_with_first_lane_upfront(3), upfront.peak());
+    }
+
+    /// A large bucket goes to the sorted run while later events keep arriving in the buckets
+    /// (some before the run's last events, some at its times): the order stays by (time,
+    /// sequence).
+    #[test]
+    fn a_large_bucket_sorted_into_the_run_keeps_the_order() {
+        use std::collections::BTreeSet;
+        let mut q = EventQueue::new();
+        let mut reference = BTreeSet::new();
+        let mut seq = 0u64;
+        let mut push = |q: &mut EventQueue<u64>, reference: &mut BTreeSet<(u64, u64)>, t| {
+            q.push(t, seq);
+            reference.insert((t, seq));
+            seq += 1;
+        };
+        // Work ends a second ahead, 1 ms apart but not in order, some at equal times.
+        for i in 0..5_000u64 {
+            push(
+                &mut q,
+                &mut reference,
+                1_000_000_000 + (i * 7_919 % 1_000) * 1_000_000,
+            );
+        }
+        let mut now = 0;
+        let mut popped = 0;
+        while let Some((t, e)) = q.pop() {
+            let want = reference.pop_first().expect("as many events");
+            assert_eq!((t, e), want);
+            assert!(t >= now);
+            now = t;
+            popped += 1;
+            if popped % 3 == 0 && popped < 20_000 {
+                push(
+                    &mut q,
+                    &mut reference,
+                    now + 1_000_000_000 - popped % 5 * 1_000,
+                );
+                push(&mut q, &mut reference, now);
+            }
+        }
+        assert!(reference.is_empty());
+        assert!(popped > 10_000);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! A new container is created by the container engine (module `creation`).
 
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use policies::ActionKind;
 
@@ -194,7 +194,7 @@ impl Sim<'_> {
             self.release_message(m, false);
             return;
         }
-        let reason: Rc<str> = reason.into();
+        let reason: Arc<str> = reason.into();
         for slot in self.records.range_mut(msg.first_fid, msg.workers) {
             slot.settle(policies::Status::Failed, &reason);
             slot.invoker = msg.invoker;

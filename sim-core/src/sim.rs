@@ -2,7 +2,7 @@
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
 
-use std::rc::Rc;
+use std::sync::Arc;
 use std::thread::Scope;
 
 use policies::PlacementPolicy;
@@ -323,7 +323,7 @@ impl<'a> Sim<'a> {
         self.unsent_functions();
         // A function still unfinished here was stranded (e.g. a plan no invoker can ever run):
         // say so instead of leaving a silent gap.
-        let stranded: Rc<str> = "never completed: its message could not be run".into();
+        let stranded: Arc<str> = "never completed: its message could not be run".into();
         if self.fx.is_some() {
             self.finish_faults(&stranded, sink)?;
         } else {
@@ -353,8 +353,17 @@ impl<'a> Sim<'a> {
     }
 
     /// What follows every event: final records go to the sink, and the steps that ended.
-    #[inline]
+    /// Most events finish no record: checked inline, the work out of line.
+    #[inline(always)]
     fn after_event(&mut self, sink: &mut dyn RecordSink) -> Result<(), SinkError> {
+        if self.fx.is_none() && self.comm.is_none() && !self.records.has_work() {
+            return Ok(());
+        }
+        self.after_event_work(sink)
+    }
+
+    #[inline(never)]
+    fn after_event_work(&mut self, sink: &mut dyn RecordSink) -> Result<(), SinkError> {
         if self.fx.is_some() {
             self.settle_pack_finals();
             if self.records.has_work() {

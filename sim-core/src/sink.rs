@@ -14,6 +14,8 @@
 use policies::comm::StepRecord;
 use policies::FunctionRecord;
 
+pub use crate::records::{RawChunk, RawRecords};
+
 /// Why a sink could not take a record (e.g. the disk is full); the run stops with it.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -21,6 +23,18 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 pub trait RecordSink {
     /// The final record of one function; calls come in function-id order, one per function.
     fn record(&mut self, record: FunctionRecord) -> Result<(), SinkError>;
+
+    /// The final records of consecutive functions, not yet converted: what the engine calls
+    /// (with the same order guarantees as [`RecordSink::record`]). A sink that hands records
+    /// to another thread can copy them as they are ([`RawChunk`]) and convert them there,
+    /// off the simulation's thread. By default converts each and calls
+    /// [`RecordSink::record`].
+    fn raw_records(&mut self, records: RawRecords<'_>) -> Result<(), SinkError> {
+        for record in records.records() {
+            self.record(record)?;
+        }
+        Ok(())
+    }
 
     /// No record after this call names `container` (it was removed, or the run ended); every
     /// record that names it came before. Lets a consumer close per-container figures early.
@@ -67,6 +81,10 @@ impl RecordSink for Vec<FunctionRecord> {
 impl<S: RecordSink + ?Sized> RecordSink for &mut S {
     fn record(&mut self, record: FunctionRecord) -> Result<(), SinkError> {
         (**self).record(record)
+    }
+
+    fn raw_records(&mut self, records: RawRecords<'_>) -> Result<(), SinkError> {
+        (**self).raw_records(records)
     }
 
     fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {

@@ -39,7 +39,7 @@ mod attempts;
 pub(crate) mod recovery;
 mod work;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use policies::{RecoveryPolicy, Status};
 
@@ -222,7 +222,7 @@ impl Sim<'_> {
     pub(crate) fn set_outcome(&mut self, aid: u64, status: Status, reason: &str) {
         let r = self.arec(aid);
         r.status = status;
-        r.reason = Some(Rc::from(reason));
+        r.reason = Some(Arc::from(reason));
     }
 
     /// Attempt `aid` completed: its record says `ok` again (a backup that lost may have been
@@ -313,7 +313,7 @@ impl Sim<'_> {
     /// are recorded as never completed; then every record goes to the sink.
     pub(crate) fn finish_faults(
         &mut self,
-        stranded: &Rc<str>,
+        stranded: &Arc<str>,
         sink: &mut dyn RecordSink,
     ) -> Result<(), SinkError> {
         let t0 = self.t0.unwrap_or(0);

@@ -87,6 +87,14 @@ pub(super) fn scenario(config: &Config, origin: &Path) -> Result<Scenario, Build
         invokers,
         burst_series: expanded.series,
         actions: actions.list,
+        action_constant_work_ns: actions
+            .workloads
+            .iter()
+            .map(|w| {
+                w.constant_input()
+                    .map(|input| secs_to_ns(input.solo_seconds()))
+            })
+            .collect(),
         action_workloads: actions.workloads,
         sources,
         trace_summaries,

@@ -231,6 +231,9 @@ pub struct Scenario {
     /// What each action's functions do (index = action): its `[[arrivals]]` entry's or trace
     /// function's own workload, else `[workload]`.
     pub action_workloads: Vec<Workload>,
+    /// Each action's solo run time (ns) when its workload draws nothing
+    /// ([`Workload::constant_input`]): its functions skip the per-burst stream.
+    pub action_constant_work_ns: Vec<Option<u64>>,
     /// `[[arrivals]]` and `[[traces]]`, drawn per run on top of `burst_series`
     /// ([`Scenario::arrivals`], [`Scenario::run_bursts`]).
     pub sources: Vec<Source>,

@@ -223,11 +223,12 @@ impl Scenario {
     /// worker order: the arrival's own work, or drawn from the action's workload (stream
     /// `workload`, index = burst id).
     pub fn work_ns(&self, seed: u64, id: u64, burst: &BurstSpec) -> WorkNs<'_> {
-        match burst.work_s {
-            Some(seconds) => WorkNs::Given(std::iter::repeat_n(
-                secs_to_ns(seconds),
-                burst.workers as usize,
-            )),
+        let given = burst
+            .work_s
+            .map(secs_to_ns)
+            .or(self.action_constant_work_ns[burst.action as usize]);
+        match given {
+            Some(ns) => WorkNs::Given(std::iter::repeat_n(ns, burst.workers as usize)),
             None => WorkNs::Drawn(self.action_workloads[burst.action as usize].burst_inputs(
                 seed,
                 id,
