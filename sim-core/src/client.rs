@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use crate::event::Event;
-use crate::records::Slot;
+use crate::records::{RecordRing, Slot};
 use crate::rng::{self, Rng};
 use crate::scenario::{BurstSpec, WorkNs};
 use crate::sim::{Request, Sim};
@@ -59,33 +59,61 @@ impl Sim<'_> {
             self.track_burst(&b);
         }
         let work = self.sc.work_ns(self.seed, b.id, &b);
-        self.client.pending.push_back(PendingBurst {
+        let mut p = PendingBurst {
             burst: b,
             next: 0,
             work,
-        });
+        };
+        let c = &self.client;
+        if c.pending.is_empty() && c.retries.is_empty() && !c.in_try && self.may_send_now() {
+            // Nothing waits before it: its first request goes out as `client_try` would send
+            // it, without queueing the burst first.
+            self.client.in_try = true;
+            let n = self.request_size(&p);
+            self.send_from(&mut p, n);
+            self.client.in_try = false;
+            if p.next < p.burst.workers {
+                self.client.pending.push_back(p);
+            }
+            if !self.client.pending.is_empty() || !self.client.retries.is_empty() {
+                self.client_try();
+            }
+            return;
+        }
+        self.client.pending.push_back(p);
         self.client_try();
     }
 
-    /// Records of functions `next .. next + n` of the front burst, in id order.
-    fn take_functions(&mut self, n: u32) {
-        let p = self.client.pending.front_mut().expect("a pending burst");
-        for k in p.next..p.next + n {
-            // A `steps` workload has no single input: its draws are in `comm`.
-            let work = p.work.next().unwrap_or(0);
-            self.records
-                .push(Slot::new(p.burst.id, p.burst.tenant, k, work));
+    /// The concurrency and rate limits let a request go now.
+    #[inline]
+    fn may_send_now(&self) -> bool {
+        let concurrency = self.sc.client.concurrency;
+        (concurrency == 0 || self.client.in_flight < concurrency)
+            && self.now >= self.client.next_send
+    }
+
+    /// Functions in the next request of burst `p`: the rest of it (burst policies), or one.
+    #[inline]
+    fn request_size(&self, p: &PendingBurst) -> u32 {
+        if self.sc.is_burst() {
+            p.burst.workers - p.next
+        } else {
+            1
         }
-        p.next += n;
+    }
+
+    /// Sends functions `next .. next + n` of burst `p` as one request (their records first).
+    fn send_from(&mut self, p: &mut PendingBurst, n: u32) {
+        take_functions(&mut self.records, p, n);
+        self.send(request_of(p, n));
     }
 
     /// At the end of a run, records for functions the client never sent (they will be
     /// recorded as never completed).
     pub(crate) fn unsent_functions(&mut self) {
-        while let Some(p) = self.client.pending.front() {
+        while let Some(mut p) = self.client.pending.pop_front() {
             let n = p.burst.workers - p.next;
-            self.take_functions(n);
-            self.client.pending.pop_front();
+            take_functions(&mut self.records, &mut p, n);
         }
     }
 
@@ -102,7 +130,6 @@ impl Sim<'_> {
         }
         self.client.in_try = true;
         let concurrency = self.sc.client.concurrency;
-        let burst_mode = self.sc.is_burst();
         loop {
             // Retries (faults) go first; a send can add one (a placement that fails at once).
             if !self.client.retries.is_empty() && !self.send_retries() {
@@ -111,9 +138,6 @@ impl Sim<'_> {
             let Some(p) = self.client.pending.front() else {
                 break;
             };
-            let burst = &p.burst;
-            let (id, first_function, action) = (burst.id, burst.first_function, burst.action);
-            let (workers, next) = (burst.workers, p.next);
             if concurrency > 0 && self.client.in_flight >= concurrency {
                 break;
             }
@@ -125,18 +149,14 @@ impl Sim<'_> {
                 }
                 break;
             }
-            let n = if burst_mode { workers - next } else { 1 };
-            self.take_functions(n);
-            if next + n >= workers {
+            let n = self.request_size(p);
+            let p = self.client.pending.front_mut().expect("a pending burst");
+            take_functions(&mut self.records, p, n);
+            let request = request_of(p, n);
+            if p.next >= p.burst.workers {
                 self.client.pending.pop_front();
             }
-            self.send(Request {
-                burst: id,
-                first_fid: first_function + next as u64,
-                workers: n,
-                action,
-                avoid: u32::MAX,
-            });
+            self.send(request);
         }
         self.client.in_try = false;
     }
@@ -176,6 +196,7 @@ impl Sim<'_> {
         self.client_try();
     }
 
+    #[inline(always)]
     fn send(&mut self, req: Request) {
         let id = self.requests.insert(req);
         let now = self.now;
@@ -210,5 +231,29 @@ impl Sim<'_> {
         if self.sc.client.concurrency > 0 {
             self.client_try();
         }
+    }
+}
+
+/// Records of functions `next .. next + n` of burst `p`, in id order, with their work drawn
+/// from its stream.
+#[inline(always)]
+fn take_functions(records: &mut RecordRing, p: &mut PendingBurst, n: u32) {
+    for k in p.next..p.next + n {
+        // A `steps` workload has no single input: its draws are in `comm`.
+        let work = p.work.next().unwrap_or(0);
+        records.push(Slot::new(p.burst.id, p.burst.tenant, k, work));
+    }
+    p.next += n;
+}
+
+/// The request of the `n` functions of burst `p` just taken (`take_functions`).
+fn request_of(p: &PendingBurst, n: u32) -> Request {
+    let burst = &p.burst;
+    Request {
+        burst: burst.id,
+        first_fid: burst.first_function + (p.next - n) as u64,
+        workers: n,
+        action: burst.action,
+        avoid: u32::MAX,
     }
 }

@@ -127,6 +127,7 @@ impl IdlePool {
             + self.others.values().map(Vec::len).sum::<usize>();
     }
 
+    #[inline(always)]
     fn push(&mut self, key: PoolKey, entry: PoolEntry) {
         self.len += 1;
         match self.key0 {
@@ -201,6 +202,7 @@ impl Sim<'_> {
     }
 
     /// Every worker of container `cid` finished: free its CPUs, tell the controller, go idle.
+    #[inline(always)]
     pub(crate) fn container_done(&mut self, cid: u32) {
         let now = self.now;
         let keep_alive = self.sc.invoker.keep_alive_ns;

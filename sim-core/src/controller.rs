@@ -134,6 +134,7 @@ impl ControllerState {
 }
 
 impl Sim<'_> {
+    #[inline(always)]
     pub(crate) fn request_arrive(&mut self, r: u32) {
         if self.ctl.in_run || !self.ctl.fifo.is_empty() {
             self.ctl.fifo.push_back(r);
@@ -152,6 +153,7 @@ impl Sim<'_> {
     }
 
     /// `controller_run` with request `first` (if any) ahead of an empty FIFO.
+    #[inline(always)]
     fn controller_run_from(&mut self, mut first: Option<u32>) {
         self.ctl.in_run = true;
         let limit = self.sc.controller.concurrency;
@@ -206,6 +208,7 @@ impl Sim<'_> {
 
     /// Asks the policy for request `r`'s plan, written to `ctl.plan` (published by
     /// `publish_plan`).
+    #[inline(always)]
     pub(crate) fn try_place(&mut self, r: u32) -> Result<(), PlacementError> {
         let a = self.request_for(r);
         let req = self.requests[r as usize];
@@ -243,6 +246,7 @@ impl Sim<'_> {
     }
 
     /// Places request `r` now; true when it keeps its slot until a publishing chain ends.
+    #[inline(always)]
     fn place(&mut self, r: u32) -> bool {
         let queueing = self.sc.controller.on_no_capacity == OnNoCapacity::Queue;
         if queueing && !self.ctl.waiting.is_empty() {
@@ -295,6 +299,7 @@ impl Sim<'_> {
     /// Reserves every container of `plan` now and publishes their messages in order, each
     /// after `per_container`. Returns true when a publishing chain was started that frees the
     /// request's slot at its end (`holds_slot`).
+    #[inline(always)]
     fn publish(&mut self, r: u32, plan: &PlacementPlan, holds_slot: bool) -> bool {
         if plan.overloaded {
             self.stats.overloaded_plans += 1;
@@ -399,7 +404,7 @@ impl Sim<'_> {
     }
 
     /// A container finished: give its CPUs or memory back to the controller's view.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn release(&mut self, inv: u32, workers: u32, memory_mb: u64) {
         let i = inv as usize;
         if self.exclusive_policy {

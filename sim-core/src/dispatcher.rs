@@ -17,6 +17,7 @@ impl Sim<'_> {
     /// Container `cid` is (or will be, at `ready` >= now) ready for its message. Nothing else
     /// observes the instant a container becomes ready, so warm and prewarmed containers are
     /// dispatched here at admission, without an event of their own.
+    #[inline(always)]
     pub(crate) fn container_ready(&mut self, cid: u32, ready: u64) {
         if self.fx.is_some() {
             return self.container_ready_faults(cid, ready);

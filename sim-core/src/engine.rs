@@ -390,8 +390,10 @@ impl<E: Copy> EventQueue<E> {
                 // Mostly in time order already (scheduled as time went on): a stable sort
                 // finds the runs.
                 items.sort_by_key(|e| key(e.time, e.seq));
-                self.run.extend(items.drain(..));
-                self.buckets[b] = items;
+                // The bucket's block becomes the run and the run's (empty) block the bucket's:
+                // no copy, and no block held twice.
+                let empty = std::mem::replace(&mut self.run, VecDeque::from(items));
+                self.buckets[b] = Vec::from(empty);
                 let e = self.run.pop_front().expect("a large bucket");
                 return (e.time, e.event);
             }

@@ -234,7 +234,7 @@ impl Sim<'_> {
     }
 
     /// `try_admit` of message `m`, its row `msg` and its `memory` (`message_memory`).
-    #[inline]
+    #[inline(always)]
     fn admit(&mut self, m: u32, msg: Message, memory: u64) -> bool {
         let inv = msg.invoker as usize;
         let action = msg.action;
@@ -290,6 +290,7 @@ impl Sim<'_> {
     }
 
     /// Binds message `m` to container `cid`: memory, cores, state.
+    #[inline(always)]
     fn assign(&mut self, cid: u32, m: u32, cold: bool) {
         let c = &mut self.containers[cid as usize];
         let st = &mut self.invokers[c.invoker as usize];
@@ -321,6 +322,7 @@ impl Sim<'_> {
         }
     }
 
+    #[inline(always)]
     fn start_warm(&mut self, cid: u32, m: u32) {
         let paused =
             self.now - self.containers[cid as usize].idle_since > self.sc.invoker.pause_grace_ns;

@@ -49,7 +49,7 @@ pub use config::{load_config, Config, ConfigError};
 pub use metrics::{Footprint, SimOutput, SimStats};
 pub use scenario::Scenario;
 pub use sim::RunEnd;
-pub use sink::{Collect, RawChunk, RawRecords, RecordSink, SinkError};
+pub use sink::{Collect, RawRecord, RawRecords, RecordSink, SinkError};
 
 /// Runs `scenario` with `seed` (the config's seed is `scenario.seed()`; callers pass it or a
 /// `--seed` override) and returns every record in function-id order. Same scenario and seed

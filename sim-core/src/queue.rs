@@ -36,6 +36,7 @@ impl QueueState {
 
 impl Sim<'_> {
     /// Publishes message `m` at time `t` on its invoker's topic.
+    #[inline(always)]
     pub(crate) fn publish_message(&mut self, m: u32, t: u64) {
         let inv = self.messages[m as usize].invoker as usize;
         // Faults: a message published during a broker outage enters its topic at the end.

@@ -17,8 +17,8 @@ use crate::sink::{RecordSink, SinkError};
 
 /// Final records of consecutive functions as the engine keeps them (engine nanoseconds, the
 /// outcome's reason shared), borrowed from the ring: [`RawRecords::records`] converts them. A
-/// sink that hands records to another thread copies them as they are ([`RawChunk`]) and
-/// converts them there ([`RecordSink::raw_records`]), off the simulation's thread.
+/// sink that hands records to another thread copies them as they are ([`RawRecords::raw`])
+/// and converts them there ([`RecordSink::raw_records`]), off the simulation's thread.
 #[derive(Debug, Clone, Copy)]
 pub struct RawRecords<'a> {
     first_fid: u64,
@@ -43,6 +43,20 @@ impl RawRecords<'_> {
         self.len() == 0
     }
 
+    /// Each record, unconverted and owned, in id order.
+    pub fn raw(&self) -> impl Iterator<Item = RawRecord> + '_ {
+        let (first, t0) = (self.first_fid, self.t0);
+        self.head
+            .iter()
+            .chain(self.tail)
+            .enumerate()
+            .map(move |(k, slot)| RawRecord {
+                fid: first + k as u64,
+                t0,
+                slot: slot.clone(),
+            })
+    }
+
     /// The records, in id order.
     pub fn records(&self) -> impl Iterator<Item = FunctionRecord> + '_ {
         let (first, t0) = (self.first_fid, self.t0);
@@ -54,55 +68,20 @@ impl RawRecords<'_> {
     }
 }
 
-/// Owned final records of consecutive functions, unconverted: what a sink keeps of
-/// [`RawRecords`] to convert them later, elsewhere.
-#[derive(Debug, Clone, Default)]
-pub struct RawChunk {
-    first_fid: u64,
+/// One function's final record, unconverted (owned): what a sink keeps of [`RawRecords`] to
+/// convert it later, elsewhere ([`RawRecord::to_record`]).
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    fid: u64,
     t0: u64,
-    slots: Vec<Slot>,
+    slot: Slot,
 }
 
-impl RawChunk {
-    /// An empty chunk with room for `capacity` records.
-    pub fn with_capacity(capacity: usize) -> Self {
-        RawChunk {
-            first_fid: 0,
-            t0: 0,
-            slots: Vec::with_capacity(capacity),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// Appends `records` when they continue this chunk (or it is empty); false otherwise.
-    pub fn append(&mut self, records: &RawRecords<'_>) -> bool {
-        if self.slots.is_empty() {
-            self.first_fid = records.first_fid;
-            self.t0 = records.t0;
-        } else if records.first_fid != self.first_fid + self.slots.len() as u64
-            || records.t0 != self.t0
-        {
-            return false;
-        }
-        self.slots.extend_from_slice(records.head);
-        self.slots.extend_from_slice(records.tail);
-        true
-    }
-
-    /// The records, in id order.
-    pub fn records(&self) -> impl Iterator<Item = FunctionRecord> + '_ {
-        let (first, t0) = (self.first_fid, self.t0);
-        self.slots
-            .iter()
-            .enumerate()
-            .map(move |(k, slot)| slot.to_record(first + k as u64, t0))
+impl RawRecord {
+    /// The function's record.
+    #[inline]
+    pub fn to_record(&self) -> FunctionRecord {
+        self.slot.to_record(self.fid, self.t0)
     }
 }
 

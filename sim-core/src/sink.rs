@@ -14,7 +14,7 @@
 use policies::comm::StepRecord;
 use policies::FunctionRecord;
 
-pub use crate::records::{RawChunk, RawRecords};
+pub use crate::records::{RawRecord, RawRecords};
 
 /// Why a sink could not take a record (e.g. the disk is full); the run stops with it.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
@@ -26,7 +26,7 @@ pub trait RecordSink {
 
     /// The final records of consecutive functions, not yet converted: what the engine calls
     /// (with the same order guarantees as [`RecordSink::record`]). A sink that hands records
-    /// to another thread can copy them as they are ([`RawChunk`]) and convert them there,
+    /// to another thread can copy them as they are ([`RawRecords::raw`]) and convert them there,
     /// off the simulation's thread. By default converts each and calls
     /// [`RecordSink::record`].
     fn raw_records(&mut self, records: RawRecords<'_>) -> Result<(), SinkError> {

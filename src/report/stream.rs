@@ -18,7 +18,7 @@ use polars::prelude::*;
 use policies::comm::StepRecord;
 use policies::FunctionRecord;
 use serde::{Deserialize, Serialize};
-use sim_core::{RawChunk, RawRecords, RecordSink, SinkError};
+use sim_core::{RawRecord, RawRecords, RecordSink, SinkError};
 
 use super::accumulate::{RunAccumulator, RunFigures};
 use super::tables::records_frame;
@@ -93,10 +93,8 @@ enum Batch<M> {
 /// and waits for it, so the worker's temporary files are gone when the drop returns.
 struct Pipeline<M: Send + 'static, T: Send + 'static> {
     batch: Vec<M>,
-    /// Rows per batch (an item may carry several).
+    /// Items per batch.
     batch_len: usize,
-    /// Rows in `batch`.
-    rows: usize,
     /// `None` once finished.
     sender: Option<SyncSender<Batch<M>>>,
     /// `None` once joined.
@@ -117,7 +115,6 @@ impl<M: Send + 'static, T: Send + 'static> Pipeline<M, T> {
         Ok(Pipeline {
             batch: Vec::with_capacity(batch_len),
             batch_len,
-            rows: 0,
             sender: Some(sender),
             worker: Some(worker),
         })
@@ -125,16 +122,8 @@ impl<M: Send + 'static, T: Send + 'static> Pipeline<M, T> {
 
     #[inline]
     fn push(&mut self, item: M) -> Result<(), Error> {
-        self.push_rows(item, 1)
-    }
-
-    /// Adds an item that carries `rows` rows.
-    #[inline]
-    fn push_rows(&mut self, item: M, rows: usize) -> Result<(), Error> {
         self.batch.push(item);
-        self.rows += rows;
-        if self.rows >= self.batch_len {
-            self.rows = 0;
+        if self.batch.len() >= self.batch_len {
             let items = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_len));
             let sent = match &self.sender {
                 Some(sender) => sender.send(Batch::Items(items)).is_ok(),
@@ -296,8 +285,8 @@ fn write_table<M, R: TableRows>(
 /// What the simulator hands the report writer, in order.
 enum Item {
     Record(FunctionRecord),
-    /// Simulated functions' records, converted on the writer thread.
-    Raw(RawChunk),
+    /// A simulated function's record, converted on the writer thread.
+    Raw(RawRecord),
     ContainerClosed(u64),
     Step(StepRecord),
 }
@@ -314,8 +303,6 @@ pub struct RunOutput {
 /// material (on another core than the simulation).
 pub struct RunWriter {
     pipeline: Pipeline<Item, RunOutput>,
-    /// Simulated records not yet sent (they go as one item, before any other).
-    raw: RawChunk,
 }
 
 impl RunWriter {
@@ -348,12 +335,11 @@ impl RunWriter {
                                 rows.push(r);
                             }
                         }
-                        Item::Raw(chunk) => {
-                            for r in chunk.records() {
-                                figures.push(&r);
-                                if keep_rows {
-                                    rows.push(r);
-                                }
+                        Item::Raw(raw) => {
+                            let r = raw.to_record();
+                            figures.push(&r);
+                            if keep_rows {
+                                rows.push(r);
                             }
                         }
                         Item::ContainerClosed(id) => figures.container_closed(id),
@@ -367,33 +353,17 @@ impl RunWriter {
                 .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
             Ok(RunOutput { figures, steps })
         })?;
-        Ok(RunWriter {
-            pipeline,
-            raw: RawChunk::default(),
-        })
+        Ok(RunWriter { pipeline })
     }
 
     /// Adds one record.
     #[inline]
     pub fn push(&mut self, record: FunctionRecord) -> Result<(), Error> {
-        self.send_raw()?;
         self.pipeline.push(Item::Record(record))
     }
 
-    /// Sends the simulated records held, if any (before any other item: order is kept).
-    #[inline]
-    fn send_raw(&mut self) -> Result<(), Error> {
-        if self.raw.is_empty() {
-            return Ok(());
-        }
-        let rows = self.raw.len();
-        let chunk = std::mem::replace(&mut self.raw, RawChunk::with_capacity(rows));
-        self.pipeline.push_rows(Item::Raw(chunk), rows)
-    }
-
     /// Finishes the record files and returns the run's figures (and steps).
-    pub fn finish(mut self) -> Result<RunOutput, Error> {
-        self.send_raw()?;
+    pub fn finish(self) -> Result<RunOutput, Error> {
         self.pipeline.finish()
     }
 }
@@ -404,25 +374,21 @@ impl RecordSink for RunWriter {
     }
 
     fn raw_records(&mut self, records: RawRecords<'_>) -> Result<(), SinkError> {
-        if !self.raw.append(&records) {
-            self.send_raw().map_err(|e| Box::new(e) as SinkError)?;
-            self.raw.append(&records);
-        }
-        if self.raw.len() >= self.pipeline.batch_len {
-            self.send_raw().map_err(|e| Box::new(e) as SinkError)?;
+        for raw in records.raw() {
+            self.pipeline
+                .push(Item::Raw(raw))
+                .map_err(|e| Box::new(e) as SinkError)?;
         }
         Ok(())
     }
 
     fn container_closed(&mut self, container: u64) -> Result<(), SinkError> {
-        self.send_raw().map_err(|e| Box::new(e) as SinkError)?;
         self.pipeline
             .push(Item::ContainerClosed(container))
             .map_err(|e| Box::new(e) as SinkError)
     }
 
     fn step(&mut self, step: StepRecord) -> Result<(), SinkError> {
-        self.send_raw().map_err(|e| Box::new(e) as SinkError)?;
         self.pipeline
             .push(Item::Step(step))
             .map_err(|e| Box::new(e) as SinkError)
