@@ -125,6 +125,48 @@ impl Distribution {
 }
 
 /// A constant is written back as a bare number.
+/// A lognormal's draw (0 for invalid parameters).
+#[inline]
+fn draw_lognormal<R: Rng + ?Sized>(d: Option<&LogNormal<f64>>, rng: &mut R) -> f64 {
+    d.map_or(0.0, |d| d.sample(rng))
+}
+
+/// A [`Distribution`] ready to draw from ([`Distribution::sampler`]): a lognormal's `mu` and
+/// `sigma` (two logarithms from `median` and `p99`) are worked out once rather than at every
+/// draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampler {
+    dist: Distribution,
+    /// A lognormal's distribution (inner `None`: invalid parameters).
+    lognormal: Option<Option<LogNormal<f64>>>,
+}
+
+impl Sampler {
+    /// [`Distribution::sample`].
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, index: u64, rng: &mut R) -> f64 {
+        match &self.lognormal {
+            Some(d) => finite_positive(draw_lognormal(d.as_ref(), rng)),
+            None => self.dist.sample(index, rng),
+        }
+    }
+
+    /// The distribution it draws from.
+    pub fn distribution(&self) -> &Distribution {
+        &self.dist
+    }
+}
+
+/// A draw as given out: finite and positive, else 0.
+#[inline]
+fn finite_positive(v: f64) -> f64 {
+    if v.is_finite() && v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
 impl Serialize for Distribution {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -211,6 +253,35 @@ impl Distribution {
         }
     }
 
+    /// The lognormal a `lognormal` distribution draws from (`None`: invalid parameters, which
+    /// draw 0; or another kind).
+    fn lognormal(&self) -> Option<LogNormal<f64>> {
+        match self {
+            Distribution::Lognormal {
+                median,
+                p99,
+                mu,
+                sigma,
+            } => Self::lognormal_params(*median, *p99, *mu, *sigma)
+                .ok()
+                .and_then(|(mu, s)| LogNormal::new(mu, s).ok()),
+            _ => None,
+        }
+    }
+
+    /// This distribution with its parameters worked out once, for drawing many values: the
+    /// same draws as [`Distribution::sample`], from the same streams.
+    pub fn sampler(&self) -> Sampler {
+        let lognormal = match self {
+            Distribution::Lognormal { .. } => Some(self.lognormal()),
+            _ => None,
+        };
+        Sampler {
+            dist: self.clone(),
+            lognormal,
+        }
+    }
+
     /// Checks the parameters; the error's path is relative to the distribution (`min`,
     /// `values[1]`; empty for a bare number or a constraint between parameters).
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -269,18 +340,7 @@ impl Distribution {
                 }
                 Err(_) => *mean,
             },
-            Distribution::Lognormal {
-                median,
-                p99,
-                mu,
-                sigma,
-            } => match Self::lognormal_params(*median, *p99, *mu, *sigma)
-                .ok()
-                .and_then(|(mu, s)| LogNormal::new(mu, s).ok())
-            {
-                Some(d) => d.sample(rng),
-                None => 0.0,
-            },
+            Distribution::Lognormal { .. } => draw_lognormal(self.lognormal().as_ref(), rng),
             Distribution::Exponential { mean } => {
                 if *mean > 0.0 {
                     Exp::new(1.0 / mean).map(|d| d.sample(rng)).unwrap_or(0.0)
@@ -304,11 +364,7 @@ impl Distribution {
             }
             Distribution::Quantiles { p, values } => quantile_at(p, values, rng.random::<f64>()),
         };
-        if v.is_finite() && v > 0.0 {
-            v
-        } else {
-            0.0
-        }
+        finite_positive(v)
     }
 
     /// The mean, for reports and quick estimates.
@@ -423,4 +479,54 @@ fn non_negative_list(name: &str, values: &[f64]) -> Result<(), FieldError> {
         non_negative(&format!("{name}[{i}]"), *v)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sampler draws exactly what the distribution draws, from the same stream.
+    #[test]
+    fn a_sampler_draws_what_the_distribution_draws() {
+        let cases = [
+            Distribution::Lognormal {
+                median: Some(0.3),
+                p99: Some(1.2),
+                mu: None,
+                sigma: None,
+            },
+            Distribution::Lognormal {
+                median: None,
+                p99: None,
+                mu: Some(-1.0),
+                sigma: Some(0.4),
+            },
+            // Invalid parameters draw 0 either way.
+            Distribution::Lognormal {
+                median: Some(2.0),
+                p99: Some(1.0),
+                mu: None,
+                sigma: None,
+            },
+            Distribution::Normal {
+                mean: 1.0,
+                std: 0.5,
+            },
+            Distribution::Exponential { mean: 0.2 },
+            Distribution::PerFunction {
+                values: vec![1.0, 2.0, 3.0],
+            },
+        ];
+        for dist in &cases {
+            let sampler = dist.sampler();
+            let (mut a, mut b) = (
+                crate::rng::stream(9, "test", 0),
+                crate::rng::stream(9, "test", 0),
+            );
+            for index in 0..1_000 {
+                let (x, y) = (dist.sample(index, &mut a), sampler.sample(index, &mut b));
+                assert_eq!(x.to_bits(), y.to_bits(), "{dist:?} draw {index}");
+            }
+        }
+    }
 }

@@ -32,7 +32,7 @@ pub mod round_robin;
 
 pub use burst_info::{BurstInfo, WorkerInfo};
 pub use cluster::{ClusterView, InvokerView};
-pub use dist::Distribution;
+pub use dist::{Distribution, Sampler};
 pub use field_error::FieldError;
 pub use plan::{ContainerPlacement, PlacementError, PlacementPlan};
 pub use policy::PlacementPolicy;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use policies::workload::FunctionInput;
-use policies::{ActionRef, Distribution, PolicySpec, RecoverySpec, Workload};
+use policies::{ActionRef, Distribution, PolicySpec, RecoverySpec, Sampler, Workload};
 
 use crate::arrivals::{Arrival, TraceSummary};
 use rand::Rng;
@@ -37,10 +37,11 @@ pub fn secs_to_ns(s: f64) -> u64 {
     }
 }
 
-/// A duration distribution sampled in nanoseconds; constants skip the RNG.
+/// A duration distribution sampled in nanoseconds; constants skip the RNG, and parameters
+/// worked out from the config (a lognormal's) are worked out once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeDist {
-    dist: Distribution,
+    sampler: Sampler,
     constant_ns: Option<u64>,
 }
 
@@ -51,7 +52,7 @@ impl TimeDist {
             _ => None,
         };
         TimeDist {
-            dist: dist.clone(),
+            sampler: dist.sampler(),
             constant_ns,
         }
     }
@@ -65,7 +66,7 @@ impl TimeDist {
     pub fn sample_ns<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
         match self.constant_ns {
             Some(c) => c,
-            None => secs_to_ns(self.dist.sample(0, rng)),
+            None => secs_to_ns(self.sampler.sample(0, rng)),
         }
     }
 
@@ -75,7 +76,7 @@ impl TimeDist {
     }
 
     pub fn distribution(&self) -> &Distribution {
-        &self.dist
+        self.sampler.distribution()
     }
 }
 
