@@ -69,7 +69,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutput {
     }
 }
 
-/// Runs `scenario` with `seed`, handing each record to `sink` as soon as it is final, in
+/// Runs `scenario` with `seed`, handing each record to `sink` once it is final, in
 /// function-id order (the same records [`simulate`] returns), and each step of a `steps`
 /// workload as it ends. Stops at the sink's first error.
 pub fn simulate_into(

@@ -3,9 +3,10 @@
 //!
 //! A function gets a slot when its burst arrives and gives it back once its record is final and
 //! every lower id has been released, so the ring spans the ids from the oldest unfinished
-//! function to the newest arrival. Times are kept as engine nanoseconds and turned into seconds
-//! since the first submission when released, with the same arithmetic as before they were
-//! buffered, so the records are bit-identical.
+//! function to the newest arrival (and up to [`RELEASE_BATCH`] released ones that go to the
+//! sink together). Times are kept as engine nanoseconds and turned into seconds since the first
+//! submission when converted ([`RawRecords`], on the sink's side), with the same arithmetic as
+//! before they were buffered, so the records are bit-identical.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};

@@ -222,7 +222,7 @@ impl<'a> Sim<'a> {
         sim
     }
 
-    /// Runs to the end, handing each record to `sink` as soon as it is final (in id order),
+    /// Runs to the end, handing the records to `sink` once they are final (in id order),
     /// and each step of a `steps` workload as it ends.
     pub fn run(self, sink: &mut dyn RecordSink) -> Result<RunEnd, SinkError> {
         // The scope holds the thread that reads a long run's arrivals ahead; the simulator

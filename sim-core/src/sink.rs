@@ -1,8 +1,9 @@
 //! Where a run's records go while it runs. The engine hands each function's record to a
-//! [`RecordSink`] as soon as it is final and every lower function id has been handed over, so
+//! [`RecordSink`] once it is final and every lower function id has been handed over, so
 //! records arrive in function-id order (the engine keeps a reorder buffer of the functions
-//! between the oldest unfinished one and the newest arrival) and the engine itself keeps
-//! nothing per finished function: a run's memory follows what is in flight, not its length.
+//! between the oldest unfinished one and the newest arrival, and lets up to 64 final records
+//! gather to hand them over together) and the engine itself keeps nothing per finished
+//! function: a run's memory follows what is in flight, not its length.
 //!
 //! Function ids are numbered in arrival order and the client submits in that order, so in this
 //! order `t_submit` never decreases: a consumer may treat the `t_submit` of the latest record
