@@ -256,15 +256,19 @@ impl Distribution {
     /// The lognormal a `lognormal` distribution draws from (`None`: invalid parameters, which
     /// draw 0; or another kind).
     fn lognormal(&self) -> Option<LogNormal<f64>> {
+        self.lognormal_mu_sigma()
+            .and_then(|(mu, s)| LogNormal::new(mu, s).ok())
+    }
+
+    /// `(mu, sigma)` of a valid `lognormal` distribution.
+    fn lognormal_mu_sigma(&self) -> Option<(f64, f64)> {
         match self {
             Distribution::Lognormal {
                 median,
                 p99,
                 mu,
                 sigma,
-            } => Self::lognormal_params(*median, *p99, *mu, *sigma)
-                .ok()
-                .and_then(|(mu, s)| LogNormal::new(mu, s).ok()),
+            } => Self::lognormal_params(*median, *p99, *mu, *sigma).ok(),
             _ => None,
         }
     }
@@ -373,14 +377,9 @@ impl Distribution {
             Distribution::Constant { value } => *value,
             Distribution::Uniform { min, max } => (min + max) / 2.0,
             Distribution::Normal { mean, .. } => *mean,
-            Distribution::Lognormal {
-                median,
-                p99,
-                mu,
-                sigma,
-            } => Self::lognormal_params(*median, *p99, *mu, *sigma)
-                .map(|(mu, s)| (mu + s * s / 2.0).exp())
-                .unwrap_or(0.0),
+            Distribution::Lognormal { .. } => self
+                .lognormal_mu_sigma()
+                .map_or(0.0, |(mu, s)| (mu + s * s / 2.0).exp()),
             Distribution::Exponential { mean } => *mean,
             Distribution::Empirical { samples } | Distribution::PerFunction { values: samples } => {
                 if samples.is_empty() {

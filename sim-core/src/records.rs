@@ -44,28 +44,24 @@ impl RawRecords<'_> {
         self.len() == 0
     }
 
+    /// (function id, slot), in id order.
+    fn slots(&self) -> impl Iterator<Item = (u64, &Slot)> + '_ {
+        let first = self.first_fid;
+        (first..).zip(self.head.iter().chain(self.tail))
+    }
+
     /// Each record, unconverted and owned, in id order.
     pub fn raw(&self) -> impl Iterator<Item = RawRecord> + '_ {
-        let (first, t0) = (self.first_fid, self.t0);
-        self.head
-            .iter()
-            .chain(self.tail)
-            .enumerate()
-            .map(move |(k, slot)| RawRecord {
-                fid: first + k as u64,
-                t0,
-                slot: slot.clone(),
-            })
+        self.slots().map(|(fid, slot)| RawRecord {
+            fid,
+            t0: self.t0,
+            slot: slot.clone(),
+        })
     }
 
     /// The records, in id order.
     pub fn records(&self) -> impl Iterator<Item = FunctionRecord> + '_ {
-        let (first, t0) = (self.first_fid, self.t0);
-        self.head
-            .iter()
-            .chain(self.tail)
-            .enumerate()
-            .map(move |(k, slot)| slot.to_record(first + k as u64, t0))
+        self.slots().map(|(fid, slot)| slot.to_record(fid, self.t0))
     }
 }
 
