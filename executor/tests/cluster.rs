@@ -391,7 +391,7 @@ fn a_live_test_that_cannot_run_is_counted_as_skipped_or_fails_when_required() {
                         && busy < 100 =>
                 {
                     busy += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 out => break out.unwrap(),
             }
