@@ -1,6 +1,11 @@
 //! The simulator state shared by the component modules, and the event loop. Each component
 //! (client, controller, queue, invoker, container pool, dispatcher, CPU model) keeps its state in
 //! its own struct and handles its events in an `impl Sim` block in its own module.
+//!
+//! The handlers on a FaaS invocation's path (client send, controller, placement, publish,
+//! delivery, warm start, dispatch, completion) are `#[inline(always)]`: folded into the event
+//! loop they save about 200 instructions of calls and register saves per invocation, a tenth
+//! of the anchor benchmark's engine time (README, Scale).
 
 use std::sync::Arc;
 use std::thread::Scope;
