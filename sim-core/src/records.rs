@@ -31,19 +31,6 @@ pub struct RawRecords<'a> {
 }
 
 impl RawRecords<'_> {
-    /// Function id of the first record.
-    pub fn first_function_id(&self) -> u64 {
-        self.first_fid
-    }
-
-    pub fn len(&self) -> usize {
-        self.head.len() + self.tail.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// (function id, slot), in id order.
     fn slots(&self) -> impl Iterator<Item = (u64, &Slot)> + '_ {
         let first = self.first_fid;

@@ -328,22 +328,21 @@ impl RunWriter {
             write_table::<Item, FunctionRecord>(&dir, &stem, records, receiver, &mut |items| {
                 let mut rows = Vec::with_capacity(if keep_rows { items.len() } else { 0 });
                 for item in items {
-                    match item {
-                        Item::Record(r) => {
-                            figures.push(&r);
-                            if keep_rows {
-                                rows.push(r);
-                            }
+                    let r = match item {
+                        Item::Record(r) => r,
+                        Item::Raw(raw) => raw.to_record(),
+                        Item::ContainerClosed(id) => {
+                            figures.container_closed(id);
+                            continue;
                         }
-                        Item::Raw(raw) => {
-                            let r = raw.to_record();
-                            figures.push(&r);
-                            if keep_rows {
-                                rows.push(r);
-                            }
+                        Item::Step(step) => {
+                            steps.push(step);
+                            continue;
                         }
-                        Item::ContainerClosed(id) => figures.container_closed(id),
-                        Item::Step(step) => steps.push(step),
+                    };
+                    figures.push(&r);
+                    if keep_rows {
+                        rows.push(r);
                     }
                 }
                 rows
