@@ -53,16 +53,23 @@ pub fn skip() -> bool {
     skip_on("runc")
 }
 
-/// `burstsim live --config CONFIG --cluster CLUSTER --out OUT`.
-pub fn live(config: &Path, cluster: &Path, out: &Path) -> Command {
+/// `burstsim ARGS --config CONFIG --cluster CLUSTER --out OUT`: a run of a config on a
+/// cluster (`live`, `validate`).
+fn on_cluster(args: &[&str], config: &Path, cluster: &Path, out: &Path) -> Command {
     let mut cmd = burstsim();
-    cmd.args(["live", "--config"])
+    cmd.args(args)
+        .arg("--config")
         .arg(config)
         .arg("--cluster")
         .arg(cluster)
         .arg("--out")
         .arg(out);
     cmd
+}
+
+/// `burstsim live --config CONFIG --cluster CLUSTER --out OUT`.
+pub fn live(config: &Path, cluster: &Path, out: &Path) -> Command {
+    on_cluster(&["live"], config, cluster, out)
 }
 
 /// `burstsim calibrate --samples SAMPLES --cluster CLUSTER --out PROFILE`.
@@ -77,14 +84,12 @@ pub fn calibrate(cluster: &Path, samples: u32, profile: &Path) -> Command {
 
 /// `burstsim validate --repeat REPEAT --config CONFIG --cluster CLUSTER --out OUT`.
 pub fn validate(config: &Path, cluster: &Path, repeat: u32, out: &Path) -> Command {
-    let mut cmd = burstsim();
-    cmd.args(["validate", "--repeat", &repeat.to_string(), "--config"])
-        .arg(config)
-        .arg("--cluster")
-        .arg(cluster)
-        .arg("--out")
-        .arg(out);
-    cmd
+    on_cluster(
+        &["validate", "--repeat", &repeat.to_string()],
+        config,
+        cluster,
+        out,
+    )
 }
 
 pub fn ok(out: &Output) -> String {
